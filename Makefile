@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Embedded defaults for demo and tests: SQLite under var/, tasks eager, debug on.
+EMBEDDED := DJANGO_DEBUG=1 DATABASE_URL= CELERY_BROKER_URL=
+
+.PHONY: install demo test lint bench loadtest drills migrate serve worker clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+migrate: install
+	$(EMBEDDED) $(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(EMBEDDED) $(PY) manage.py seed_demo
+	$(EMBEDDED) $(PY) manage.py runserver 127.0.0.1:8000
+
+test: install
+	$(EMBEDDED) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(EMBEDDED) $(PY) -m bench
+
+# Production shape on this machine: see README "Running on PostgreSQL, Redis and Celery".
+serve: install
+	$(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:8000 --workers 4
+
+worker: install
+	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency 2
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
