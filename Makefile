@@ -35,7 +35,7 @@ bench: install
 
 # Production shape on this machine: see README "Running on PostgreSQL, Redis and Celery".
 serve: install
-	$(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:8000 --workers 4
+	$(VENV)/bin/gunicorn config.wsgi -c gunicorn.conf.py
 
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency 2

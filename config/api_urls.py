@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("surveys.api_urls")),
     path("", include("psychometrics.api_urls")),
     path("", include("benchmark.api_urls")),
+    path("", include("results.api_urls")),
 ]

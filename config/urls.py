@@ -18,4 +18,6 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("psychometrics.urls")),
     path("", include("benchmark.urls")),
+    path("", include("results.urls")),
+    path("", include("prolific.urls")),
 ]

@@ -61,9 +61,12 @@ INSTALLED_APPS = [
     "surveys",
     "psychometrics",
     "benchmark",
+    "results",
+    "prolific",
 ]
 
 MIDDLEWARE = [
+    "config.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -72,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -226,3 +230,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- prolific ---
+# Outbound calls to the Prolific REST API (issue 8). Tokens are per study (see docs/prolific.md).
+PROLIFIC_API_BASE_URL = env_str("PROLIFIC_API_BASE_URL", "https://api.prolific.com")
+PROLIFIC_TOKEN_KEY = env_str("PROLIFIC_TOKEN_KEY")  # Fernet key; unset = derived from SECRET_KEY
+PROLIFIC_WEBHOOK_SECRET = env_str("PROLIFIC_WEBHOOK_SECRET")  # workspace secret; per-study secrets also accepted
+PROLIFIC_WEBHOOK_MAX_AGE_SECONDS = env_int("PROLIFIC_WEBHOOK_MAX_AGE_SECONDS", 300)
+PROLIFIC_HTTP_TIMEOUT_SECONDS = env_int("PROLIFIC_HTTP_TIMEOUT_SECONDS", 20)
+PROLIFIC_MAX_ATTEMPTS = env_int("PROLIFIC_MAX_ATTEMPTS", 5)
+PROLIFIC_RETRY_BASE_SECONDS = float(env_str("PROLIFIC_RETRY_BASE_SECONDS", "1.0"))
+PROLIFIC_RETRY_MAX_SECONDS = float(env_str("PROLIFIC_RETRY_MAX_SECONDS", "60"))
