@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from psychometrics import views
 
 app_name = "psychometrics"
-urlpatterns: list = []
+urlpatterns = [
+    path("studies/<slug:slug>/analysis/", views.analysis_page, name="analysis"),
+    path("studies/<slug:slug>/analysis/run/", views.analysis_start, name="analysis-run"),
+    path("studies/<slug:slug>/analysis/items.<str:fmt>", views.analysis_items_download, name="analysis-items"),
+]

@@ -97,6 +97,9 @@ class Participant(models.Model):
     prolific_study_id = models.CharField(max_length=64, blank=True)
     prolific_session_id = models.CharField(max_length=64, blank=True)
     pseudonym = models.CharField(max_length=32, unique=True, help_text="Stable id used in every export.")
+    token = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, help_text="Secret in the participant's page URL."
+    )
     is_preview = models.BooleanField(default=False, help_text="Researcher preview: excluded from analysis.")
     group = models.ForeignKey(ItemGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="participants")
     seed = models.BigIntegerField(help_text="Seeds this participant's reproducible item order.")
@@ -105,6 +108,7 @@ class Participant(models.Model):
 
     gender = models.CharField(max_length=16, blank=True)
     age_band = models.CharField(max_length=16, blank=True)
+    pvq_form = models.CharField(max_length=8, blank=True, help_text="PVQ-21 wording shown: male, female or neutral.")
 
     arrived_at = models.DateTimeField()
     consented_at = models.DateTimeField(null=True, blank=True)
@@ -135,6 +139,9 @@ class PageSubmission(models.Model):
         ordering = ["participant", "step"]
         constraints = [models.UniqueConstraint(fields=["participant", "step"], name="pagesubmission_unique_step")]
 
+    def __str__(self) -> str:
+        return f"{self.participant_id}/{self.step}:{self.page_key}"
+
 
 class Rating(models.Model):
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="ratings")
@@ -150,6 +157,9 @@ class Rating(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.participant_id}/{self.item_id}={self.rating}"
+
 
 class AttentionCheckResponse(models.Model):
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="checks")
@@ -162,6 +172,9 @@ class AttentionCheckResponse(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["participant", "check_key"], name="check_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id}/{self.check_key}: {'passed' if self.passed else 'failed'}"
 
 
 class InstrumentAnswer(models.Model):
@@ -184,3 +197,6 @@ class InstrumentAnswer(models.Model):
                 name="instrument_answer_in_scale",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id}/{self.instrument}-{self.question}={self.answer}"

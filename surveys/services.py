@@ -1,9 +1,374 @@
-"""Services that change survey state. Views, tasks and commands call these."""
+"""Services that change survey state. Views, tasks and commands call these.
 
-from django.db import transaction
+Concurrency: every service that reads-then-writes runs in one transaction that starts by
+locking a row (``SELECT ... FOR UPDATE`` on PostgreSQL). On SQLite the settings open
+transactions with ``BEGIN IMMEDIATE``, which takes the database write lock up front, so the
+same sections are serialised there too.
+"""
+
+import random
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from surveys.models import Participant
+from surveys import plan as plans
+from surveys.instruments import BFI10, BFI10_SCALE, ITEM_SCALE, PVQ21, PVQ21_SCALE, pvq21_form_for_gender
+from surveys.models import (
+    AttentionCheckResponse,
+    InstrumentAnswer,
+    PageSubmission,
+    Participant,
+    Rating,
+    Study,
+)
+from surveys.selectors import group_fill, participant_failed_checks, participant_is_expired, participant_plan
+
+GENDERS = [("female", "Female"), ("male", "Male"), ("other", "Another gender"), ("undisclosed", "Prefer not to say")]
+AGE_BANDS = [
+    ("18-24", "18–24"),
+    ("25-34", "25–34"),
+    ("35-44", "35–44"),
+    ("45-54", "45–54"),
+    ("55-64", "55–64"),
+    ("65+", "65 or older"),
+    ("undisclosed", "Prefer not to say"),
+]
+
+
+class SurveyError(Exception):
+    """A domain error whose message is shown to the participant or researcher as is."""
+
+
+class StudyClosed(SurveyError):
+    pass
+
+
+class StudyFull(SurveyError):
+    pass
+
+
+class ParticipantExpired(SurveyError):
+    pass
+
+
+class PageOutOfOrder(SurveyError):
+    """A POST for a page the participant is not on (forged or malformed page number)."""
+
+
+class PageInvalid(SurveyError):
+    """A POST whose answers fail validation; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(" ".join(errors))
+        self.errors = errors
+
+
+MSG_CLOSED = "This study is not open at the moment, so no new participants can start it."
+MSG_FULL = "This study has all the participants it needs. Thank you for your interest."
+MSG_NO_GROUPS = "This study has no items yet, so it cannot be started."
+MSG_EXPIRED = "The time limit for this study has passed, so your answers can no longer be saved."
+MSG_BAD_STEP = "The page number '{value}' in your submission is not valid; nothing was saved."
+MSG_FUTURE_STEP = "Your submission is for page {step}, but you are on page {current}; nothing was saved."
+MSG_MISSING = "Please answer {row}."
+MSG_OUT_OF_SCALE = "'{value}' is not an answer on the scale for {row}; please choose one of the options shown."
+MSG_NOT_ON_PAGE = "'{field}' is not part of this page; nothing was saved."
+MSG_CONSENT = "Please choose whether you agree to take part."
+MSG_GENDER = "Please choose an answer for gender."
+MSG_AGE = "Please choose an age band."
+
+# Fields a form may carry besides answers.
+FORM_META_FIELDS = {"csrfmiddlewaretoken", "step"}
+ANSWER_PREFIXES = ("item-", "check-", "pvq-", "bfi-", "consent", "gender", "age_band")
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    participant: Participant
+    saved: bool  # False when the page had already been submitted (double click, back button)
+
+
+def _new_participant_fields(now: datetime, study: Study) -> dict:
+    return {
+        "pseudonym": "P" + secrets.token_hex(8),
+        "token": secrets.token_urlsafe(24),
+        "seed": secrets.randbits(62),
+        "arrived_at": now,
+        "last_seen_at": now,
+        "expires_at": now + timedelta(minutes=study.time_limit_minutes),
+    }
+
+
+def participant_arrive(
+    *,
+    study: Study,
+    prolific_pid: str,
+    prolific_study_id: str = "",
+    prolific_session_id: str = "",
+    is_preview: bool = False,
+    now: datetime | None = None,
+) -> Participant:
+    """Return the participant for ``prolific_pid``, assigning a new one to the least-filled group.
+
+    The same PROLIFIC_PID always gets the same participant back. A new participant gets the item
+    group with the fewest places held (completed + active and unexpired, previews excluded),
+    ties broken at random. Study row lock (PostgreSQL) / write lock (SQLite) makes concurrent
+    arrivals see each other's places. Raises StudyClosed, StudyFull or SurveyError.
+    """
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            study = Study.objects.select_for_update().get(pk=study.pk)
+            existing = Participant.objects.filter(study=study, prolific_pid=prolific_pid).order_by().first()
+            if existing is not None:
+                Participant.objects.filter(pk=existing.pk).update(last_seen_at=now)
+                return existing
+            if study.status != Study.Status.LIVE and not is_preview:
+                raise StudyClosed(MSG_CLOSED)
+            fill = group_fill(study=study, now=now)
+            if not fill:
+                raise SurveyError(MSG_NO_GROUPS)
+            least = min(fill.values())
+            if not is_preview and least >= study.target_raters_per_item:
+                raise StudyFull(MSG_FULL)
+            group_id = random.SystemRandom().choice(sorted(g for g, n in fill.items() if n == least))
+            participant = Participant(
+                study=study,
+                prolific_pid=prolific_pid,
+                prolific_study_id=prolific_study_id,
+                prolific_session_id=prolific_session_id,
+                is_preview=is_preview,
+                group_id=group_id,
+                **_new_participant_fields(now, study),
+            )
+            # Uniqueness is the lock's and the database constraint's job (IntegrityError below).
+            participant.full_clean(exclude=["study", "group"], validate_unique=False, validate_constraints=False)
+            participant.save()
+            return participant
+    except IntegrityError:
+        # The same PID arrived twice at once where the lock did not serialise them: keep the first.
+        return Participant.objects.get(study=study, prolific_pid=prolific_pid)
+
+
+def participant_preview(*, study: Study, now: datetime | None = None) -> Participant:
+    """A fresh researcher preview participant: goes through the whole survey, excluded from analysis."""
+    return participant_arrive(study=study, prolific_pid="preview-" + secrets.token_hex(8), is_preview=True, now=now)
+
+
+def _choice(value, scale: list[tuple[int, str]], row: str, errors: list[str]) -> int | None:
+    if value is None or value == "":
+        errors.append(MSG_MISSING.format(row=row))
+        return None
+    codes = {code for code, _ in scale}
+    if not str(value).isdigit() or int(value) not in codes:
+        errors.append(MSG_OUT_OF_SCALE.format(value=str(value)[:40], row=row))
+        return None
+    return int(value)
+
+
+def _check_fields(page: plans.Page) -> set[str]:
+    return {f"check-{check.key}" for check in page.checks}
+
+
+def _expected_fields(page: plans.Page) -> set[str]:
+    if page.kind == plans.ITEMS:
+        return {f"item-{pk}" for pk in page.item_ids} | _check_fields(page)
+    if page.kind == plans.PVQ21_PAGE:
+        return {f"pvq-{q['question']}" for q in PVQ21} | _check_fields(page)
+    if page.kind == plans.BFI10_PAGE:
+        return {f"bfi-{q['question']}" for q in BFI10} | _check_fields(page)
+    if page.kind == plans.CONSENT:
+        return {"consent"}
+    if page.kind == plans.ABOUT:
+        return {"gender", "age_band"}
+    return set()
+
+
+def _rows_with_labels(page: plans.Page) -> list[tuple[str, str]]:
+    """(field, human label) for every answer row of a page, in display order."""
+    if page.kind == plans.ITEMS:
+        rows = [f"item-{pk}" for pk in page.item_ids]
+        noun = "response"
+    elif page.kind == plans.PVQ21_PAGE:
+        rows = [f"pvq-{q['question']}" for q in PVQ21]
+        noun = "description"
+    elif page.kind == plans.BFI10_PAGE:
+        rows = [f"bfi-{q['question']}" for q in BFI10]
+        noun = "statement"
+    else:
+        return []
+    shown = plans.interleave(rows, page.checks)
+    return [
+        (f"check-{row.key}" if isinstance(row, plans.CheckSpec) else row, f"{noun} {n}")
+        for n, row in enumerate(shown, start=1)
+    ]
+
+
+def _validate_page(page: plans.Page, study: Study, data: Mapping[str, str]) -> tuple[dict, list[str]]:
+    """Parse ``data`` for ``page``: (clean values by field, errors). Never writes."""
+    errors: list[str] = []
+    expected = _expected_fields(page)
+    for field in data:
+        if field in FORM_META_FIELDS or field in expected:
+            continue
+        if field.startswith(ANSWER_PREFIXES):
+            errors.append(MSG_NOT_ON_PAGE.format(field=field[:60]))
+    clean: dict = {}
+    if page.kind == plans.CONSENT:
+        answer = data.get("consent")
+        if answer not in ("yes", "no"):
+            errors.append(MSG_CONSENT)
+        clean["consent"] = answer == "yes"
+    elif page.kind == plans.ABOUT:
+        gender = data.get("gender")
+        if gender not in dict(GENDERS):
+            errors.append(MSG_GENDER)
+        clean["gender"] = gender
+        age_band = data.get("age_band", "")
+        if study.ask_demographics and age_band not in dict(AGE_BANDS):
+            errors.append(MSG_AGE)
+        clean["age_band"] = age_band if study.ask_demographics else ""
+    else:
+        scale = {plans.ITEMS: ITEM_SCALE, plans.PVQ21_PAGE: PVQ21_SCALE, plans.BFI10_PAGE: BFI10_SCALE}.get(page.kind)
+        for field, row in _rows_with_labels(page):
+            clean[field] = _choice(data.get(field), scale, row, errors)
+    return clean, errors
+
+
+def _save_page(participant: Participant, page: plans.Page, clean: dict, now: datetime) -> None:
+    step = participant.step
+    if page.kind == plans.CONSENT:
+        if clean["consent"]:
+            participant.consented_at = now
+        else:
+            participant.status = Participant.Status.NO_CONSENT
+    elif page.kind == plans.ABOUT:
+        participant.gender = clean["gender"]
+        participant.age_band = clean["age_band"]
+        participant.pvq_form = pvq21_form_for_gender(clean["gender"])
+    elif page.kind == plans.ITEMS:
+        Rating.objects.bulk_create(
+            [Rating(participant=participant, item_id=pk, rating=clean[f"item-{pk}"], answered_at=now) for pk in page.item_ids]
+        )
+    elif page.kind in (plans.PVQ21_PAGE, plans.BFI10_PAGE):
+        instrument, prefix, questions = (
+            ("pvq21", "pvq", PVQ21) if page.kind == plans.PVQ21_PAGE else ("bfi10", "bfi", BFI10)
+        )
+        InstrumentAnswer.objects.bulk_create(
+            [
+                InstrumentAnswer(
+                    participant=participant,
+                    instrument=instrument,
+                    question=q["question"],
+                    answer=clean[f"{prefix}-{q['question']}"],
+                    answered_at=now,
+                )
+                for q in questions
+            ]
+        )
+    if page.checks:
+        AttentionCheckResponse.objects.bulk_create(
+            [
+                AttentionCheckResponse(
+                    participant=participant,
+                    check_key=check.key,
+                    step=step,
+                    expected=check.expected,
+                    answer=clean[f"check-{check.key}"],
+                    passed=clean[f"check-{check.key}"] == check.expected,
+                    answered_at=now,
+                )
+                for check in page.checks
+            ]
+        )
+    PageSubmission.objects.create(participant=participant, step=step, page_key=page.key, submitted_at=now)
+
+
+def _parse_step(value) -> int:
+    text = str(value if value is not None else "").strip()
+    if not text.isdigit() or len(text) > 6:
+        raise PageOutOfOrder(MSG_BAD_STEP.format(value=text[:20]))
+    return int(text)
+
+
+def participant_consent(*, participant: Participant, consent: bool, now: datetime | None = None) -> SubmitResult:
+    """Record the participant's answer on the consent page (first page of every plan)."""
+    return page_submit(participant=participant, step="0", data={"consent": "yes" if consent else "no"}, now=now)
+
+
+def page_submit(
+    *, participant: Participant, step, data: Mapping[str, str], now: datetime | None = None
+) -> SubmitResult:
+    """Validate and store one page of answers, then move the participant to their next page.
+
+    Idempotent: a page that was already submitted (double click, resubmitted back-button page)
+    stores nothing and returns ``saved=False``. Stores nothing at all when it raises:
+    PageOutOfOrder (forged/malformed page number), PageInvalid (answers), ParticipantExpired.
+    The last page finishes the participant as completed or failed-checks.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        step_number = _parse_step(step)
+        if participant.status != Participant.Status.ACTIVE:
+            if participant.status == Participant.Status.EXPIRED:
+                raise ParticipantExpired(MSG_EXPIRED)
+            return SubmitResult(participant=participant, saved=False)
+        if participant_is_expired(participant, now):
+            participant.status = Participant.Status.EXPIRED
+            participant.save(update_fields=["status"])
+            expired = True
+        else:
+            expired = False
+        if not expired:
+            if step_number < participant.step:
+                return SubmitResult(participant=participant, saved=False)
+            pages = participant_plan(participant)
+            if step_number > participant.step or step_number >= len(pages):
+                raise PageOutOfOrder(MSG_FUTURE_STEP.format(step=step_number + 1, current=participant.step + 1))
+            page = pages[step_number]
+            clean, errors = _validate_page(page, participant.study, data)
+            if errors:
+                raise PageInvalid(errors)
+            _save_page(participant, page, clean, now)
+            participant.step = step_number + 1
+            participant.last_seen_at = now
+            if participant.status == Participant.Status.ACTIVE and participant.step >= len(pages):
+                _finish(participant, now)
+            participant.save()
+            return SubmitResult(participant=participant, saved=True)
+    # Outside the atomic block so the status change above is committed before raising.
+    raise ParticipantExpired(MSG_EXPIRED)
+
+
+def _finish(participant: Participant, now: datetime) -> None:
+    failed = participant_failed_checks(participant)
+    too_many = failed > participant.study.max_failed_checks
+    participant.status = Participant.Status.FAILED_CHECKS if too_many else Participant.Status.COMPLETED
+    participant.completed_at = now
+
+
+def participant_mark_returned(*, participant: Participant) -> Participant:
+    """A participant who returned their Prolific submission: frees their place for someone else."""
+    with transaction.atomic():
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        if participant.status == Participant.Status.ACTIVE:
+            participant.status = Participant.Status.RETURNED
+            participant.save(update_fields=["status"])
+        return participant
+
+
+def completion_code(participant: Participant) -> str:
+    """The Prolific completion code for a finished participant ('' while still active)."""
+    study = participant.study
+    return {
+        Participant.Status.COMPLETED: study.completion_code,
+        Participant.Status.FAILED_CHECKS: study.failed_checks_code,
+        Participant.Status.NO_CONSENT: study.no_consent_code,
+    }.get(participant.status, "")
 
 
 @transaction.atomic

@@ -241,3 +241,9 @@ PROLIFIC_HTTP_TIMEOUT_SECONDS = env_int("PROLIFIC_HTTP_TIMEOUT_SECONDS", 20)
 PROLIFIC_MAX_ATTEMPTS = env_int("PROLIFIC_MAX_ATTEMPTS", 5)
 PROLIFIC_RETRY_BASE_SECONDS = float(env_str("PROLIFIC_RETRY_BASE_SECONDS", "1.0"))
 PROLIFIC_RETRY_MAX_SECONDS = float(env_str("PROLIFIC_RETRY_MAX_SECONDS", "60"))
+
+# --- benchmark ---
+# Items per Celery chunk task: each worker takes chunks of a run, so a run spreads over all workers.
+BENCHMARK_CHUNK_ITEMS = env_int("BENCHMARK_CHUNK_ITEMS", 100)
+# httpx logs every request at INFO; a benchmark run sends thousands.
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}

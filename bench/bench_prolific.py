@@ -1,0 +1,74 @@
+"""Prolific operations on a 2,000-participant study against the local fake Prolific.
+
+Baseline, measured in the same run: fetching every submission over HTTP (10 pages of 200) with no
+database work. Reported: a first reconcile (creates 2,000 rows, frees places), a second reconcile
+(nothing changed: the steady state of a button press), building the review plan, and sending the
+review (2 bulk approvals, 200 rejections, 100 return requests, then a confirming reconcile).
+The goal is a steady-state reconcile within 3x the bare fetch. Run alone: ``python -m bench prolific``.
+"""
+
+import time
+
+N = 2000
+GOAL = 3.0
+
+
+def main() -> None:
+    from django.db import connection
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        _measure()
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+
+
+def _timed(fn):
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+def _measure() -> None:
+    from django.conf import settings
+    from django.utils import timezone
+
+    from prolific.client import ProlificClient
+    from prolific.selectors import review_plan
+    from prolific.services import prolific_settings_update, review_send, submissions_reconcile
+    from prolific.testserver import FakeProlific
+    from surveys.models import Participant, Study
+
+    token = "bench-token-0000"  # noqa: S105 (the local fake server's token)
+    with FakeProlific(token=token, page_size=200) as fake:
+        settings.PROLIFIC_API_BASE_URL = fake.url
+        fake.add_study("bench-study")
+        study = Study.objects.create(slug="bench-prolific", title="Bench", prolific_study_id="bench-study")
+        prolific_settings_update(study=study, token=token)
+        now = timezone.now()
+        statuses = ["completed"] * 17 + ["failed_checks"] * 2 + ["no_consent"]
+        participants = Participant.objects.bulk_create(
+            Participant(
+                study=study, prolific_pid=f"{i:024x}", pseudonym=f"B{i:06d}", seed=i, status=statuses[i % 20],
+                arrived_at=now, expires_at=now, prolific_session_id=f"s{i:023x}",
+            )  # fmt: skip
+            for i in range(N)
+        )
+        for p in participants:
+            fake.add_submission("bench-study", p.prolific_pid, submission_id=p.prolific_session_id)
+
+        with ProlificClient(token=token, study=study) as client:
+            fetch, rows = _timed(lambda: client.submissions_list("bench-study"))
+        first, _ = _timed(lambda: submissions_reconcile(study=study))
+        steady, _ = _timed(lambda: submissions_reconcile(study=study))
+        plan_time, plan = _timed(lambda: review_plan(study=study))
+        send, result = _timed(lambda: review_send(study=study))
+
+    print(f"baseline: fetch {len(rows)} submissions over HTTP  {fetch:7.3f} s")
+    print(f"first reconcile (creates rows)          {first:7.3f} s  ratio {first / fetch:5.2f}")
+    print(f"steady-state reconcile (no changes)     {steady:7.3f} s  ratio {steady / fetch:5.2f}  goal <= {GOAL}")
+    print(f"review plan ({len(plan.requests)} requests)            {plan_time:7.3f} s  ratio {plan_time / fetch:5.2f}")
+    print(f"review send + confirming reconcile      {send:7.3f} s  ratio {send / fetch:5.2f}  sent {result.sent}")

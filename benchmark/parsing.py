@@ -1,0 +1,64 @@
+"""Map a model's free-text answer to a rating 1-6, tolerant of case, spacing, quotes and extra words.
+
+The longest phrase found in the answer wins, so "not like me at all" is never read as "not like me"
+and "very much like me" never as "like me". Phrases match on word boundaries only ("unlike me" is
+not "like me"). An answer with two different phrases of equal length at different places (e.g.
+"like me ... not like me") is still decided by length: the longer phrase is the more specific one.
+"""
+
+import math
+import re
+
+from benchmark.prompts import PHRASES, RATINGS
+
+_BY_LENGTH = sorted(PHRASES, key=len, reverse=True)
+_PATTERNS = [(phrase, re.compile(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])")) for phrase in _BY_LENGTH]
+_NON_LETTERS = re.compile(r"[^a-z]+")
+
+
+def normalise_answer(text: str) -> str:
+    """Lower case, typographic apostrophes and every run of non-letters collapsed to one space."""
+    text = text.lower().replace("\u2019", "'")
+    return _NON_LETTERS.sub(" ", text).strip()
+
+
+def parse_rating(text: str | None) -> int | None:
+    """The rating 1-6 of an answer, or None when no phrase is found.
+
+    >>> parse_rating("  Not like me at all. ")
+    1
+    >>> parse_rating("**Somewhat like me**")
+    4
+    >>> parse_rating("I cannot answer that.") is None
+    True
+    """
+    if not text:
+        return None
+    normalised = normalise_answer(text)
+    for phrase, pattern in _PATTERNS:
+        if pattern.search(normalised):
+            return RATINGS[phrase]
+    return None
+
+
+def expected_rating(top_logprobs: dict[str, float] | None) -> float | None:
+    """Expected rating over the six options from the first answer token's log-probabilities.
+
+    ``top_logprobs`` maps candidate first tokens to log-probabilities. The first token decides
+    between "very", "like", "somewhat", "a", "not" – but "not" starts both "not like me" and
+    "not like me at all", so both share its probability (rating 1.5). Returns None if no candidate
+    token starts any phrase.
+    """
+    if not top_logprobs:
+        return None
+    first_words = {"very": 6.0, "like": 5.0, "somewhat": 4.0, "a": 3.0, "not": 1.5}
+    weights: dict[float, float] = {}
+    for token, logprob in top_logprobs.items():
+        word = normalise_answer(token)
+        if word in first_words:
+            value = first_words[word]
+            weights[value] = weights.get(value, 0.0) + math.exp(logprob)
+    total = sum(weights.values())
+    if total == 0:
+        return None
+    return sum(value * weight for value, weight in weights.items()) / total

@@ -1,0 +1,210 @@
+"""Scoring a model's answers: per-item means, item selection, per-dimension scores, reliability.
+
+Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
+
+1. ``item_means``: each item's rating averaged over the six prompts (unparsed answers left out).
+2. ``select_items``: items keyed to a dimension are those with ρ ≥ threshold (``positive``, the
+   paper's tables) or |ρ| ≥ threshold (``signed``, negatively keyed items reverse-scored 7 − x),
+   both with p < alpha.
+3. ``score_dimensions``: a dimension's ``mean`` is the mean of its items' means; its ``score`` is
+   that mean minus the mean over all items keyed to any dimension of the same family (Schwartz's
+   centring for scale use). ``ci_low``/``ci_high`` are a percentile bootstrap over the dimension's
+   items (seeded, so reproducible); the family baseline is held fixed in the bootstrap.
+"""
+
+import numpy as np
+import pandas as pd
+
+MODES = ("positive", "signed")
+DEFAULT_THRESHOLD = 0.3
+DEFAULT_ALPHA = 0.05
+DEFAULT_BOOTSTRAP = 2000
+DEFAULT_SEED = 20250101
+REVERSE_BASE = 7  # a rating x reverse-scored on the 1-6 scale is 7 - x
+
+SCORE_COLUMNS = ["family", "dimension", "score", "mean", "sd", "n_items", "ci_low", "ci_high"]
+SELECTION_COLUMNS = ["item_id", "family", "dimension", "rho", "p_value", "sign"]
+
+
+def _require_columns(df: pd.DataFrame, columns: list[str], name: str) -> None:
+    missing = [column for column in columns if column not in df.columns]
+    if missing:
+        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}")
+
+
+def item_means(answers: pd.DataFrame) -> pd.DataFrame:
+    """Mean parsed rating of each item over its prompts.
+
+    Parameters
+    ----------
+    answers : DataFrame with columns ``item_id``, ``prompt_index``, ``rating`` (NaN/None = unparsed).
+
+    Returns
+    -------
+    DataFrame with columns ``item_id``, ``mean``, ``n_parsed``, ``n_answers``; items whose answers
+    all failed to parse have ``mean`` NaN.
+
+    Examples
+    --------
+    >>> answers = pd.DataFrame({"item_id": ["a", "a", "b"], "prompt_index": [0, 1, 0], "rating": [6, 4, None]})
+    >>> item_means(answers)["mean"].tolist()
+    [5.0, nan]
+    """
+    _require_columns(answers, ["item_id", "prompt_index", "rating"], "answers")
+    ratings = pd.to_numeric(answers["rating"], errors="coerce")
+    frame = pd.DataFrame({"item_id": answers["item_id"].astype(str), "rating": ratings})
+    grouped = frame.groupby("item_id", sort=True)["rating"]
+    result = pd.DataFrame({"mean": grouped.mean(), "n_parsed": grouped.count(), "n_answers": grouped.size()})
+    return result.reset_index()[["item_id", "mean", "n_parsed", "n_answers"]]
+
+
+def select_items(
+    correlations: pd.DataFrame,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    mode: str = "positive",
+) -> pd.DataFrame:
+    """Items keyed to each dimension, with their sign (+1, or -1 for reverse-keyed items in ``signed`` mode).
+
+    Parameters
+    ----------
+    correlations : DataFrame with columns ``item_id``, ``family``, ``dimension``, ``rho``, ``p_value``.
+    threshold : minimum ρ (``positive``) or |ρ| (``signed``).
+    alpha : p must be strictly below ``alpha``.
+    mode : ``"positive"`` (the paper's tables) or ``"signed"``.
+    """
+    _require_columns(correlations, ["item_id", "family", "dimension", "rho", "p_value"], "correlations")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    rho = pd.to_numeric(correlations["rho"], errors="coerce")
+    p_value = pd.to_numeric(correlations["p_value"], errors="coerce")
+    strength = rho if mode == "positive" else rho.abs()
+    keep = (strength >= threshold) & (p_value < alpha)
+    selected = correlations.loc[keep, ["item_id", "family", "dimension"]].copy()
+    selected["item_id"] = selected["item_id"].astype(str)
+    selected["rho"] = rho[keep].to_numpy()
+    selected["p_value"] = p_value[keep].to_numpy()
+    selected["sign"] = np.where(selected["rho"].to_numpy() < 0, -1, 1)
+    return selected[SELECTION_COLUMNS].reset_index(drop=True)
+
+
+def _bootstrap_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, len(values), size=(n_boot, len(values)))
+    return values[indices].mean(axis=1)
+
+
+def score_dimensions(
+    means: pd.DataFrame,
+    selection: pd.DataFrame,
+    *,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = DEFAULT_SEED,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Per-dimension value-orientation scores.
+
+    For a dimension *d* of family *f* with keyed item means :math:`x_i` (reverse-keyed items
+    :math:`7 - x_i`), ``mean`` = :math:`\\bar{x}_d`, ``score`` = :math:`\\bar{x}_d - \\bar{x}_f`
+    where :math:`\\bar{x}_f` is the mean raw rating over every distinct item keyed to any dimension
+    of *f* (Schwartz, 1992; Value Portrait §3.4.1). ``sd`` is the SD (ddof=1) of the keyed item
+    means; the interval is the percentile bootstrap of ``score`` over the dimension's items.
+
+    Parameters
+    ----------
+    means : output of :func:`item_means` (``item_id``, ``mean``).
+    selection : output of :func:`select_items`.
+
+    Returns
+    -------
+    DataFrame with columns ``family, dimension, score, mean, sd, n_items, ci_low, ci_high``, one row
+    per (family, dimension) present in ``selection``, in order of first appearance; a dimension none
+    of whose items has a parsed answer has ``n_items`` 0 and NaN statistics.
+    """
+    _require_columns(means, ["item_id", "mean"], "means")
+    _require_columns(selection, ["item_id", "family", "dimension", "sign"], "selection")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    item_mean = means.assign(item_id=means["item_id"].astype(str)).set_index("item_id")["mean"]
+    keyed = selection.assign(raw=selection["item_id"].astype(str).map(item_mean))
+    keyed = keyed.assign(value=np.where(keyed["sign"] < 0, REVERSE_BASE - keyed["raw"], keyed["raw"]))
+    keyed = keyed.dropna(subset=["raw"])
+    family_mean = keyed.drop_duplicates(["family", "item_id"]).groupby("family")["raw"].mean()
+    tail = (1 - confidence) / 2 * 100
+
+    rows = []
+    for (family, dimension), _ in selection.groupby(["family", "dimension"], sort=False):
+        values = keyed.loc[(keyed["family"] == family) & (keyed["dimension"] == dimension), "value"].to_numpy(float)
+        if len(values) == 0:
+            rows.append((family, dimension, np.nan, np.nan, np.nan, 0, np.nan, np.nan))
+            continue
+        baseline = family_mean[family]
+        mean = values.mean()
+        sd = values.std(ddof=1) if len(values) > 1 else np.nan
+        boot = _bootstrap_means(values, n_boot, seed) - baseline
+        ci_low, ci_high = np.percentile(boot, [tail, 100 - tail])
+        rows.append((family, dimension, mean - baseline, mean, sd, len(values), ci_low, ci_high))
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS).astype({"n_items": int})
+
+
+def cronbach_alpha(data: pd.DataFrame) -> float:
+    """Cronbach's α of a respondents × items matrix (rows with a missing value are dropped).
+
+    .. math:: \\alpha = \\frac{k}{k-1}\\left(1 - \\frac{\\sum_i \\sigma^2_{Y_i}}{\\sigma^2_X}\\right)
+
+    with *k* items, item variances :math:`\\sigma^2_{Y_i}` and the variance of the row totals
+    :math:`\\sigma^2_X` (all ddof=1); Cronbach (1951). For the benchmark's Table 4 the respondents
+    are models and the items are a dimension's items (cells: the model's mean rating).
+
+    >>> round(cronbach_alpha(pd.DataFrame({"a": [1, 2, 3, 4], "b": [2, 2, 4, 5], "c": [1, 3, 3, 5]})), 4)
+    0.9589
+    """
+    complete = data.dropna(axis=0, how="any").astype(float)
+    k = complete.shape[1]
+    if k < 2:
+        raise ValueError(f"Cronbach's alpha needs at least 2 items, got {k}")
+    if complete.shape[0] < 2:
+        raise ValueError(f"Cronbach's alpha needs at least 2 complete rows, got {complete.shape[0]}")
+    total_variance = complete.sum(axis=1).var(ddof=1)
+    if total_variance == 0:
+        return float("nan")
+    return float(k / (k - 1) * (1 - complete.var(axis=0, ddof=1).sum() / total_variance))
+
+
+def reliability_across_models(model_item_means: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """Cronbach's α per dimension over the items' mean ratings across models (the paper's Table 4).
+
+    Parameters
+    ----------
+    model_item_means : long DataFrame with columns ``model``, ``item_id``, ``mean``.
+    selection : output of :func:`select_items`; reverse-keyed items enter as 7 − x.
+
+    Returns
+    -------
+    DataFrame with columns ``family, dimension, alpha, n_items, n_models``; ``alpha`` is NaN when a
+    dimension has fewer than two items or fewer than two models with complete answers.
+    """
+    _require_columns(model_item_means, ["model", "item_id", "mean"], "model_item_means")
+    wide = model_item_means.assign(item_id=model_item_means["item_id"].astype(str)).pivot_table(
+        index="model", columns="item_id", values="mean", aggfunc="mean"
+    )
+    rows = []
+    for (family, dimension), group in selection.groupby(["family", "dimension"], sort=False):
+        items = [item for item in group["item_id"].astype(str) if item in wide.columns]
+        signs = group.set_index(group["item_id"].astype(str))["sign"]
+        matrix = wide[items].copy()
+        for item in items:
+            if signs[item] < 0:
+                matrix[item] = REVERSE_BASE - matrix[item]
+        complete = matrix.dropna(axis=0, how="any")
+        try:
+            alpha = cronbach_alpha(matrix)
+        except ValueError:
+            alpha = float("nan")
+        rows.append((family, dimension, alpha, len(items), len(complete)))
+    return pd.DataFrame(rows, columns=["family", "dimension", "alpha", "n_items", "n_models"])

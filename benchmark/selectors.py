@@ -1,0 +1,140 @@
+"""Reading benchmark data: answers and correlations as DataFrames, scores, reports, item selections."""
+
+import math
+
+import pandas as pd
+from django.db.models import QuerySet
+
+from benchmark import scoring
+from benchmark.models import Answer, BankItem, ItemBank, ItemCorrelation, Run, Score
+from psychometrics.stats.dimensions import FAMILIES
+
+
+def _order(family: str, dimension: str) -> tuple:
+    families = list(FAMILIES)
+    family_rank = families.index(family) if family in families else len(families)
+    names = FAMILIES.get(family, [])
+    return (family_rank, family, names.index(dimension) if dimension in names else len(names), dimension)
+
+
+def _clean(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def bank_correlations(bank: ItemBank) -> pd.DataFrame:
+    """Long DataFrame ``item_id, family, dimension, rho, p_value, n`` of a bank (item_id = the bank's item id)."""
+    rows = ItemCorrelation.objects.filter(item__bank=bank).values_list(
+        "item__item_id", "family", "dimension", "rho", "p_value", "n"
+    )
+    frame = pd.DataFrame(list(rows), columns=["item_id", "family", "dimension", "rho", "p_value", "n"])
+    return frame.astype({"rho": float, "p_value": float})
+
+
+def run_answers_frame(run: Run) -> pd.DataFrame:
+    """Long DataFrame ``item_id, prompt_index, rating, expected_rating, raw_text`` of a run's answers so far."""
+    rows = Answer.objects.filter(run=run).values_list(
+        "item__item_id", "prompt_index", "rating", "expected_rating", "raw_text"
+    )
+    frame = pd.DataFrame(list(rows), columns=["item_id", "prompt_index", "rating", "expected_rating", "raw_text"])
+    return frame.astype({"rating": float, "expected_rating": float})
+
+
+def runs_completed() -> QuerySet[Run]:
+    """Completed, published runs with their model and bank, newest first."""
+    return Run.objects.filter(status=Run.Status.COMPLETED, is_published=True).select_related("llm", "bank")
+
+
+def scores_for_runs(runs, family: str | None = None) -> QuerySet[Score]:
+    """Stored scores of ``runs`` (a queryset or ids), optionally of one family."""
+    scores = Score.objects.filter(run__in=runs).select_related("run", "run__llm")
+    return scores.filter(family=family) if family else scores
+
+
+def run_scores(run: Run) -> list[dict]:
+    """A run's scores as dicts in canonical dimension order: stored ones when completed, live ones while running."""
+    if run.status == Run.Status.COMPLETED or run.source == Run.Source.PUBLISHED:
+        rows = list(run.scores.values("family", "dimension", "score", "mean", "sd", "n_items", "ci_low", "ci_high"))
+    else:
+        from benchmark.services import run_score_table
+
+        rows = [{key: _clean(value) for key, value in row.items()} for row in run_score_table(run).to_dict("records")]
+    return sorted(rows, key=lambda row: _order(row["family"], row["dimension"]))
+
+
+def scores_nested(rows: list[dict]) -> dict:
+    """``{family: {dimension: {score, mean, sd, n_items, ci_low, ci_high}}}`` from :func:`run_scores` rows."""
+    nested: dict = {}
+    for row in rows:
+        nested.setdefault(row["family"], {})[row["dimension"]] = {
+            key: _clean(row[key]) for key in ("score", "mean", "sd", "n_items", "ci_low", "ci_high")
+        }
+    return nested
+
+
+def items_for_dimension(
+    bank: ItemBank,
+    family: str,
+    dimension: str,
+    threshold: float = scoring.DEFAULT_THRESHOLD,
+    alpha: float = scoring.DEFAULT_ALPHA,
+    mode: str = "positive",
+) -> QuerySet[BankItem]:
+    """The bank's items keyed to one dimension under the given selection rule (the scoring rule)."""
+    correlations = ItemCorrelation.objects.filter(item__bank=bank, family=family, dimension=dimension, p_value__lt=alpha)
+    if mode == "signed":
+        correlations = correlations.filter(rho__isnull=False).exclude(rho__gt=-threshold, rho__lt=threshold)
+    elif mode == "positive":
+        correlations = correlations.filter(rho__gte=threshold)
+    else:
+        raise ValueError(f"mode must be one of {', '.join(scoring.MODES)}, got {mode!r}")
+    return BankItem.objects.filter(pk__in=correlations.values("item_id")).order_by("id")
+
+
+def run_report(run: Run) -> dict:
+    """The ``run_benchmark --out`` document: model, settings, parse counts, scores and per-item answers."""
+    answers = run_answers_frame(run)
+    items = []
+    means = scoring.item_means(answers).set_index("item_id")["mean"] if len(answers) else pd.Series(dtype=float)
+    for item_id, group in answers.sort_values(["item_id", "prompt_index"]).groupby("item_id", sort=False):
+        items.append({
+            "item_id": item_id,
+            "mean": _clean(float(means.get(item_id, float("nan")))),
+            "answers": group["raw_text"].tolist(),
+            "ratings": [None if math.isnan(r) else int(r) for r in group["rating"]],
+        })
+    order = {item_id: index for index, item_id in enumerate(run.bank.items.values_list("item_id", flat=True))}
+    items.sort(key=lambda entry: order.get(entry["item_id"], len(order)))
+    report = {
+        "run_id": run.pk,
+        "model": run.model,
+        "provider": run.provider,
+        "base_url": run.base_url or None,
+        "itembank": run.bank.name,
+        "condition": run.condition,
+        "system_prompt": run.system_prompt or None,
+        "status": run.status,
+        "settings": run.settings,
+        "parse": {"answered": run.answered, "parsed": run.parsed, "failed": run.failed,
+                  "rate": run.parse_rate},
+        "scores": scores_nested(run_scores(run)),
+        "items": items,
+    }
+    if run.settings.get("logprobs") and answers["expected_rating"].notna().any():
+        from benchmark.services import run_score_table
+
+        rows = run_score_table(run, measure="expected_rating").to_dict("records")
+        report["logprob_scores"] = scores_nested(sorted(rows, key=lambda r: _order(r["family"], r["dimension"])))
+    return report
+
+
+def model_item_means(runs) -> pd.DataFrame:
+    """Long ``model, item_id, mean`` of several runs (one row per run × item): the input of Table 4's α."""
+    frames = []
+    for run in runs:
+        means = scoring.item_means(run_answers_frame(run))
+        frames.append(means.assign(model=f"{run.model} (run {run.pk})")[["model", "item_id", "mean"]])
+    if not frames:
+        return pd.DataFrame(columns=["model", "item_id", "mean"])
+    return pd.concat(frames, ignore_index=True)

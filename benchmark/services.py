@@ -1,0 +1,503 @@
+"""Services that change benchmark state: import item banks and references, create and execute runs.
+
+Execution (``run_execute``) is resumable and safe to run for disjoint item subsets in parallel:
+it only ever adds the answers a run is missing, each answer is unique per (run, item, prompt),
+and ``run_finalize`` scores the run once every answer is in.
+"""
+
+import csv
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from benchmark import scoring
+from benchmark.itembank_format import ItemBankFormatError, read_itembank
+from benchmark.models import (
+    LLM,
+    PROMPT_COUNT,
+    Answer,
+    BankItem,
+    Completion,
+    HumanReference,
+    HumanReferenceValue,
+    ItemBank,
+    ItemCorrelation,
+    Run,
+    Score,
+)
+from benchmark.parsing import expected_rating, parse_rating
+from benchmark.presets import canonical_steer_value, persona_prompt, steering_prompt
+from benchmark.prompts import PromptItem, build_prompt
+from benchmark.providers import PROVIDERS, GenerationSettings, PermanentProviderError, get_provider
+from benchmark.runner import PendingRequest, RequestResult, RetryPolicy, RunAborted, run_requests
+from psychometrics.stats.dimensions import CUSTOM, canonical_dimension
+
+logger = logging.getLogger(__name__)
+
+_SQL_CHUNK = 500  # keys per IN (...) query, well under SQLite's parameter limit
+
+
+class BenchmarkError(Exception):
+    """A benchmark operation that cannot proceed; the message is meant for the researcher."""
+
+    ITEMBANK_EXISTS = "item bank {name!r} already exists; choose another --name or pass --replace"
+    ITEMBANK_IN_USE = "item bank {name!r} has runs; it cannot be replaced (import it under a new name)"
+    ONE_CONDITION = "give at most one of a system prompt, a persona or a steering value"
+    UNKNOWN_PROVIDER = "unknown provider {provider!r}; choose one of {choices}"
+    BAD_SETTING = "setting {name!r}: {problem}"
+    RUN_FAILED = "run {run_id} ({model}) stopped: {cause}"
+
+
+DEFAULT_RUN_SETTINGS = {
+    "threshold": scoring.DEFAULT_THRESHOLD,
+    "alpha": scoring.DEFAULT_ALPHA,
+    "mode": "positive",
+    "temperature": 0.0,
+    "max_tokens": 64,
+    "logprobs": False,
+    "concurrency": 16,
+    "max_attempts": 8,
+    "timeout": 120.0,
+    "api_key_env": None,
+}
+
+
+# --- item banks ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def itembank_import(
+    *,
+    path: str | Path,
+    name: str,
+    version: str = "1",
+    description: str = "",
+    is_private: bool = False,
+    replace: bool = False,
+) -> ItemBank:
+    """Import a JSONL item bank; every line is validated first and nothing is stored on any error."""
+    items = read_itembank(path)
+    existing = ItemBank.objects.filter(name=name).first()
+    if existing is not None:
+        if not replace:
+            raise BenchmarkError(BenchmarkError.ITEMBANK_EXISTS.format(name=name))
+        if existing.runs.exists():
+            raise BenchmarkError(BenchmarkError.ITEMBANK_IN_USE.format(name=name))
+        existing.delete()
+    bank = ItemBank(name=name, version=version, description=description, is_private=is_private)
+    bank.full_clean()
+    bank.save()
+    rows = BankItem.objects.bulk_create(
+        BankItem(bank=bank, item_id=item.item_id, source=item.source, title=item.title, query=item.query,
+                 response=item.response)
+        for item in items
+    )
+    ItemCorrelation.objects.bulk_create(
+        (
+            ItemCorrelation(item=row, family=c.family, dimension=c.dimension, rho=c.rho, p_value=c.p_value, n=c.n)
+            for row, item in zip(rows, items, strict=True)
+            for c in item.correlations
+        ),
+        batch_size=2000,
+    )
+    return bank
+
+
+def itembank_for_file(*, path: str | Path) -> ItemBank:
+    """The item bank of a JSONL file, imported once under a name derived from the file's content hash."""
+    import hashlib
+
+    path = Path(path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError as exc:
+        raise ItemBankFormatError(f"{path}: cannot open ({exc.strerror})") from exc
+    name = f"{path.stem}-{digest}"
+    return ItemBank.objects.filter(name=name).first() or itembank_import(
+        path=path, name=name, description=f"Imported from {path.name} for a benchmark run."
+    )
+
+
+# --- runs -----------------------------------------------------------------------------------------
+
+
+def _validated_settings(settings: dict | None) -> dict:
+    merged = {**DEFAULT_RUN_SETTINGS, **(settings or {})}
+    unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "extra"}
+    if unknown:
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name=sorted(unknown)[0], problem="unknown setting"))
+    checks = [
+        ("threshold", 0 <= float(merged["threshold"]) <= 1, "must be between 0 and 1"),
+        ("alpha", 0 < float(merged["alpha"]) <= 1, "must be in (0, 1]"),
+        ("mode", merged["mode"] in scoring.MODES, f"must be one of {', '.join(scoring.MODES)}"),
+        ("temperature", 0 <= float(merged["temperature"]) <= 2, "must be between 0 and 2"),
+        ("concurrency", 1 <= int(merged["concurrency"]) <= 512, "must be between 1 and 512"),
+        ("max_attempts", 1 <= int(merged["max_attempts"]) <= 50, "must be between 1 and 50"),
+        ("timeout", float(merged["timeout"]) > 0, "must be positive"),
+    ]
+    for name, ok, problem in checks:
+        if not ok:
+            raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name=name, problem=f"{problem}, got {merged[name]!r}"))
+    return merged
+
+
+def llm_get_or_create(*, provider: str, model: str, base_url: str = "") -> LLM:
+    llm, _ = LLM.objects.get_or_create(
+        provider=provider, name=model, base_url=base_url or "", defaults={"display_name": model}
+    )
+    return llm
+
+
+@transaction.atomic
+def run_create(
+    *,
+    bank: ItemBank,
+    provider: str,
+    model: str,
+    base_url: str | None = None,
+    settings: dict | None = None,
+    system_prompt: str | None = None,
+    persona: str | None = None,
+    steer: str | None = None,
+    user=None,
+) -> Run:
+    """A pending run of ``model`` on ``bank`` under one condition (baseline, persona, steering or custom)."""
+    if provider not in PROVIDERS:
+        raise BenchmarkError(BenchmarkError.UNKNOWN_PROVIDER.format(provider=provider, choices=", ".join(sorted(PROVIDERS))))
+    if sum(bool(x) for x in (system_prompt, persona, steer)) > 1:
+        raise BenchmarkError(BenchmarkError.ONE_CONDITION)
+    settings = _validated_settings(settings)
+    condition = "baseline"
+    try:
+        if persona:
+            system_prompt, condition = persona_prompt(persona), f"persona:{persona}"
+            settings["persona"] = persona
+        elif steer:
+            steer = canonical_steer_value(steer)
+            system_prompt, condition = steering_prompt(steer), f"steer:{steer}"
+            settings["steer"] = steer
+        elif system_prompt:
+            condition = "custom"
+    except ValueError as exc:
+        raise BenchmarkError(str(exc)) from exc
+    run = Run(
+        bank=bank,
+        llm=llm_get_or_create(provider=provider, model=model, base_url=base_url or ""),
+        provider=provider,
+        model=model,
+        base_url=base_url or "",
+        settings=settings,
+        system_prompt=system_prompt or "",
+        condition=condition,
+        progress_total=bank.items.count() * PROMPT_COUNT,
+        created_by=user,
+    )
+    run.full_clean()
+    run.save()
+    return run
+
+
+def _provider_for(run: Run, api_key: str | None = None):
+    settings = run.settings
+    return get_provider(
+        run.provider,
+        model=run.model,
+        base_url=run.base_url or None,
+        api_key=api_key,
+        api_key_env=settings.get("api_key_env"),
+        settings=GenerationSettings(
+            temperature=float(settings.get("temperature", 0.0)),
+            max_tokens=settings.get("max_tokens"),
+            logprobs=bool(settings.get("logprobs")),
+            extra=settings.get("extra") or {},
+        ),
+    )
+
+
+def _in_chunks(values: list, size: int = _SQL_CHUNK) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _answer_from(run: Run, item_pk: int, prompt_index: int, completion: Completion) -> Answer:
+    return Answer(
+        run=run,
+        item_id=item_pk,
+        prompt_index=prompt_index,
+        completion=completion,
+        raw_text=completion.response_text,
+        rating=parse_rating(completion.response_text),
+        expected_rating=expected_rating(completion.logprobs),
+    )
+
+
+def run_refresh_counts(run: Run) -> Run:
+    """Recount a run's answers (safe with several workers writing: counts come from the database)."""
+    counts = run.answers.aggregate(answered=Count("id"), parsed=Count("id", filter=Q(rating__isnull=False)))
+    run.answered, run.parsed = counts["answered"], counts["parsed"]
+    run.failed = run.answered - run.parsed
+    run.progress_done = run.answered
+    Run.objects.filter(pk=run.pk).update(
+        answered=run.answered, parsed=run.parsed, failed=run.failed, progress_done=run.progress_done
+    )
+    return run
+
+
+@dataclass
+class ExecutionReport:
+    cached: int = 0  # answers filled from the completion cache
+    requested: int = 0  # completions fetched from the provider
+    sent: int = 0  # HTTP requests, retries included
+    retries: int = 0
+
+
+def run_execute(
+    run_id: int,
+    *,
+    item_pks: list[int] | None = None,
+    api_key: str | None = None,
+    progress: Callable[[Run], None] | None = None,
+    finalize: bool = True,
+) -> ExecutionReport:
+    """Fetch every answer ``run_id`` is still missing (optionally for a subset of its items), then score it.
+
+    Cache hits (same provider, base URL, model, parameters and messages) are answered from the
+    ``Completion`` table without a request. Answers are stored in batches as they arrive, so a run
+    that stops (crash, permanent error, pause) resumes where it stopped. A permanent error marks
+    the run failed and raises :class:`BenchmarkError` naming the model and the cause.
+    """
+    run = Run.objects.select_related("bank").get(pk=run_id)
+    report = ExecutionReport()
+    if run.status == Run.Status.COMPLETED:
+        return report
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.RUNNING, started_at=run.started_at or timezone.now(), error=""
+    )
+    run.refresh_from_db()
+    try:
+        provider = _provider_for(run, api_key)
+    except PermanentProviderError as exc:
+        _run_stop(run, Run.Status.FAILED, str(exc))
+        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
+
+    items = run.bank.items.all()
+    if item_pks is not None:
+        items = items.filter(pk__in=item_pks)
+    done = set(run.answers.values_list("item_id", "prompt_index"))
+    wanted: dict[str, list[tuple[int, int]]] = {}
+    bodies: dict[str, dict] = {}
+    for item in items.only("pk", "title", "query", "response"):
+        prompt_item = PromptItem(query=item.query, response=item.response, title=item.title or None)
+        for index in range(PROMPT_COUNT):
+            if (item.pk, index) in done:
+                continue
+            body = provider.request_body(build_prompt(prompt_item, index), run.system_prompt or None)
+            key = provider.cache_key(body)
+            wanted.setdefault(key, []).append((item.pk, index))
+            bodies[key] = body
+
+    cached: list[Answer] = []
+    for keys in _in_chunks(list(wanted)):
+        for completion in Completion.objects.filter(key__in=keys):
+            cached.extend(_answer_from(run, pk, index, completion) for pk, index in wanted.pop(completion.key))
+    if cached:
+        Answer.objects.bulk_create(cached, batch_size=1000, ignore_conflicts=True)
+        report.cached = len(cached)
+    run_refresh_counts(run)
+    if progress:
+        progress(run)
+
+    def store(batch: list[RequestResult]) -> None:
+        with transaction.atomic():
+            Completion.objects.bulk_create(
+                [
+                    Completion(
+                        key=result.key, provider=run.provider, model=run.model, base_url=provider.base_url,
+                        request=result.body, response_text=result.completed.text,
+                        logprobs=result.completed.top_logprobs,
+                    )
+                    for result in batch
+                ],
+                ignore_conflicts=True,
+            )
+            stored = {c.key: c for c in Completion.objects.filter(key__in=[result.key for result in batch])}
+            Answer.objects.bulk_create(
+                [_answer_from(run, pk, index, stored[result.key]) for result in batch for pk, index in result.tag],
+                ignore_conflicts=True,
+            )
+        report.requested += len(batch)
+        run_refresh_counts(run)
+        if progress:
+            progress(run)
+
+    def paused() -> bool:
+        return Run.objects.filter(pk=run.pk, status=Run.Status.PAUSED).exists()
+
+    pending = [PendingRequest(tag=tuple(tags), key=key, body=bodies[key]) for key, tags in wanted.items()]
+    policy = RetryPolicy(max_attempts=int(run.settings.get("max_attempts", 8)), timeout=float(run.settings.get("timeout", 120)))
+    try:
+        stats = run_requests(
+            provider, pending, on_batch=store, concurrency=int(run.settings.get("concurrency", 16)),
+            policy=policy, should_stop=paused,
+        )
+    except RunAborted as exc:
+        if exc.cause is None:  # paused from outside: leave the status as set
+            return report
+        _run_stop(run, Run.Status.FAILED, str(exc))
+        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
+    report.sent, report.retries = stats.sent, stats.retries
+    if finalize:
+        run_finalize(run.pk)
+    return report
+
+
+def _run_stop(run: Run, status: str, error: str) -> None:
+    Run.objects.filter(pk=run.pk).update(status=status, error=error[:2000])
+    run.status, run.error = status, error
+    logger.warning("benchmark run %s (%s) %s: %s", run.pk, run.model, status, error)
+
+
+@transaction.atomic
+def run_finalize(run_id: int) -> Run:
+    """Score a run whose every (item, prompt) has an answer and mark it completed; otherwise leave it."""
+    run = Run.objects.select_for_update().get(pk=run_id)
+    run_refresh_counts(run)
+    if run.status == Run.Status.COMPLETED or run.answered < run.progress_total:
+        return run
+    scores = run_score_table(run)
+    Score.objects.filter(run=run).delete()
+    Score.objects.bulk_create(
+        Score(run=run, **{key: (None if isinstance(value, float) and math.isnan(value) else value)
+                          for key, value in row.items()})
+        for row in scores.to_dict("records")
+    )
+    run.status, run.finished_at, run.error = Run.Status.COMPLETED, timezone.now(), ""
+    run.save(update_fields=["status", "finished_at", "error"])
+    return run
+
+
+def run_score_table(run: Run, *, measure: str = "rating") -> pd.DataFrame:
+    """Scores of a run's answers so far (``measure`` "rating", or "expected_rating" from log-probabilities)."""
+    from benchmark.selectors import bank_correlations, run_answers_frame
+
+    answers = run_answers_frame(run)
+    if measure == "expected_rating":
+        answers = answers.assign(rating=answers["expected_rating"])
+    settings = run.settings
+    selection = scoring.select_items(
+        bank_correlations(run.bank), threshold=float(settings.get("threshold", scoring.DEFAULT_THRESHOLD)),
+        alpha=float(settings.get("alpha", scoring.DEFAULT_ALPHA)), mode=settings.get("mode", "positive"),
+    )
+    return scoring.score_dimensions(scoring.item_means(answers), selection)
+
+
+def run_pause(*, run: Run) -> Run:
+    """Ask a running run to stop after its current batch; ``run_resume`` continues it."""
+    Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING]).update(status=Run.Status.PAUSED)
+    run.refresh_from_db()
+    return run
+
+
+def run_resume(*, run: Run) -> Run:
+    """Make a paused or failed run pending again and enqueue it (after the surrounding transaction commits)."""
+    from benchmark.tasks import run_benchmark_task
+
+    if run.status in (Run.Status.PAUSED, Run.Status.FAILED):
+        Run.objects.filter(pk=run.pk).update(status=Run.Status.PENDING, error="")
+        run.refresh_from_db()
+        transaction.on_commit(lambda: run_benchmark_task.delay(run.pk))
+    return run
+
+
+# --- human references -----------------------------------------------------------------------------
+
+
+class ReferenceFormatError(ValueError):
+    """A malformed human-reference CSV; the message names file, line, column and value."""
+
+
+REFERENCE_COLUMNS = ("reference", "family", "dimension", "value")
+REFERENCE_OPTIONAL = ("group_kind", "source", "description")
+
+
+def _read_reference_rows(path: Path) -> list[dict]:
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ReferenceFormatError(f"{path}: cannot open ({exc.strerror})") from exc
+    rows, seen = [], {}
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [column for column in REFERENCE_COLUMNS if column not in (reader.fieldnames or [])]
+        if missing:
+            raise ReferenceFormatError(f"{path} line 1: missing column(s) {', '.join(missing)}; expected {','.join(REFERENCE_COLUMNS)}")
+        for row in reader:
+            line = reader.line_num
+            name = (row["reference"] or "").strip()
+            if not name:
+                raise ReferenceFormatError(f"{path} line {line} column reference: empty")
+            dimension_raw = (row["dimension"] or "").strip()
+            if not dimension_raw:
+                raise ReferenceFormatError(f"{path} line {line} column dimension: empty")
+            family, dimension = canonical_dimension(dimension_raw)
+            family_raw = (row["family"] or "").strip().lower()
+            if family == CUSTOM:
+                family = family_raw or CUSTOM
+            elif family_raw and family_raw != family:
+                raise ReferenceFormatError(
+                    f"{path} line {line} column family: {row['family']!r} but dimension {dimension_raw!r} belongs to {family!r}"
+                )
+            try:
+                value = float(row["value"])
+            except (TypeError, ValueError):
+                raise ReferenceFormatError(f"{path} line {line} column value: not a number: {row['value']!r}") from None
+            if not math.isfinite(value):
+                raise ReferenceFormatError(f"{path} line {line} column value: not finite: {row['value']!r}")
+            key = (name, family, dimension)
+            if key in seen:
+                raise ReferenceFormatError(f"{path} line {line}: {name}/{family}/{dimension} already given on line {seen[key]}")
+            seen[key] = line
+            rows.append({"reference": name, "family": family, "dimension": dimension, "value": value,
+                         **{column: (row.get(column) or "").strip() for column in REFERENCE_OPTIONAL}})
+    if not rows:
+        raise ReferenceFormatError(f"{path}: no rows")
+    return rows
+
+
+@transaction.atomic
+def references_import(*, path: str | Path, source: str = "") -> list[HumanReference]:
+    """Import long-format reference values; a reference already present has its values replaced."""
+    rows = _read_reference_rows(Path(path))
+    return references_store(rows, default_source=source or Path(path).name)
+
+
+@transaction.atomic
+def references_store(rows: list[dict], *, default_source: str = "") -> list[HumanReference]:
+    """Store reference rows (``reference, family, dimension, value`` and optional ``group_kind, source, description``)."""
+    references: dict[str, HumanReference] = {}
+    for row in rows:
+        name = row["reference"]
+        if name not in references:
+            reference, _ = HumanReference.objects.update_or_create(
+                name=name,
+                defaults={
+                    "group_kind": row.get("group_kind") or "",
+                    "source": row.get("source") or default_source,
+                    "description": row.get("description") or "",
+                },
+            )
+            reference.values.all().delete()
+            references[name] = reference
+    HumanReferenceValue.objects.bulk_create(
+        HumanReferenceValue(reference=references[row["reference"]], family=row["family"], dimension=row["dimension"],
+                            value=row["value"])
+        for row in rows
+    )
+    return list(references.values())

@@ -1,0 +1,40 @@
+from django.contrib import admin
+
+from prolific.models import ApiCall, ProlificSettings, ProlificSubmission, ReviewAction, WebhookEvent
+
+
+@admin.register(ProlificSettings)
+class ProlificSettingsAdmin(admin.ModelAdmin):
+    list_display = ["study", "token_hint", "token_env_var", "updated_at"]
+    # Secrets are edited on the study's Prolific page, never shown here.
+    exclude = ["token_encrypted", "webhook_secret_encrypted"]
+    readonly_fields = ["token_hint", "webhook_secret_hint"]
+
+
+@admin.register(ProlificSubmission)
+class ProlificSubmissionAdmin(admin.ModelAdmin):
+    list_display = ["study", "participant", "status", "status_at"]
+    list_filter = ["status", "study"]
+    exclude = ["submission_id", "prolific_pid"]
+    readonly_fields = ["study", "participant", "status", "status_at", "started_at", "completed_at", "return_requested_at"]
+
+
+@admin.register(ReviewAction)
+class ReviewActionAdmin(admin.ModelAdmin):
+    list_display = ["study", "participant", "action", "state", "sent_at", "confirmed_at"]
+    list_filter = ["action", "state", "study"]
+    readonly_fields = [f.name for f in ReviewAction._meta.fields]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ["event_type", "study", "status", "outcome", "event_at", "received_at"]
+    list_filter = ["outcome", "event_type"]
+    readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+
+
+@admin.register(ApiCall)
+class ApiCallAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "study", "method", "path", "subject", "status_code", "attempt", "duration_ms"]
+    list_filter = ["status_code", "method"]
+    readonly_fields = [f.name for f in ApiCall._meta.fields]

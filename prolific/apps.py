@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ProlificAppConfig(AppConfig):
+    name = "prolific"
+    verbose_name = "Prolific operations"

@@ -1,0 +1,132 @@
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from prolific import services
+from prolific.client import ProlificError
+from prolific.secrets_box import SecretUnreadable
+from prolific.selectors import CATEGORY_LABELS, review_plan
+from surveys.models import Study
+
+OPERATION_ERRORS = (services.ProlificOpsError, ProlificError, SecretUnreadable)
+
+
+class Command(BaseCommand):
+    help = (
+        "Prolific operations for one study. Steps: "
+        "'configure' sets the Prolific study id, the API token source and messages; "
+        "'check' fetches the study from Prolific to prove token and id work; "
+        "'reconcile' fetches every submission, lists mismatches and frees places of returned/timed-out ones; "
+        "'review' previews the approvals, rejections and return requests (add --send to send them). "
+        "Participants are shown by pseudonym; the API token is never printed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="The study's slug.")
+        parser.add_argument("step", choices=["configure", "check", "reconcile", "review"], help="What to do.")
+        parser.add_argument(
+            "--send", action="store_true", help="review: send the previewed decisions to Prolific."
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="reconcile: fetch and report but change nothing here. review: preview only (the default).",
+        )
+        parser.add_argument("--prolific-study-id", help="configure: Prolific's study id (the %%STUDY_ID%%).")
+        parser.add_argument(
+            "--token-env", metavar="VAR", help="configure: read the API token from this environment variable."
+        )
+        parser.add_argument(
+            "--token-stdin", action="store_true", help="configure: read the API token from standard input and store it encrypted."
+        )
+        parser.add_argument(
+            "--webhook-secret-stdin", action="store_true",
+            help="configure: read the webhook secret from standard input (after the token, one per line).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--rejection-message-file", metavar="PATH", help="configure: text file holding the rejection message (>= 100 characters)."
+        )
+        parser.add_argument("--return-reason", help="configure: reason sent when asking a participant to return.")
+
+    def handle(self, *args, slug, step, send, dry_run, **options):
+        study = Study.objects.filter(slug=slug).first()
+        if study is None:
+            raise CommandError(f"No study with slug '{slug}'.")
+        if send and step != "review":
+            raise CommandError("--send only applies to the review step.")
+        if send and dry_run:
+            raise CommandError("--send and --dry-run contradict each other: choose one.")
+        try:
+            getattr(self, f"_{step}")(study, send=send, dry_run=dry_run, **options)
+        except OPERATION_ERRORS as exc:
+            raise CommandError(str(exc)) from None
+
+    def _configure(self, study, *, prolific_study_id, token_env, token_stdin, webhook_secret_stdin,
+                   rejection_message_file, return_reason, **_):  # fmt: skip
+        lines = iter(sys.stdin.read().splitlines()) if (token_stdin or webhook_secret_stdin) else iter(())
+        token = next(lines, "").strip() if token_stdin else None
+        if token_stdin and not token:
+            raise CommandError("--token-stdin: standard input held no token.")
+        secret = next(lines, "").strip() if webhook_secret_stdin else None
+        message = None
+        if rejection_message_file:
+            try:
+                with open(rejection_message_file, encoding="utf-8") as handle:
+                    message = handle.read()
+            except OSError as exc:
+                raise CommandError(f"{rejection_message_file}: {exc.strerror}") from None
+        services.prolific_settings_update(
+            study=study, prolific_study_id=prolific_study_id, token=token, token_env_var=token_env,
+            webhook_secret=secret, rejection_message=message, return_reason=return_reason,
+        )  # fmt: skip
+        self.stdout.write(self.style.SUCCESS(
+            f"Saved. Prolific study id: {study.prolific_study_id or 'not set'}; token: "
+            f"{services.token_description(study=study)}."
+        ))  # fmt: skip
+
+    def _check(self, study, **_):
+        detail = services.prolific_study_check(study=study)
+        self.stdout.write(self.style.SUCCESS(
+            f"Token and study id work: '{detail.get('name', '?')}' is {detail.get('status', '?')} on Prolific."
+        ))  # fmt: skip
+
+    def _reconcile(self, study, *, dry_run, **_):
+        result = services.submissions_reconcile(study=study, dry_run=dry_run)
+        prefix = "Dry run, nothing changed. " if dry_run else ""
+        self.stdout.write(
+            f"{prefix}Fetched {result.fetched} submissions ({result.created} new, {result.changed} changed); "
+            f"{result.places_freed} group places freed."
+        )
+        for category, n in result.report.counts.items():
+            self.stdout.write(f"  {CATEGORY_LABELS[category]:<50} {n:>6}")
+        for row in result.report.discrepancies:
+            self.stdout.write(f"  {row.who:<20} here={row.local_status or '-':<14} prolific={row.prolific_status or '-':<18} {row.category}")
+
+    def _review(self, study, *, send, **_):
+        plan = review_plan(study=study)
+        self.stdout.write(f"Review plan {plan.digest} (from the last reconcile; run 'reconcile' first for fresh statuses):")
+        for item in plan.approvals + plan.rejections + plan.returns:
+            self.stdout.write(f"  {item.pseudonym:<20} {item.action:<15} {item.reason}")
+        for who, note in plan.waiting:
+            self.stdout.write(f"  {who:<20} waiting: {note}")
+        if plan.unmatched:
+            self.stdout.write(f"  {plan.unmatched} submissions awaiting review have no participant here: review them on Prolific.")
+        for problem in plan.problems:
+            self.stderr.write(problem)
+        self.stdout.write("Requests:" if plan.requests else "Nothing to send.")
+        for request in plan.requests:
+            self.stdout.write(f"  {request['method']} {request['path']} {json.dumps(request['json'])}")
+        if not send or plan.is_empty:
+            return
+        result = services.review_send(
+            study=study, expected_digest=plan.digest,
+            progress=lambda steps: tqdm(steps, desc="Sending to Prolific", unit="request", file=sys.stderr),
+        )  # fmt: skip
+        sent = ", ".join(f"{n} {action}" for action, n in result.sent.items()) or "nothing"
+        self.stdout.write(self.style.SUCCESS(f"Sent: {sent}. Confirmed by Prolific so far: {result.confirmed}."))
+        for failure in result.failed:
+            self.stderr.write(f"Failed: {failure}")
+        if result.failed:
+            raise CommandError(f"{len(result.failed)} decisions failed; run the review again to retry them.")

@@ -1,0 +1,194 @@
+"""The study's Prolific page (settings, reconcile, review preview and send) and the webhook endpoint.
+
+Views stay thin: they check the request, call a service or selector and render or redirect.
+"""
+
+import json
+import logging
+
+from django.contrib import messages
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from prolific import services
+from prolific.client import ProlificError
+from prolific.forms import ProlificSettingsForm, ReviewSendForm
+from prolific.models import ApiCall, ReviewAction, WebhookEvent
+from prolific.secrets_box import SecretUnreadable
+from prolific.selectors import (
+    CATEGORY_LABELS,
+    prolific_settings_for,
+    reconcile_report,
+    review_plan,
+    webhook_match,
+)
+from prolific.webhooks import (
+    EVENT_ID_HEADER,
+    EVENT_TIMESTAMP_HEADER,
+    SIGNATURE_HEADER,
+    SIGNATURE_TIMESTAMP_HEADER,
+    event_time,
+    signature_is_valid,
+    timestamp_is_fresh,
+    webhook_secrets,
+)
+from surveys.views import researcher_required
+
+logger = logging.getLogger(__name__)
+OPERATION_ERRORS = (services.ProlificOpsError, ProlificError, SecretUnreadable)
+
+
+def _page_context(study, form=None) -> dict:
+    settings_row = prolific_settings_for(study=study)
+    form = form or ProlificSettingsForm(
+        initial={
+            "prolific_study_id": study.prolific_study_id,
+            "rejection_message": settings_row.rejection_message,
+            "return_reason": settings_row.return_reason,
+        }
+    )
+    report = reconcile_report(study=study)
+    return {
+        "study": study,
+        "form": form,
+        "token_description": services.token_description(study=study),
+        "webhook_secret_hint": settings_row.webhook_secret_hint,
+        "report": report,
+        "category_counts": [(CATEGORY_LABELS[c], n) for c, n in report.counts.items()],
+        "plan": review_plan(study=study),
+        "actions": ReviewAction.objects.filter(study=study).select_related("participant")[:200],
+        "calls": ApiCall.objects.filter(study=study)[:30],
+        "events": WebhookEvent.objects.filter(study=study)[:20],
+    }
+
+
+@require_GET
+@researcher_required
+def study_prolific(request, study):
+    return render(request, "prolific/study.html", _page_context(study))
+
+
+@require_POST
+@researcher_required
+def settings_save(request, study):
+    form = ProlificSettingsForm(request.POST)
+    if not form.is_valid():
+        return render(request, "prolific/study.html", _page_context(study, form), status=400)
+    data = form.cleaned_data
+    try:
+        services.prolific_settings_update(
+            study=study,
+            prolific_study_id=data["prolific_study_id"],
+            token=data["token"] or None,
+            token_env_var=data["token_env_var"] or None,
+            webhook_secret=data["webhook_secret"] or None,
+            rejection_message=data["rejection_message"],
+            return_reason=data["return_reason"],
+        )
+    except services.ProlificOpsError as exc:
+        form.add_error(None, str(exc))
+        return render(request, "prolific/study.html", _page_context(study, form), status=400)
+    messages.success(request, "Prolific settings saved.")
+    return redirect("prolific:study", slug=study.slug)
+
+
+@require_POST
+@researcher_required
+def study_check(request, study):
+    try:
+        detail = services.prolific_study_check(study=study)
+    except OPERATION_ERRORS as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"Token and study id work: Prolific study '{detail.get('name', '?')}' is {detail.get('status', '?')}."
+        )
+    return redirect("prolific:study", slug=study.slug)
+
+
+@require_POST
+@researcher_required
+def reconcile(request, study):
+    try:
+        result = services.submissions_reconcile(study=study)
+    except OPERATION_ERRORS as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Fetched {result.fetched} submissions from Prolific ({result.created} new, {result.changed} changed); "
+            f"{result.places_freed} group places freed; {len(result.report.discrepancies)} rows need attention.",
+        )
+    return redirect("prolific:study", slug=study.slug)
+
+
+@require_GET
+@researcher_required
+def review_preview(request, study):
+    plan = review_plan(study=study)
+    requests_shown = [
+        {"method": r["method"], "path": r["path"], "body": json.dumps(r["json"], indent=2)} for r in plan.requests
+    ]
+    return render(request, "prolific/review.html", {"study": study, "plan": plan, "requests": requests_shown})
+
+
+@require_POST
+@researcher_required
+def review_send_view(request, study):
+    form = ReviewSendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The review form was incomplete; preview the review again.")
+        return redirect("prolific:review", slug=study.slug)
+    try:
+        result = services.review_send(study=study, expected_digest=form.cleaned_data["digest"])
+    except OPERATION_ERRORS as exc:
+        messages.error(request, str(exc))
+        return redirect("prolific:review", slug=study.slug)
+    sent = ", ".join(f"{n} {ReviewAction.Action(a).label.lower()}" for a, n in result.sent.items()) or "nothing"
+    messages.success(request, f"Sent to Prolific: {sent}. {result.confirmed} decisions confirmed by Prolific so far.")
+    for failure in result.failed:
+        messages.error(request, failure)
+    return redirect("prolific:study", slug=study.slug)
+
+
+def _webhook_error(message: str, status: int) -> JsonResponse:
+    logger.warning("prolific webhook refused: %s", message)
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def webhook(request):
+    """Prolific's submission status-change events: verified, de-duplicated, applied in forward order only."""
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    signed_at = request.headers.get(SIGNATURE_TIMESTAMP_HEADER, "")
+    event_id = request.headers.get(EVENT_ID_HEADER, "").strip()
+    if not signature or not signed_at:
+        return _webhook_error(f"Missing {SIGNATURE_HEADER} or {SIGNATURE_TIMESTAMP_HEADER}.", 401)
+    if not timestamp_is_fresh(signed_at):
+        return _webhook_error(f"{SIGNATURE_TIMESTAMP_HEADER} is too old or malformed.", 401)
+    try:
+        payload = json.loads(request.body)
+    except ValueError:
+        return _webhook_error("Body is not JSON.", 400)
+    if not isinstance(payload, dict):
+        return _webhook_error("Body is not a JSON object.", 400)
+    study, participant = webhook_match(
+        submission_id=str(payload.get("resource_id", "")), prolific_pid=str(payload.get("participant_id", ""))
+    )
+    secrets = webhook_secrets(study=study)
+    if not any(signature_is_valid(secret=s, timestamp=signed_at, body=request.body, signature=signature) for s in secrets):
+        return _webhook_error("Signature does not match.", 403)
+    if not event_id:
+        return _webhook_error(f"Missing {EVENT_ID_HEADER}.", 400)
+    outcome = services.webhook_event_record(
+        event_id=event_id[:128],
+        event_type=str(payload.get("event_type", ""))[:64],
+        payload=payload,
+        event_at=event_time(request.headers.get(EVENT_TIMESTAMP_HEADER) or signed_at),
+        study=study,
+        participant=participant,
+    )
+    return JsonResponse({"outcome": outcome.outcome, "duplicate": outcome.duplicate, "place_freed": outcome.place_freed})

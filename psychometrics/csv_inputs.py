@@ -1,0 +1,148 @@
+"""Reading the rating and trait CSV files of ``manage.py correlate``, checked once at the edge.
+
+Every problem is an ``InputFileError`` naming the file, line, column and value, so a researcher
+can fix the file. Line numbers count the header as line 1.
+"""
+
+import csv
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from psychometrics.stats.annotation import canonical_traits
+
+RATINGS_COLUMNS = ("participant_id", "item_id", "rating")
+PARTICIPANT_COLUMN = "participant_id"
+
+
+class InputFileError(ValueError):
+    """A problem in an input file, with where it is."""
+
+    def __init__(self, path, message: str, *, line: int | None = None, column: str | None = None):
+        self.path, self.line, self.column = str(path), line, column
+        where = self.path
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column {column!r}"
+        super().__init__(f"{where}: {message}")
+
+
+def _rows(path: Path):
+    """(header, iterator of (line number, row dict)) of a CSV file, with file-level checks."""
+    if not path.exists():
+        raise InputFileError(path, "file not found")
+    if path.is_dir():
+        raise InputFileError(path, "is a directory, not a CSV file")
+    handle = path.open(newline="", encoding="utf-8-sig")
+    reader = csv.reader(handle)
+    try:
+        header = next(reader)
+    except StopIteration:
+        handle.close()
+        raise InputFileError(path, "the file is empty; expected a header line") from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        handle.close()
+        raise InputFileError(path, f"not a readable UTF-8 CSV file ({error})", line=1) from None
+    header = [name.strip() for name in header]
+    for position, name in enumerate(header, start=1):
+        if not name:
+            handle.close()
+            raise InputFileError(path, f"column {position} has no name", line=1)
+        if header.index(name) != position - 1:
+            handle.close()
+            raise InputFileError(path, f"the column {name!r} appears twice", line=1)
+
+    def rows():
+        with handle:
+            try:
+                for row in reader:
+                    if not any(cell.strip() for cell in row):
+                        continue
+                    if len(row) != len(header):
+                        raise InputFileError(
+                            path, f"has {len(row)} fields, the header has {len(header)}", line=reader.line_num
+                        )
+                    yield reader.line_num, dict(zip(header, (cell.strip() for cell in row), strict=True))
+            except (UnicodeDecodeError, csv.Error) as error:
+                raise InputFileError(path, f"not a readable UTF-8 CSV file ({error})", line=reader.line_num) from None
+
+    return header, rows()
+
+
+def _number(path: Path, line: int, column: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise InputFileError(path, f"{value!r} is not a number", line=line, column=column) from None
+    if not math.isfinite(number):
+        raise InputFileError(path, f"{value!r} is not a finite number", line=line, column=column)
+    return number
+
+
+def read_ratings_csv(path) -> pd.DataFrame:
+    """Long ratings ``participant_id,item_id,rating`` (extra columns ignored) as a DataFrame.
+
+    Each participant rates an item at most once; ratings must be numbers (blank = not rated).
+    """
+    path = Path(path)
+    header, rows = _rows(path)
+    missing = [c for c in RATINGS_COLUMNS if c not in header]
+    if missing:
+        raise InputFileError(path, f"missing column {missing[0]!r}; the header is {','.join(header)}", line=1)
+    records = []
+    first_seen: dict[tuple[str, str], int] = {}
+    for line, row in rows:
+        participant, item, rating = (row[c] for c in RATINGS_COLUMNS)
+        for column, value in (("participant_id", participant), ("item_id", item)):
+            if not value:
+                raise InputFileError(path, "is empty", line=line, column=column)
+        if not rating:
+            continue
+        key = (participant, item)
+        if key in first_seen:
+            raise InputFileError(
+                path, f"participant {participant!r} rated item {item!r} again (first on line {first_seen[key]})", line=line
+            )
+        first_seen[key] = line
+        records.append((participant, item, _number(path, line, "rating", rating)))
+    if not records:
+        raise InputFileError(path, "contains no ratings")
+    return pd.DataFrame.from_records(records, columns=list(RATINGS_COLUMNS))
+
+
+def read_traits_csv(path) -> pd.DataFrame:
+    """Trait scores: ``participant_id`` plus one numeric column per dimension (blank = missing).
+
+    Returns a DataFrame indexed by participant id with canonical dimension names as columns.
+    """
+    path = Path(path)
+    header, rows = _rows(path)
+    if PARTICIPANT_COLUMN not in header:
+        raise InputFileError(path, f"missing column {PARTICIPANT_COLUMN!r}; the header is {','.join(header)}", line=1)
+    dimensions = [c for c in header if c != PARTICIPANT_COLUMN]
+    if not dimensions:
+        raise InputFileError(path, "has no trait columns besides participant_id", line=1)
+    empty = pd.DataFrame(columns=dimensions)
+    try:
+        canonical_traits(empty)
+    except ValueError as error:
+        raise InputFileError(path, str(error), line=1) from None
+    index, records = [], []
+    first_seen: dict[str, int] = {}
+    for line, row in rows:
+        participant = row[PARTICIPANT_COLUMN]
+        if not participant:
+            raise InputFileError(path, "is empty", line=line, column=PARTICIPANT_COLUMN)
+        if participant in first_seen:
+            raise InputFileError(
+                path, f"participant {participant!r} appears again (first on line {first_seen[participant]})", line=line
+            )
+        first_seen[participant] = line
+        index.append(participant)
+        records.append([_number(path, line, c, row[c]) if row[c] else math.nan for c in dimensions])
+    if not records:
+        raise InputFileError(path, "contains no participants")
+    traits = pd.DataFrame(records, index=pd.Index(index, name=PARTICIPANT_COLUMN), columns=dimensions)
+    return canonical_traits(traits)[0]

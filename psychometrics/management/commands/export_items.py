@@ -1,0 +1,71 @@
+import os
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from psychometrics.itembank import item_bank_csv_lines, item_bank_jsonl_lines, item_bank_record
+from psychometrics.models import Analysis
+from psychometrics.selectors import analysis_correlation_rows, analysis_item_bank, analysis_latest
+from surveys.models import Study
+
+
+class Command(BaseCommand):
+    help = (
+        "Export a study's annotated items as an item bank: JSONL, one item per line with its correlations with "
+        "every dimension (the format 'benchmark' imports), or tidy long CSV (one row per item x dimension). "
+        "Uses the latest successful analysis unless --analysis is given."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="The study's slug.")
+        parser.add_argument("--out", required=True, type=Path, help="Output file (.jsonl or .csv).")
+        parser.add_argument(
+            "--format", choices=["jsonl", "csv"], default=None, help="Output format (default: from the --out extension, else jsonl)."
+        )
+        parser.add_argument("--analysis", type=int, default=None, help="Export this analysis id instead of the latest successful one.")
+
+    def handle(self, *args, slug, out, format, analysis, **options):
+        study = Study.objects.filter(slug=slug).first()
+        if study is None:
+            raise CommandError(f"No study with slug {slug!r}.")
+        if analysis is not None:
+            chosen = Analysis.objects.filter(study=study, pk=analysis).first()
+            if chosen is None:
+                raise CommandError(f"Study {slug!r} has no analysis {analysis}.")
+            if chosen.status != Analysis.Status.SUCCEEDED:
+                raise CommandError(f"Analysis {analysis} is {chosen.status}; only a succeeded analysis can be exported.")
+        else:
+            chosen = analysis_latest(study=study, succeeded=True)
+            if chosen is None:
+                raise CommandError(f"Study {slug!r} has no successful analysis yet: run `manage.py analyze {slug}` first.")
+        if not out.parent.exists():
+            raise CommandError(f"{out}: the folder {out.parent} does not exist.")
+        fmt = format or ("csv" if out.suffix.lower() == ".csv" else "jsonl")
+        if fmt == "jsonl":
+            records = (item_bank_record(item, rows) for item, rows in analysis_item_bank(analysis=chosen))
+            lines = item_bank_jsonl_lines(records)
+            total = study.items.count()
+        else:
+            lines = item_bank_csv_lines(analysis_correlation_rows(analysis=chosen))
+            total = None
+        count = _write_atomically(out, tqdm(lines, total=total, desc="export", unit="line", file=self.stderr._out))
+        what = "items" if fmt == "jsonl" else "rows plus a header"
+        self.stdout.write(f"Wrote {count if fmt == 'jsonl' else count - 1} {what} of analysis {chosen.pk} to {out}.")
+
+
+def _write_atomically(out: Path, lines) -> int:
+    """Write through a temporary file in the same folder; returns the number of lines written."""
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    count = 0
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
+            for line in lines:
+                stream.write(line)
+                count += 1
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count

@@ -1,0 +1,423 @@
+"""REST API under /api/v1/: items, item banks, models, runs, scores, leaderboard, human references.
+
+One API class per operation, its serializers beside it. Reads are public except for private item
+banks (and banks of private studies), which only researchers see; writes need a researcher
+(staff or a member of the ``researchers`` group) authenticated by token or session. Every bad
+query parameter is a 400 with a JSON message.
+"""
+
+from django.db import transaction
+from django.db.models import Count, Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from benchmark import scoring
+from benchmark.models import LLM, HumanReference, HumanReferenceValue, ItemBank, Run
+from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
+from benchmark.providers import PROVIDERS
+from benchmark.selectors import run_scores
+from benchmark.services import BenchmarkError, run_create
+from psychometrics.stats.dimensions import FAMILIES, PVQ
+from results import selectors, welfare
+from results.selectors import ResultsError
+
+MAX_ID = 2**63 - 1
+
+
+class BadRequest(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Bad request."
+    default_code = "bad_request"
+
+
+class IsResearcher(BasePermission):
+    message = "Creating runs needs a researcher account (staff or a member of the 'researchers' group)."
+
+    def has_permission(self, request, view) -> bool:
+        return selectors.is_researcher(request.user)
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _object_or_404(queryset, pk: int, what: str):
+    obj = queryset.filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if obj is None:
+        raise NotFound(f"no {what} with id {pk}")
+    return obj
+
+
+def _query(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+ERROR = inline_serializer("Error", fields={"detail": serializers.CharField()})
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", OpenApiTypes.INT, required=False, description="Page number (from 1)."),
+    OpenApiParameter("page_size", OpenApiTypes.INT, required=False, description="Results per page (max 500)."),
+]
+
+
+def paged(name: str, serializer) -> serializers.Serializer:
+    """The schema of a paginated list of ``serializer`` (as PageNumberPagination returns it)."""
+    return inline_serializer(name, fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": serializer(many=True),
+    })
+
+
+# --- items ----------------------------------------------------------------------------------------
+
+
+class CorrelationSerializer(serializers.Serializer):
+    family = serializers.CharField()
+    dimension = serializers.CharField()
+    rho = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    n = serializers.IntegerField()
+
+
+class ItemOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    itembank = serializers.CharField(source="bank.name")
+    item_id = serializers.CharField()
+    source = serializers.CharField()
+    title = serializers.CharField()
+    query = serializers.CharField()
+    response = serializers.CharField()
+    correlations = CorrelationSerializer(many=True, source="correlations.all")
+
+
+class ItemListApi(APIView):
+    """Benchmark items with all their correlations, filtered and paginated."""
+
+    permission_classes = [AllowAny]
+
+    class FilterSerializer(serializers.Serializer):
+        itembank = serializers.CharField(required=False, help_text="Item bank id or name.")
+        dimension = serializers.CharField(
+            required=False, help_text="Items selected for this dimension: |rho| >= threshold and p < alpha.")
+        family = serializers.ChoiceField(choices=list(FAMILIES), required=False,
+                                         help_text="Items selected for any dimension of this family.")
+        sign = serializers.ChoiceField(choices=list(selectors.SIGNS), required=False,
+                                       help_text="Only positively (rho > 0) or negatively keyed selections.")
+        source = serializers.CharField(required=False)
+        search = serializers.CharField(required=False, help_text="Case-insensitive text in id, title, query or response.")
+        threshold = serializers.FloatField(required=False, min_value=0, max_value=1, default=scoring.DEFAULT_THRESHOLD)
+        alpha = serializers.FloatField(required=False, min_value=0, max_value=1, default=scoring.DEFAULT_ALPHA)
+
+        def validate_alpha(self, value):
+            if value <= 0:
+                raise serializers.ValidationError("alpha must be greater than 0")
+            return value
+
+    @extend_schema(parameters=[FilterSerializer, *PAGE_PARAMETERS],
+                   responses={200: paged("PaginatedItems", ItemOutputSerializer), 400: ERROR, 404: ERROR},
+                   operation_id="items_list")
+    def get(self, request):
+        filters = _query(self.FilterSerializer, request)
+        banks = selectors.banks_visible(request.user)
+        try:
+            if filters.get("itembank"):
+                banks = banks.filter(pk=selectors.bank_resolve(filters["itembank"], request.user).pk)
+            items = selectors.items_filtered(
+                banks=banks, dimension=filters.get("dimension"), family=filters.get("family"), sign=filters.get("sign"),
+                source=filters.get("source"), search=filters.get("search"), threshold=filters["threshold"],
+                alpha=filters["alpha"],
+            )
+        except ResultsError as exc:
+            raise BadRequest(str(exc)) from None
+        paginator = Pagination()
+        page = paginator.paginate_queryset(items.order_by("bank__name", "id"), request, view=self)
+        return paginator.get_paginated_response(ItemOutputSerializer(page, many=True).data)
+
+
+class ItemDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ItemOutputSerializer, 404: ERROR})
+    def get(self, request, item_id: int):
+        items = selectors.items_filtered(banks=selectors.banks_visible(request.user))
+        return Response(ItemOutputSerializer(_object_or_404(items, item_id, "item")).data)
+
+
+# --- item banks, models ---------------------------------------------------------------------------
+
+
+class ItemBankListApi(APIView):
+    permission_classes = [AllowAny]
+
+    class ItemBankSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+        version = serializers.CharField()
+        description = serializers.CharField()
+        is_private = serializers.BooleanField()
+        item_count = serializers.IntegerField()
+        run_count = serializers.IntegerField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: paged("PaginatedItemBanks", ItemBankSerializer), 404: ERROR})
+    def get(self, request):
+        banks = selectors.banks_visible(request.user).annotate(
+            item_count=Count("items", distinct=True), run_count=Count("runs", distinct=True)).order_by("name")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(banks, request, view=self)
+        return paginator.get_paginated_response(self.ItemBankSerializer(page, many=True).data)
+
+
+class ModelListApi(APIView):
+    """Evaluated models (and models known only from published results)."""
+
+    permission_classes = [AllowAny]
+
+    class ModelSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+        display_name = serializers.CharField()
+        provider = serializers.CharField()
+        organization = serializers.CharField()
+        is_published_only = serializers.BooleanField()
+        run_count = serializers.IntegerField()
+
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: paged("PaginatedModels", ModelSerializer), 404: ERROR})
+    def get(self, request):
+        llms = LLM.objects.filter(runs__in=selectors.runs_visible(request.user)).annotate(
+            run_count=Count("runs", distinct=True)).order_by("display_name", "name")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(llms, request, view=self)
+        return paginator.get_paginated_response(self.ModelSerializer(page, many=True).data)
+
+
+# --- runs -----------------------------------------------------------------------------------------
+
+
+class RunOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    itembank = serializers.CharField(source="bank.name")
+    model_id = serializers.IntegerField(source="llm_id")
+    model = serializers.CharField()
+    provider = serializers.CharField()
+    base_url = serializers.CharField()
+    condition = serializers.CharField()
+    source = serializers.CharField()
+    status = serializers.CharField()
+    settings = serializers.JSONField()
+    system_prompt = serializers.CharField()
+    progress = serializers.SerializerMethodField()
+    parse = serializers.SerializerMethodField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_progress(self, run) -> dict:
+        fraction = run.progress_done / run.progress_total if run.progress_total else None
+        return {"done": run.progress_done, "total": run.progress_total, "fraction": fraction}
+
+    def get_parse(self, run) -> dict:
+        return {"answered": run.answered, "parsed": run.parsed, "failed": run.failed, "rate": run.parse_rate}
+
+
+class RunListCreateApi(APIView):
+    """GET lists runs (filters below); POST creates a run and starts it on the Celery workers.
+
+    The two operations share the URL; each has its own serializers and permission.
+    """
+
+    class FilterSerializer(serializers.Serializer):
+        itembank = serializers.CharField(required=False, help_text="Item bank id or name.")
+        model = serializers.CharField(required=False, help_text="Model name (as sent to the provider).")
+        status = serializers.ChoiceField(choices=Run.Status.values, required=False)
+        condition = serializers.CharField(required=False, help_text="'baseline', 'persona:<key>', 'steer:<value>', 'custom'.")
+        source = serializers.ChoiceField(choices=Run.Source.values, required=False)
+
+    class RunCreateInputSerializer(serializers.Serializer):
+        itembank = serializers.CharField(help_text="Item bank id or name.")
+        provider = serializers.ChoiceField(choices=sorted(PROVIDERS))
+        model = serializers.CharField(max_length=200)
+        base_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+        settings = serializers.DictField(required=False, help_text="threshold, alpha, mode, temperature, max_tokens, "
+                                                                   "concurrency, api_key_env ...")
+        system_prompt = serializers.CharField(required=False, allow_blank=True)
+        persona = serializers.ChoiceField(choices=sorted(PERSONAS), required=False)
+        steer = serializers.ChoiceField(choices=list(VALUE_DEFINITIONS), required=False)
+
+    # Token first, so an anonymous write gets 401 with "WWW-Authenticate: Token" rather than 403.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+
+    def get_permissions(self):
+        return [IsResearcher()] if self.request.method == "POST" else [AllowAny()]
+
+    @extend_schema(parameters=[FilterSerializer, *PAGE_PARAMETERS],
+                   responses={200: paged("PaginatedRuns", RunOutputSerializer), 400: ERROR, 404: ERROR},
+                   operation_id="runs_list")
+    def get(self, request):
+        filters = _query(self.FilterSerializer, request)
+        runs = selectors.runs_visible(request.user).order_by("-created_at", "-id")
+        try:
+            if filters.get("itembank"):
+                runs = runs.filter(bank=selectors.bank_resolve(filters["itembank"], request.user))
+        except ResultsError as exc:
+            raise BadRequest(str(exc)) from None
+        for field in ("model", "status", "condition", "source"):
+            if filters.get(field):
+                runs = runs.filter(**{field: filters[field]})
+        paginator = Pagination()
+        page = paginator.paginate_queryset(runs, request, view=self)
+        return paginator.get_paginated_response(RunOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=RunCreateInputSerializer, responses={201: RunOutputSerializer, 400: ERROR, 401: ERROR, 403: ERROR})
+    def post(self, request):
+        from benchmark.tasks import run_benchmark_task
+
+        serializer = self.RunCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            bank = selectors.bank_resolve(data["itembank"], request.user)
+            with transaction.atomic():
+                run = run_create(
+                    bank=bank, provider=data["provider"], model=data["model"], base_url=data.get("base_url") or None,
+                    settings=data.get("settings"), system_prompt=data.get("system_prompt") or None,
+                    persona=data.get("persona"), steer=data.get("steer"), user=request.user,
+                )
+                transaction.on_commit(lambda: run_benchmark_task.delay(run.pk))
+        except (ResultsError, BenchmarkError, ValueError) as exc:
+            raise BadRequest(str(exc)) from None
+        run.refresh_from_db()
+        return Response(RunOutputSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetailApi(APIView):
+    """One run with its progress and parse counts (readable while it runs)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: RunOutputSerializer, 404: ERROR})
+    def get(self, request, run_id: int):
+        return Response(RunOutputSerializer(_object_or_404(selectors.runs_visible(request.user), run_id, "run")).data)
+
+
+class ScoreSerializer(serializers.Serializer):
+    family = serializers.CharField()
+    dimension = serializers.CharField()
+    score = serializers.FloatField(allow_null=True, help_text="Centred: dimension mean minus the family's mean rating.")
+    mean = serializers.FloatField(allow_null=True, help_text="Mean rating on the 1-6 scale.")
+    sd = serializers.FloatField(allow_null=True)
+    n_items = serializers.IntegerField()
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+
+
+class RunScoresApi(APIView):
+    """A run's scores per family and dimension (partial scores while it runs)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: inline_serializer("RunScores", fields={
+        "run_id": serializers.IntegerField(), "status": serializers.CharField(), "source": serializers.CharField(),
+        "scores": ScoreSerializer(many=True)}), 404: ERROR})
+    def get(self, request, run_id: int):
+        run = _object_or_404(selectors.runs_visible(request.user), run_id, "run")
+        return Response({"run_id": run.pk, "status": run.status, "source": run.source,
+                         "scores": ScoreSerializer(run_scores(run), many=True).data})
+
+
+# --- leaderboard ----------------------------------------------------------------------------------
+
+
+class LeaderboardApi(APIView):
+    """Models ranked by a social welfare function over chosen dimensions of one value system.
+
+    Utilities are mean ratings on the 1-6 scale; published Schwartz scores (centred, no means) use
+    score + 3.5 and say so in ``utility_basis``.
+    """
+
+    permission_classes = [AllowAny]
+
+    class FilterSerializer(serializers.Serializer):
+        itembank = serializers.CharField(required=False, help_text="Item bank id or name (default: the one with most runs).")
+        family = serializers.ChoiceField(choices=list(FAMILIES), required=False, default=PVQ)
+        dimensions = serializers.CharField(required=False, help_text="Comma-separated dimensions (default: all of the family).")
+        aggregate = serializers.ChoiceField(choices=list(welfare.AGGREGATIONS), required=False, default=welfare.UTILITARIAN)
+        weights = serializers.CharField(required=False,
+                                        help_text="Comma-separated weights in dimension order, or Dimension:weight pairs.")
+
+    class LeaderboardRowSerializer(serializers.Serializer):
+        rank = serializers.IntegerField()
+        model_id = serializers.IntegerField()
+        model = serializers.CharField()
+        run_id = serializers.IntegerField()
+        source = serializers.CharField()
+        values = serializers.DictField(child=serializers.FloatField(allow_null=True))
+        utilities = serializers.DictField(child=serializers.FloatField(allow_null=True))
+        utility_basis = serializers.CharField()
+        welfare = serializers.FloatField(allow_null=True)
+        max_dimension = serializers.CharField(allow_null=True)
+        min_dimension = serializers.CharField(allow_null=True)
+
+    class LeaderboardSerializer(serializers.Serializer):
+        itembank = serializers.CharField(allow_null=True)
+        family = serializers.CharField()
+        dimensions = serializers.ListField(child=serializers.CharField())
+        value = serializers.CharField(help_text="'score' (centred) or 'mean' (BFI): which number 'values' holds.")
+        aggregate = serializers.CharField()
+        weights = serializers.DictField(child=serializers.FloatField())
+        rows = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: LeaderboardSerializer, 400: ERROR})
+    def get(self, request):
+        filters = _query(self.FilterSerializer, request)
+        try:
+            bank = (selectors.bank_resolve(filters["itembank"], request.user) if filters.get("itembank")
+                    else selectors.bank_default(request.user))
+            board = selectors.leaderboard(bank=bank, family=filters["family"], dimensions=filters.get("dimensions"),
+                                          aggregate=filters["aggregate"], weights=filters.get("weights"))
+        except ResultsError as exc:
+            raise BadRequest(str(exc)) from None
+        return Response(board.as_dict())
+
+
+# --- human references -----------------------------------------------------------------------------
+
+
+class ReferenceListApi(APIView):
+    """Human reference groups (e.g. the ESS groups of the paper's Tables 9-12) with their values."""
+
+    permission_classes = [AllowAny]
+
+    class ReferenceSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+        group_kind = serializers.CharField()
+        description = serializers.CharField()
+        source = serializers.CharField()
+        values = inline_serializer("ReferenceValue", many=True, fields={
+            "family": serializers.CharField(), "dimension": serializers.CharField(), "value": serializers.FloatField()},
+            source="values.all")
+
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: paged("PaginatedReferences", ReferenceSerializer), 404: ERROR})
+    def get(self, request):
+        references = HumanReference.objects.prefetch_related(
+            Prefetch("values", queryset=HumanReferenceValue.objects.order_by("family", "dimension"))
+        ).order_by("group_kind", "name")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(references, request, view=self)
+        return paginator.get_paginated_response(self.ReferenceSerializer(page, many=True).data)
+
+

@@ -1,0 +1,420 @@
+"""Public results pages: leaderboard, model page, compare, human alignment, self-test, item explorer.
+
+Views are thin: read the query, call a selector, render. Every page's tables download as CSV
+or JSON with ``?format=csv|json`` (and ``&table=<name>`` where a page has several tables).
+"""
+
+import json
+import math
+
+import pandas as pd
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from benchmark import scoring
+from benchmark.models import LLM, HumanReference, Run
+from benchmark.selectors import run_scores
+from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
+from results import selectors, welfare
+from results.selectors import FAMILY_LABELS, MAX_COMPARE, PUBLISHED_SHIFT, ResultsError
+from results.services import self_test_profile, self_test_store
+from surveys.instruments import PVQ21_FORMS, PVQ21_INSTRUCTIONS, PVQ21_QUESTION, PVQ21_SCALE, pvq21_portraits
+
+FORMATS = ("csv", "json")
+MAX_ID = 2**63 - 1
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _json_ready(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return _json_ready(value.item())
+    return value
+
+
+def table_download(frame: pd.DataFrame, fmt: str, name: str) -> HttpResponse:
+    """A DataFrame as a CSV or JSON (list of records) attachment named ``<name>.<fmt>``."""
+    if fmt == "csv":
+        response = HttpResponse(frame.to_csv(index=False), content_type="text/csv; charset=utf-8")
+    else:
+        records = [{key: _json_ready(value) for key, value in row.items()} for row in frame.to_dict("records")]
+        response = HttpResponse(json.dumps(records, indent=1), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+def _download(request, tables: dict[str, pd.DataFrame], prefix: str) -> HttpResponse | None:
+    """The requested table if ``?format=`` is set, else None (render the page)."""
+    fmt = request.GET.get("format")
+    if not fmt:
+        return None
+    if fmt not in FORMATS:
+        return JsonResponse({"detail": f"format must be one of {', '.join(FORMATS)}"}, status=400)
+    name = request.GET.get("table") or next(iter(tables))
+    if name not in tables:
+        return JsonResponse({"detail": f"table must be one of {', '.join(tables)}"}, status=400)
+    return table_download(tables[name], fmt, f"{prefix}-{name}")
+
+
+def _error_page(request, template: str, message: str, context: dict | None = None) -> HttpResponse:
+    return render(request, template, {**(context or {}), "error": message}, status=400)
+
+
+def heat_style(value: float | None, *, centre: float, span: float) -> str:
+    """Background colour of a heat-table cell: blue below ``centre``, red above, white at it."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    strength = max(-1.0, min(1.0, (value - centre) / span))
+    alpha = round(abs(strength) * 0.75, 3)
+    rgb = "214, 69, 65" if strength > 0 else "47, 91, 211"
+    return f"background: rgba({rgb}, {alpha})"
+
+
+def _heat_span(family: str) -> tuple[float, float]:
+    return (3.5, 1.5) if family == BFI else (0.0, 0.8)
+
+
+def _bank_choice(request) -> tuple[object, list]:
+    banks = list(selectors.banks_visible(request.user).order_by("name"))
+    value = request.GET.get("itembank")
+    if value:
+        return selectors.bank_resolve(value, request.user), banks
+    return selectors.bank_default(request.user), banks
+
+
+def _family_choice(request) -> str:
+    return selectors.family_resolve(request.GET.get("family") or PVQ)
+
+
+def _llm_or_404(request, model_id) -> LLM:
+    try:
+        pk = int(model_id)
+    except (TypeError, ValueError):
+        raise Http404("no such model") from None
+    llm = LLM.objects.filter(pk=pk, runs__in=selectors.runs_visible(request.user)).distinct().first() if 0 < pk <= MAX_ID else None
+    if llm is None:
+        raise Http404("no such model")
+    return llm
+
+
+def _common(family: str) -> dict:
+    return {"families": [(key, FAMILY_LABELS[key]) for key in FAMILIES], "family": family,
+            "family_label": FAMILY_LABELS[family], "value_label": "mean rating (1-6)" if family == BFI else "score (centred)"}
+
+
+# --- leaderboard ----------------------------------------------------------------------------------
+
+
+@require_GET
+def leaderboard_page(request):
+    context = {"aggregations": list(welfare.AGGREGATIONS.items()), "shift": PUBLISHED_SHIFT}
+    try:
+        bank, banks = _bank_choice(request)
+        family = _family_choice(request)
+        # The page keeps only the ticked dimensions of the chosen family (switching family resets the choice).
+        ticked = [name for name in request.GET.getlist("dimensions") if name.strip()
+                  and canonical_dimension(name)[0] == family]
+        chosen = selectors.dimensions_resolve(family, ticked)
+        aggregate = request.GET.get("aggregate") or welfare.UTILITARIAN
+        weights = {}
+        for name in chosen:
+            raw = request.GET.get(f"w_{name}")
+            if raw not in (None, ""):
+                weights[name] = raw
+        weights = selectors.weights_resolve(",".join(f"{k}:{v}" for k, v in weights.items()), chosen) if weights else {}
+        board = selectors.leaderboard(bank=bank, family=family, dimensions=chosen, aggregate=aggregate, weights=weights)
+    except ResultsError as exc:
+        return _error_page(request, "results/leaderboard.html", str(exc), {**context, **_common(PVQ), "banks": []})
+    download = _download(request, {"leaderboard": board.long_frame()}, "leaderboard")
+    if download:
+        return download
+    centre, span = _heat_span(family)
+    rows = []
+    for row in board.rows:
+        cells = []
+        for name in board.dimensions:
+            value = row["values"].get(name)
+            cells.append({"dimension": name, "value": value, "style": heat_style(value, centre=centre, span=span),
+                          "is_max": name == row["max_dimension"], "is_min": name == row["min_dimension"]})
+        rows.append({**row, "cells": cells})
+    context.update({
+        **_common(family), "bank": bank, "banks": banks, "board": board, "rows": rows,
+        "all_dimensions": [(name, name in board.dimensions, board.weights.get(name, 1.0)) for name in FAMILIES[family]],
+        "aggregate": board.aggregate, "aggregate_label": welfare.AGGREGATIONS[board.aggregate],
+        "any_shifted": any(row["utility_basis"] != "mean" for row in board.rows),
+        "chart": {"labels": [row["model"] for row in board.rows], "values": [row["welfare"] for row in board.rows]},
+        "chart_height": max(280, 22 * len(board.rows) + 60),
+        "query": request.GET.urlencode(),
+    })
+    return render(request, "results/leaderboard.html", context)
+
+
+# --- model page -----------------------------------------------------------------------------------
+
+
+@require_GET
+def model_page(request, model_id: int):
+    llm = _llm_or_404(request, model_id)
+    runs = list(selectors.model_runs(llm, request.user))
+    run = None
+    if request.GET.get("run", "").isdigit():
+        run = next((r for r in runs if r.pk == int(request.GET["run"])), None)
+        if run is None:
+            raise Http404("no such run of this model")
+    run = run or selectors.run_default(llm, request.user)
+    scores = run_scores(run) if run else []
+    frame = pd.DataFrame(scores, columns=["family", "dimension", *selectors.SCORE_FIELDS])
+    download = _download(request, {"scores": frame.assign(model=str(llm), run_id=run.pk if run else None)}, f"model-{llm.pk}")
+    if download:
+        return download
+    by_family = []
+    for family in FAMILIES:
+        rows = [row for row in scores if row["family"] == family]
+        if not rows:
+            continue
+        field = selectors.display_value(family)
+        by_family.append({
+            "family": family, "label": FAMILY_LABELS[family], "field": field,
+            "rows": [{**row, "value": row[field]} for row in rows],
+            "chart": {"labels": [row["dimension"] for row in rows], "values": [row[field] for row in rows],
+                      "low": [row["ci_low"] if field == "score" else None for row in rows],
+                      "high": [row["ci_high"] if field == "score" else None for row in rows]},
+        })
+    context = {
+        "llm": llm, "runs": runs, "run": run, "by_family": by_family,
+        "items_url": reverse("results:run-items", args=[run.pk]) if run else "",
+        "has_items": bool(run and run.source != Run.Source.PUBLISHED),
+    }
+    return render(request, "results/model.html", context)
+
+
+@require_GET
+def run_items(request, run_id: int):
+    """JSON (or CSV) of the items behind one of a run's scores, for the model page."""
+    run = selectors.runs_visible(request.user).filter(pk=run_id).first() if 0 < run_id <= MAX_ID else None
+    if run is None:
+        raise Http404("no such run")
+    try:
+        family, dimension = selectors.dimension_resolve(request.GET.get("dimension", ""), request.GET.get("family") or None)
+    except ResultsError as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    items = selectors.run_dimension_items(run, family, dimension)
+    if request.GET.get("format") == "csv":
+        flat = [{**{k: v for k, v in item.items() if k != "answers"},
+                 **{f"answer_{a['prompt_index'] + 1}": a["raw_text"] for a in item["answers"]},
+                 **{f"rating_{a['prompt_index'] + 1}": a["rating"] for a in item["answers"]}} for item in items]
+        return table_download(pd.DataFrame(flat), "csv", f"run-{run.pk}-{dimension}-items")
+    settings = run.settings or {}
+    return JsonResponse({"run_id": run.pk, "family": family, "dimension": dimension,
+                         "threshold": settings.get("threshold", scoring.DEFAULT_THRESHOLD),
+                         "alpha": settings.get("alpha", scoring.DEFAULT_ALPHA),
+                         "mode": settings.get("mode", "positive"), "items": items})
+
+
+# --- compare --------------------------------------------------------------------------------------
+
+
+@require_GET
+def compare_page(request):
+    try:
+        bank, banks = _bank_choice(request)
+        family = _family_choice(request)
+    except ResultsError as exc:
+        return _error_page(request, "results/compare.html", str(exc), _common(PVQ))
+    available = list(selectors.baseline_runs(bank).order_by("llm__display_name")) if bank else []
+    ids = [int(v) for v in request.GET.getlist("models") if v.isdigit() and int(v) <= MAX_ID]
+    if len(ids) > MAX_COMPARE:
+        return _error_page(request, "results/compare.html", f"compare at most {MAX_COMPARE} models, got {len(ids)}",
+                           {**_common(family), "banks": banks, "bank": bank, "available": available})
+    chosen = [run.llm for run in available if run.llm_id in ids] or [run.llm for run in available[:3]]
+    frame = selectors.compare_models(chosen, bank) if bank else pd.DataFrame(columns=["family"])
+    field = selectors.display_value(family)
+    fam = frame[frame["family"] == family] if len(frame) else frame
+    wide = (fam.pivot_table(index="dimension", columns="model", values=field, aggfunc="first")
+            .reindex(index=[d for d in FAMILIES[family]], columns=[str(llm) for llm in chosen]) if len(fam) else None)
+    condition_llm = None
+    conditions = pd.DataFrame(columns=["condition", "run_id", "family", "dimension", "baseline", "value", "difference"])
+    if request.GET.get("model", "").isdigit() and bank:
+        condition_llm = _llm_or_404(request, request.GET["model"])
+        conditions = selectors.condition_differences(condition_llm, bank, request.user)
+    long = frame[["model", "run_id", "family", "dimension", *selectors.SCORE_FIELDS]] if len(frame) else frame
+    download = _download(request, {"scores": long, "conditions": conditions}, "compare")
+    if download:
+        return download
+    centre, span = _heat_span(family)
+    table = []
+    if wide is not None:
+        for dimension, values in wide.iterrows():
+            table.append({"dimension": dimension, "cells": [
+                {"value": None if pd.isna(v) else round(float(v), 2), "style": heat_style(None if pd.isna(v) else float(v),
+                                                                                       centre=centre, span=span)}
+                for v in values]})
+    cond_family = conditions[conditions["family"] == family] if len(conditions) else conditions
+    cond_chart = {"labels": FAMILIES[family], "datasets": [
+        {"label": condition, "data": [None if pd.isna(x) else round(float(x), 3) for x in
+                                      group.set_index("dimension")["difference"].reindex(FAMILIES[family])]}
+        for condition, group in cond_family.groupby("condition", sort=True)]} if len(cond_family) else None
+    context = {
+        **_common(family), "bank": bank, "banks": banks, "available": available, "chosen": chosen,
+        "chosen_ids": [llm.pk for llm in chosen], "table": table, "max_compare": MAX_COMPARE,
+        "chart": {"labels": FAMILIES[family], "datasets": [
+            {"label": str(llm), "data": [None if wide is None or pd.isna(wide.at[d, str(llm)]) else float(wide.at[d, str(llm)])
+                                         for d in FAMILIES[family]]} for llm in chosen]},
+        "condition_llm": condition_llm, "conditions": cond_family.to_dict("records") if len(cond_family) else [],
+        "cond_chart": cond_chart, "query": request.GET.urlencode(),
+        "condition_models": sorted({run.llm for run in Run.objects.filter(bank=bank).exclude(condition="baseline")
+                                   .select_related("llm")}, key=str) if bank else [],
+    }
+    return render(request, "results/compare.html", context)
+
+
+# --- human alignment ------------------------------------------------------------------------------
+
+
+@require_GET
+def alignment_page(request):
+    try:
+        bank, banks = _bank_choice(request)
+    except ResultsError as exc:
+        return _error_page(request, "results/alignment.html", str(exc))
+    family = PVQ
+    models = selectors.model_vectors(bank, family)
+    references = selectors.references_frame(family)
+    correlations = selectors.spearman_table(models, references).rename(columns={"left": "model", "right": "reference"})
+    both = pd.concat([models.assign(kind="model"), references.assign(kind="human group")])
+    pca = selectors.pca_map(both.drop(columns="kind"))
+    pca["kind"] = pca["name"].map(both["kind"].groupby(level=0).first())
+    persona_models = sorted({run.llm for run in Run.objects.filter(bank=bank, condition__startswith="persona:",
+                                                                     status=Run.Status.COMPLETED)
+                            .select_related("llm")}, key=str) if bank else []
+    bias_llm = None
+    if request.GET.get("model", "").isdigit():
+        bias_llm = _llm_or_404(request, request.GET["model"])
+    elif persona_models:
+        bias_llm = persona_models[0]
+    bias = selectors.persona_bias(bias_llm, bank, request.user) if bias_llm and bank else pd.DataFrame(
+        columns=["group_kind", "persona", "reference", "dimension", "model_difference", "human_value"])
+    download = _download(request, {"spearman": correlations, "pca": pca, "persona_bias": bias}, "alignment")
+    if download:
+        return download
+    heat = []
+    reference_names = list(references.index)
+    lookup = {(r.model, r.reference): r for r in correlations.itertuples()}
+    for model in models.index:
+        cells = []
+        for name in reference_names:
+            rho = lookup[(model, name)].rho
+            rho = None if pd.isna(rho) else round(float(rho), 2)
+            cells.append({"value": rho, "style": heat_style(rho, centre=0.0, span=1.0)})
+        heat.append({"model": model, "cells": cells})
+    bias_charts = []
+    for kind, group in bias.groupby("group_kind", sort=True):
+        personas = list(dict.fromkeys(group["persona"]))
+        datasets_model, datasets_human = [], []
+        for persona in personas:
+            rows = group[group["persona"] == persona].set_index("dimension")
+            datasets_model.append({"label": persona, "data": [_json_ready(rows["model_difference"].get(d)) for d in FAMILIES[family]]})
+            if rows["reference"].notna().any():
+                datasets_human.append({"label": rows["reference"].dropna().iloc[0],
+                                       "data": [_json_ready(rows["human_value"].get(d)) for d in FAMILIES[family]]})
+        bias_charts.append({"kind": kind, "model": datasets_model, "human": datasets_human})
+    explained = pca.attrs.get("explained", [float("nan"), float("nan")])
+    context = {
+        "bank": bank, "banks": banks, "reference_names": reference_names, "heat": heat,
+        "n_references": HumanReference.objects.count(),
+        "pca": {"points": [{"name": r.name, "kind": r.kind, "x": round(float(r.pc1), 4), "y": round(float(r.pc2), 4)}
+                           for r in pca.itertuples()],
+                "explained": [None if math.isnan(x) else round(x * 100, 1) for x in explained]},
+        "persona_models": persona_models, "bias_llm": bias_llm, "bias_charts": bias_charts,
+        "bias_rows": bias.to_dict("records"), "dimensions": FAMILIES[family], "query": request.GET.urlencode(),
+    }
+    return render(request, "results/alignment.html", context)
+
+
+# --- self-test ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def self_test_page(request):
+    form = request.POST.get("form") or request.GET.get("form") or "neutral"
+    if form not in PVQ21_FORMS:
+        form = "neutral"
+    portraits = pvq21_portraits(form)
+    context = {"form": form, "forms": PVQ21_FORMS, "portraits": portraits, "scale": PVQ21_SCALE,
+               "instructions": PVQ21_INSTRUCTIONS, "question": PVQ21_QUESTION, "answers": {}}
+    if request.method == "GET":
+        return render(request, "results/self_test.html", context)
+    answers, missing = {}, []
+    for portrait in portraits:
+        raw = request.POST.get(f"q{portrait['question']}", "")
+        if raw.isdigit() and 1 <= int(raw) <= 6:
+            answers[portrait["question"]] = int(raw)
+        else:
+            missing.append(portrait["question"])
+    context["answers"] = answers
+    if missing:
+        context["error"] = f"Please answer every description (missing: {', '.join(map(str, missing))})."
+        return render(request, "results/self_test.html", context, status=400)
+    profile = self_test_profile(answers)
+    bank = selectors.bank_default(request.user)
+    closest = selectors.closest_models(profile[FAMILIES[PVQ]], bank, limit=5)
+    stored = None
+    if request.POST.get("store") == "yes":
+        stored = self_test_store(form=form, answers=answers, profile=profile)
+    top = closest.iloc[0] if len(closest) else None
+    top_vector = None
+    if top is not None:
+        vectors = selectors.model_vectors(bank, PVQ)
+        top_vector = [_json_ready(vectors.at[top["model"], d]) for d in FAMILIES[PVQ]]
+    context.update({
+        "profile": [{"dimension": d, "value": round(float(profile[d]), 2)} for d in FAMILIES[PVQ]],
+        "higher": [{"dimension": d, "value": round(float(profile[d]), 2)} for d in profile.index if d not in FAMILIES[PVQ]],
+        "closest": closest.to_dict("records"), "bank": bank, "stored": stored,
+        "chart": {"labels": FAMILIES[PVQ], "you": [round(float(profile[d]), 3) for d in FAMILIES[PVQ]],
+                  "model": top_vector, "model_label": top["model"] if top is not None else None},
+        "profile_csv": pd.DataFrame([{"dimension": d, "score": float(profile[d])} for d in profile.index]).to_csv(index=False),
+    })
+    return render(request, "results/self_test.html", context)
+
+
+# --- item explorer --------------------------------------------------------------------------------
+
+
+@require_GET
+def items_page(request):
+    banks = selectors.banks_visible(request.user)
+    filters = {key: request.GET.get(key, "").strip() for key in ("itembank", "source", "dimension", "sign", "q")}
+    context = {"banks": list(banks.order_by("name")), "filters": filters, "signs": selectors.SIGNS,
+               "dimensions": [(family, FAMILY_LABELS[family], names) for family, names in FAMILIES.items()],
+               "sources": selectors.item_sources(banks)}
+    try:
+        if filters["itembank"]:
+            banks = banks.filter(pk=selectors.bank_resolve(filters["itembank"], request.user).pk)
+        items = selectors.items_filtered(banks=banks, dimension=filters["dimension"] or None, sign=filters["sign"] or None,
+                                         source=filters["source"] or None, search=filters["q"] or None)
+    except ResultsError as exc:
+        return _error_page(request, "results/items.html", str(exc), context)
+    items = items.order_by("bank__name", "id")
+    if request.GET.get("format"):
+        records = [{"itembank": item.bank.name, "item_id": item.item_id, "source": item.source, "title": item.title,
+                    "query": item.query, "response": item.response, "family": c.family, "dimension": c.dimension,
+                    "rho": c.rho, "p_value": c.p_value, "n": c.n}
+                   for item in items for c in item.correlations.all()]
+        download = _download(request, {"items": pd.DataFrame(records, columns=[
+            "itembank", "item_id", "source", "title", "query", "response", "family", "dimension", "rho", "p_value", "n"])},
+            "items")
+        if download:
+            return download
+    page = Paginator(items, 25).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context.update({"page": page, "query": params.urlencode(), "threshold": scoring.DEFAULT_THRESHOLD,
+                    "alpha": scoring.DEFAULT_ALPHA})
+    return render(request, "results/items.html", context)
+

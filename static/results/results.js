@@ -1,0 +1,215 @@
+/* Results pages: charts (Chart.js, vendored), PNG/SVG download, sortable tables, item drill-down. */
+(function () {
+  "use strict";
+  const VP = (window.VP = { charts: {} });
+  VP.palette = ["#2f5bd3", "#d64541", "#1b7f3b", "#c27c0e", "#7b3fb0", "#0e8a8a", "#b0306f", "#5b6475", "#8a6d3b", "#3c9d5d"];
+  VP.data = (id) => {
+    const el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  };
+
+  // Charts get a white background so downloaded PNGs are readable anywhere.
+  const whiteBackground = {
+    id: "whiteBackground",
+    beforeDraw(chart) {
+      const ctx = chart.ctx;
+      ctx.save();
+      ctx.globalCompositeOperation = "destination-over";
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, chart.width, chart.height);
+      ctx.restore();
+    },
+  };
+
+  // 95% intervals on bar charts: options.plugins.intervals = {low: [...], high: [...]}.
+  const intervals = {
+    id: "intervals",
+    afterDatasetsDraw(chart, _args, opts) {
+      if (!opts || !opts.low) return;
+      const meta = chart.getDatasetMeta(0);
+      const scale = chart.scales[chart.options.indexAxis === "y" ? "x" : "y"];
+      const ctx = chart.ctx;
+      ctx.save();
+      ctx.strokeStyle = "#1d2330";
+      ctx.lineWidth = 1.4;
+      meta.data.forEach((bar, i) => {
+        const lo = opts.low[i], hi = opts.high[i];
+        if (lo === null || hi === null || lo === undefined || hi === undefined) return;
+        const x = bar.x, y1 = scale.getPixelForValue(lo), y2 = scale.getPixelForValue(hi);
+        ctx.beginPath();
+        ctx.moveTo(x, y1); ctx.lineTo(x, y2);
+        ctx.moveTo(x - 5, y1); ctx.lineTo(x + 5, y1);
+        ctx.moveTo(x - 5, y2); ctx.lineTo(x + 5, y2);
+        ctx.stroke();
+      });
+      ctx.restore();
+    },
+  };
+
+  // Point labels on scatter charts: options.plugins.pointLabels = {display: true}.
+  const pointLabels = {
+    id: "pointLabels",
+    afterDatasetsDraw(chart, _args, opts) {
+      if (!opts || !opts.display) return;
+      const ctx = chart.ctx;
+      ctx.save();
+      ctx.font = "11px system-ui, sans-serif";
+      ctx.fillStyle = "#1d2330";
+      chart.data.datasets.forEach((ds, di) => {
+        chart.getDatasetMeta(di).data.forEach((pt, i) => {
+          const label = ds.data[i] && ds.data[i].label;
+          if (label) ctx.fillText(label, pt.x + 5, pt.y - 4);
+        });
+      });
+      ctx.restore();
+    },
+  };
+  if (window.Chart) window.Chart.register(whiteBackground, intervals, pointLabels);
+
+  VP.chart = function (id, config) {
+    const canvas = document.getElementById(id);
+    if (!canvas || !window.Chart) return null;
+    config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
+    const chart = new window.Chart(canvas, config);
+    VP.charts[id] = chart;
+    return chart;
+  };
+
+  VP.colour = (i, alpha) => {
+    const hex = VP.palette[i % VP.palette.length];
+    if (alpha === undefined) return hex;
+    const n = parseInt(hex.slice(1), 16);
+    return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+  };
+
+  function save(href, filename) {
+    const a = document.createElement("a");
+    a.href = href;
+    a.download = filename;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  // SVG export: the chart's pixels embedded in a scalable SVG document with its title and
+  // data as text, so it drops into vector documents (Chart.js draws on canvas only).
+  function chartSvg(chart, title) {
+    const w = chart.width, h = chart.height;
+    const png = chart.toBase64Image("image/png", 1);
+    const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+    const desc = chart.data.datasets.map((ds) => `${ds.label || ""}: ${JSON.stringify(ds.data)}`).join("\n");
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">` +
+      `<title>${esc(title)}</title><desc>${esc(desc)}</desc><image width="${w}" height="${h}" xlink:href="${png}"/></svg>`;
+  }
+
+  document.addEventListener("click", (event) => {
+    const png = event.target.closest("[data-chart-png]");
+    if (png) {
+      const chart = VP.charts[png.dataset.chartPng];
+      if (chart) save(chart.toBase64Image("image/png", 1), (png.dataset.filename || png.dataset.chartPng) + ".png");
+      return;
+    }
+    const svg = event.target.closest("[data-chart-svg]");
+    if (svg) {
+      const chart = VP.charts[svg.dataset.chartSvg];
+      if (!chart) return;
+      const blob = new Blob([chartSvg(chart, svg.dataset.filename || svg.dataset.chartSvg)], { type: "image/svg+xml" });
+      const url = URL.createObjectURL(blob);
+      save(url, (svg.dataset.filename || svg.dataset.chartSvg) + ".svg");
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      return;
+    }
+    const text = event.target.closest("[data-download-text]");
+    if (text) {
+      const source = document.getElementById(text.dataset.downloadText);
+      const blob = new Blob([source.textContent], { type: text.dataset.type || "text/plain" });
+      const url = URL.createObjectURL(blob);
+      save(url, text.dataset.filename || "download.txt");
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    }
+  });
+
+  // Sortable tables: click a header with data-sort ("num" or "text"); cells carry data-value.
+  document.querySelectorAll("table.sortable").forEach((table) => {
+    table.querySelectorAll("th[data-sort]").forEach((th) => {
+      th.addEventListener("click", () => {
+        const index = Array.from(th.parentNode.children).indexOf(th);
+        const body = table.tBodies[0];
+        const numeric = th.dataset.sort === "num";
+        const desc = !th.classList.contains("sorted-desc");
+        table.querySelectorAll("th").forEach((h) => h.classList.remove("sorted-asc", "sorted-desc"));
+        th.classList.add(desc ? "sorted-desc" : "sorted-asc");
+        const key = (row) => {
+          const cell = row.children[index];
+          const raw = cell ? (cell.dataset.value !== undefined ? cell.dataset.value : cell.textContent.trim()) : "";
+          if (!numeric) return raw.toLowerCase();
+          const n = parseFloat(raw);
+          return Number.isNaN(n) ? null : n;
+        };
+        const rows = Array.from(body.rows);
+        rows.sort((a, b) => {
+          const ka = key(a), kb = key(b);
+          if (ka === null) return 1;
+          if (kb === null) return -1;
+          if (ka < kb) return desc ? 1 : -1;
+          if (ka > kb) return desc ? -1 : 1;
+          return 0;
+        });
+        rows.forEach((row) => body.appendChild(row));
+      });
+    });
+  });
+
+  // Filter forms submit themselves when a select or radio changes.
+  document.querySelectorAll("form[data-autosubmit]").forEach((form) => {
+    form.querySelectorAll("select, input[type=radio]").forEach((el) =>
+      el.addEventListener("change", () => form.requestSubmit ? form.requestSubmit() : form.submit()));
+  });
+  document.querySelectorAll("[data-check-all], [data-check-none]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const form = button.closest("form");
+      const on = button.hasAttribute("data-check-all");
+      form.querySelectorAll("input[type=checkbox][name=dimensions]").forEach((box) => (box.checked = on));
+    });
+  });
+  // Compare: at most N models.
+  document.querySelectorAll("[data-max-checked]").forEach((group) => {
+    const max = parseInt(group.dataset.maxChecked, 10);
+    group.addEventListener("change", (event) => {
+      const boxes = group.querySelectorAll("input[type=checkbox]:checked");
+      if (boxes.length > max) {
+        event.target.checked = false;
+        alert(`Compare at most ${max} models.`);
+      }
+    });
+  });
+
+  // Model page: click a dimension to list the items behind its score.
+  const panel = document.getElementById("items-panel");
+  if (panel) {
+    const esc = (s) => String(s === null || s === undefined ? "" : s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+    document.addEventListener("click", async (event) => {
+      const link = event.target.closest("[data-dimension]");
+      if (!link) return;
+      const url = `${panel.dataset.url}?family=${encodeURIComponent(link.dataset.family)}&dimension=${encodeURIComponent(link.dataset.dimension)}`;
+      panel.innerHTML = `<p class="muted">Loading the items behind ${esc(link.dataset.dimension)}…</p>`;
+      panel.scrollIntoView({ behavior: "smooth", block: "start" });
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      const data = await response.json();
+      if (!response.ok) {
+        panel.innerHTML = `<p class="error-box">${esc(data.detail)}</p>`;
+        return;
+      }
+      const head = `<div class="chart-head"><h3>${esc(data.dimension)}: ${data.items.length} items (ρ ≥ ${esc(data.threshold)}, p < ${esc(data.alpha)}, ${esc(data.mode)})</h3>` +
+        `<span class="downloads"><a href="${url}&format=csv">CSV</a><a href="${url}" download="items.json">JSON</a></span></div>`;
+      const cards = data.items.map((item) => {
+        const answers = item.answers.map((a) => `<tr><td>${a.prompt_index + 1}</td><td>${a.rating === null ? "<em>unparsed</em>" : a.rating}</td><td>${esc(a.raw_text)}</td></tr>`).join("");
+        return `<div class="item-card"><h4>${esc(item.title || item.item_id)}</h4>` +
+          `<div class="meta">${esc(item.item_id)} · ${esc(item.source)} · ρ = ${item.rho === null ? "–" : item.rho.toFixed(2)} · model's mean rating ${item.mean_rating === null ? "–" : item.mean_rating.toFixed(2)}</div>` +
+          `<blockquote><strong>Query:</strong> ${esc(item.query)}</blockquote><blockquote><strong>Response:</strong> ${esc(item.response)}</blockquote>` +
+          `<details><summary>Six answers</summary><table><thead><tr><th>Prompt</th><th>Rating</th><th>Raw answer</th></tr></thead><tbody>${answers}</tbody></table></details></div>`;
+      }).join("");
+      panel.innerHTML = head + (cards || '<p class="muted">No items are keyed to this dimension.</p>');
+    });
+  }
+})();

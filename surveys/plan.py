@@ -1,0 +1,120 @@
+"""A participant's page plan: which pages they see, in which order, with which checks.
+
+Pure functions, no database: the plan is rebuilt from the participant's seed and their group's
+items on every request, so it is reproducible and never stored (only answers are).
+
+Order of a plan::
+
+    consent, instructions, items-1 ... items-N, about (gender, age band), pvq21, bfi10
+
+Query order and the order of responses within a query are shuffled with the participant's
+seed. Attention checks are instructed-response rows ("please select 'Like me' for this row")
+placed among the rows of a page: with four or more checks one goes into the PVQ-21 page and
+one into the BFI-10 page, the rest into item pages (distinct pages while there are enough).
+"""
+
+import random
+from dataclasses import dataclass, field
+
+from surveys.instruments import BFI10, BFI10_SCALE, ITEM_SCALE, PVQ21, PVQ21_SCALE
+
+CONSENT, INSTRUCTIONS, ITEMS, ABOUT, PVQ21_PAGE, BFI10_PAGE = "consent", "instructions", "items", "about", "pvq21", "bfi10"
+
+CHECK_TEXT = "To show you are reading carefully, please select '{label}' for this row."
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    key: str
+    position: int  # index among the page's rows where the check row is inserted
+    expected: int
+    label: str
+
+    @property
+    def text(self) -> str:
+        return CHECK_TEXT.format(label=self.label)
+
+
+@dataclass(frozen=True)
+class Page:
+    key: str
+    kind: str
+    item_ids: tuple[int, ...] = ()
+    checks: tuple[CheckSpec, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """What the planner needs to know about an item: its primary key and the query it answers."""
+
+    pk: int
+    title: str
+    query: str
+
+
+def _query_pages(items: list[PlanItem], rng: random.Random) -> list[tuple[int, ...]]:
+    by_query: dict[tuple[str, str], list[int]] = {}
+    for item in items:
+        by_query.setdefault((item.title, item.query), []).append(item.pk)
+    pages = list(by_query.values())
+    rng.shuffle(pages)
+    for page in pages:
+        rng.shuffle(page)
+    return [tuple(page) for page in pages]
+
+
+def _check(rng: random.Random, key: str, n_rows: int, scale: list[tuple[int, str]]) -> CheckSpec:
+    code, label = rng.choice(scale)
+    return CheckSpec(key=key, position=rng.randint(0, n_rows), expected=code, label=label)
+
+
+def build_plan(*, seed: int, items: list[PlanItem], check_count: int) -> list[Page]:
+    """The full page plan for a participant with ``seed`` assigned ``items`` (see module docstring)."""
+    if check_count < 0:
+        raise ValueError(f"check_count must be >= 0, got {check_count}.")
+    rng = random.Random(seed)
+    item_pages = _query_pages(sorted(items, key=lambda i: i.pk), rng)
+
+    check_rng = random.Random(f"{seed}:checks")
+    # Without item pages every check goes into the questionnaires.
+    in_instruments = (2 if check_count >= 4 else 0) if item_pages else check_count
+    in_items = check_count - in_instruments
+    targets: list[int] = []
+    if item_pages and in_items:
+        # Distinct pages while there are enough, then wrap around.
+        order = check_rng.sample(range(len(item_pages)), len(item_pages))
+        targets = [order[i % len(order)] for i in range(in_items)]
+
+    page_checks: dict[int, list[CheckSpec]] = {}
+    # Keys are numbered in the order the participant meets them.
+    numbered = sorted(targets)
+    counter = 0
+    for index in numbered:
+        counter += 1
+        rows = len(item_pages[index]) + len(page_checks.get(index, []))
+        page_checks.setdefault(index, []).append(_check(check_rng, f"check{counter}", rows, ITEM_SCALE))
+
+    pages = [Page(key=CONSENT, kind=CONSENT), Page(key=INSTRUCTIONS, kind=INSTRUCTIONS)]
+    for index, item_ids in enumerate(item_pages):
+        pages.append(Page(key=f"{ITEMS}-{index + 1}", kind=ITEMS, item_ids=item_ids, checks=tuple(page_checks.get(index, []))))
+    pages.append(Page(key=ABOUT, kind=ABOUT))
+
+    pvq_checks: list[CheckSpec] = []
+    bfi_checks: list[CheckSpec] = []
+    for n in range(in_instruments):
+        counter += 1
+        if n % 2 == 0:
+            pvq_checks.append(_check(check_rng, f"check{counter}", len(PVQ21) + len(pvq_checks), PVQ21_SCALE))
+        else:
+            bfi_checks.append(_check(check_rng, f"check{counter}", len(BFI10) + len(bfi_checks), BFI10_SCALE))
+    pages.append(Page(key=PVQ21_PAGE, kind=PVQ21_PAGE, checks=tuple(pvq_checks)))
+    pages.append(Page(key=BFI10_PAGE, kind=BFI10_PAGE, checks=tuple(bfi_checks)))
+    return pages
+
+
+def interleave(rows: list, checks: tuple[CheckSpec, ...]) -> list:
+    """``rows`` with each check inserted at its position (positions refer to the growing list)."""
+    out = list(rows)
+    for check in checks:
+        out.insert(min(check.position, len(out)), check)
+    return out

@@ -1,0 +1,109 @@
+"""Read-only queries over studies and participants. Services and views call these."""
+
+from datetime import datetime
+from statistics import median
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from surveys.models import AttentionCheckResponse, Item, ItemGroup, Participant, Study
+from surveys.plan import Page, PlanItem, build_plan
+
+
+def studies_for_researcher(user) -> QuerySet[Study]:
+    """The studies ``user`` may see as a researcher: their own, or every study for staff."""
+    if not user.is_authenticated or not user.is_active:
+        return Study.objects.none()
+    if user.is_staff or user.is_superuser:
+        return Study.objects.all()
+    return Study.objects.filter(researchers=user)
+
+
+def user_is_researcher(*, user, study: Study) -> bool:
+    return studies_for_researcher(user).filter(pk=study.pk).exists()
+
+
+def holds_place_q(now: datetime) -> Q:
+    """Participants who hold a place in their group: completed, or active and not yet expired."""
+    return Q(status=Participant.Status.COMPLETED) | Q(status=Participant.Status.ACTIVE, expires_at__gt=now)
+
+
+def group_fill(*, study: Study, now: datetime | None = None) -> dict[int, int]:
+    """Places held per item group id (every group of the study, 0 when empty). Previews never count."""
+    now = now or timezone.now()
+    holds = Q(participants__is_preview=False) & (
+        Q(participants__status=Participant.Status.COMPLETED)
+        | Q(participants__status=Participant.Status.ACTIVE, participants__expires_at__gt=now)
+    )
+    # order_by() drops the default ordering, which would join the study table for nothing.
+    rows = ItemGroup.objects.filter(study=study).order_by().annotate(n=Count("participants", filter=holds))
+    return dict(rows.values_list("id", "n"))
+
+
+def participant_plan(participant: Participant) -> list[Page]:
+    """The participant's pages, rebuilt from their seed and their group's items."""
+    items = []
+    if participant.group_id is not None:
+        items = [
+            PlanItem(pk=pk, title=title, query=query)
+            for pk, title, query in Item.objects.filter(group_id=participant.group_id).order_by().values_list("pk", "title", "query")
+        ]
+    return build_plan(seed=participant.seed, items=items, check_count=participant.study.attention_check_count)
+
+
+def participant_failed_checks(participant: Participant) -> int:
+    return AttentionCheckResponse.objects.filter(participant=participant, passed=False).count()
+
+
+def participant_is_expired(participant: Participant, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return participant.status == Participant.Status.EXPIRED or (
+        participant.status == Participant.Status.ACTIVE and participant.expires_at <= now
+    )
+
+
+def study_dashboard(*, study: Study, now: datetime | None = None) -> dict:
+    """Counts for the study dashboard and its JSON feed (previews excluded)."""
+    now = now or timezone.now()
+    real = Participant.objects.filter(study=study, is_preview=False)
+    status = Participant.Status
+    counts = real.aggregate(
+        arrivals=Count("id"),
+        active=Count("id", filter=Q(status=status.ACTIVE, expires_at__gt=now)),
+        completed=Count("id", filter=Q(status=status.COMPLETED)),
+        failed_checks=Count("id", filter=Q(status=status.FAILED_CHECKS)),
+        no_consent=Count("id", filter=Q(status=status.NO_CONSENT)),
+        returned=Count("id", filter=Q(status=status.RETURNED)),
+        expired=Count("id", filter=Q(status=status.EXPIRED) | Q(status=status.ACTIVE, expires_at__lte=now)),
+    )
+    durations = [
+        (done - arrived).total_seconds()
+        for arrived, done in real.filter(status=status.COMPLETED, completed_at__isnull=False).values_list(
+            "arrived_at", "completed_at"
+        )
+    ]
+    fill = group_fill(study=study, now=now)
+    completed_per_group = dict(
+        real.filter(status=status.COMPLETED).values("group").annotate(n=Count("id")).values_list("group", "n")
+    )
+    groups = []
+    for group in ItemGroup.objects.filter(study=study).annotate(n_items=Count("items")).order_by("name"):
+        held = fill.get(group.id, 0)
+        groups.append(
+            {
+                "name": group.name,
+                "items": group.n_items,
+                "completed": completed_per_group.get(group.id, 0),
+                "holding_places": held,
+                "target": study.target_raters_per_item,
+                "percent": round(100 * held / study.target_raters_per_item, 1) if study.target_raters_per_item else None,
+            }
+        )
+    return {
+        "study": study.slug,
+        "status": study.status,
+        "generated_at": now.isoformat(),
+        "counts": counts,
+        "median_completion_seconds": median(durations) if durations else None,
+        "groups": groups,
+    }

@@ -1,0 +1,260 @@
+"""Participant pages (no JavaScript needed) and the researcher dashboard.
+
+Views stay thin: they check the request, call a service or selector and render.
+"""
+
+import functools
+import re
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from surveys import plan as plans
+from surveys.exports import EXPORT_FORMATS, EXPORT_KINDS, export_filename, export_frame, write_export
+from surveys.instruments import (
+    BFI10_INSTRUCTIONS,
+    BFI10_SCALE,
+    ITEM_QUESTION,
+    ITEM_SCALE,
+    PVQ21_INSTRUCTIONS,
+    PVQ21_QUESTION,
+    PVQ21_SCALE,
+)
+from surveys.models import Item, Participant, Study
+from surveys.rendering import bfi10_rows, item_rows, pvq21_rows
+from surveys.selectors import (
+    participant_is_expired,
+    participant_plan,
+    studies_for_researcher,
+    study_dashboard,
+    user_is_researcher,
+)
+from surveys.services import (
+    AGE_BANDS,
+    GENDERS,
+    PageInvalid,
+    PageOutOfOrder,
+    ParticipantExpired,
+    StudyClosed,
+    SurveyError,
+    completion_code,
+    page_submit,
+    participant_arrive,
+    participant_preview,
+)
+
+PROLIFIC_PID_RE = re.compile(r"^[0-9a-f]{24}$")
+PROLIFIC_OTHER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Seconds the completion page is shown before the browser goes back to Prolific.
+REDIRECT_DELAY_SECONDS = 3
+
+
+def researcher_required(view):
+    """Load the study named by ``slug`` and let only its researchers (or staff) through."""
+
+    @functools.wraps(view)
+    def wrapper(request, slug, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        study = get_object_or_404(Study, slug=slug)
+        if not user_is_researcher(user=request.user, study=study):
+            raise PermissionDenied(f"You are not a researcher of the study '{study.slug}'.")
+        return view(request, study, *args, **kwargs)
+
+    return wrapper
+
+
+def _message(request, title: str, lines: list[str], status: int = 200, study: Study | None = None):
+    return render(request, "surveys/message.html", {"title": title, "lines": lines, "study": study}, status=status)
+
+
+def participant_url(participant: Participant) -> str:
+    return reverse("surveys:participant", kwargs={"slug": participant.study.slug, "token": participant.token})
+
+
+@require_GET
+def study_entry(request, slug):
+    """The link Prolific sends people to: /s/<slug>/?PROLIFIC_PID=...&STUDY_ID=...&SESSION_ID=..."""
+    study = Study.objects.filter(slug=slug).first()
+    if study is None:
+        return _message(request, "Study not found", [f"There is no study called '{slug[:64]}'. Please check the link."], 404)
+    pid = request.GET.get("PROLIFIC_PID", "").strip().lower()
+    study_id = request.GET.get("STUDY_ID", "").strip()
+    session_id = request.GET.get("SESSION_ID", "").strip()
+    problems = []
+    if not pid:
+        problems.append("The link has no Prolific ID (the PROLIFIC_PID part of the address is missing).")
+    elif not PROLIFIC_PID_RE.match(pid):
+        problems.append("The Prolific ID in the link (PROLIFIC_PID) is not valid: it should be 24 letters a–f and digits.")
+    for name, value in (("STUDY_ID", study_id), ("SESSION_ID", session_id)):
+        if value and not PROLIFIC_OTHER_ID_RE.match(value):
+            problems.append(f"The {name} in the link is not valid: only letters, digits, '-' and '_' are allowed.")
+    if study.prolific_study_id and study_id and study_id != study.prolific_study_id:
+        problems.append("The STUDY_ID in the link belongs to a different Prolific study.")
+    if problems:
+        problems.append("Please open the study again from the Prolific website so the link is complete.")
+        return render(request, "surveys/link_problem.html", {"study": study, "problems": problems}, status=400)
+    try:
+        participant = participant_arrive(
+            study=study, prolific_pid=pid, prolific_study_id=study_id, prolific_session_id=session_id
+        )
+    except StudyClosed as error:
+        return _message(request, "This study is closed", [str(error)], study=study)
+    except SurveyError as error:
+        return _message(request, "This study cannot be started", [str(error)], study=study)
+    return HttpResponseRedirect(participant_url(participant), status=303)
+
+
+@require_GET
+@researcher_required
+def study_preview(request, study):
+    """A fresh preview participant for a researcher (any study status; excluded from analysis)."""
+    try:
+        participant = participant_preview(study=study)
+    except SurveyError as error:
+        return _message(request, "Preview not possible", [str(error)], study=study)
+    return HttpResponseRedirect(participant_url(participant), status=303)
+
+
+def _wants_json(request) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+@require_http_methods(["GET", "POST"])
+def participant_page(request, slug, token):
+    participant = get_object_or_404(Participant.objects.select_related("study"), token=token, study__slug=slug)
+    if request.method == "GET":
+        return _render_current(request, participant)
+    try:
+        page_submit(participant=participant, step=request.POST.get("step"), data=request.POST)
+    except (PageInvalid, PageOutOfOrder) as error:
+        errors = error.errors if isinstance(error, PageInvalid) else [str(error)]
+        if _wants_json(request):
+            return JsonResponse({"errors": errors}, status=400)
+        posted = request.POST if isinstance(error, PageInvalid) else None
+        participant.refresh_from_db()
+        return _render_current(request, participant, errors=errors, posted=posted, status=400)
+    except ParticipantExpired as error:
+        if _wants_json(request):
+            return JsonResponse({"errors": [str(error)]}, status=410)
+        return _message(request, "Time is up", [str(error)], status=410, study=participant.study)
+    return HttpResponseRedirect(request.path, status=303)
+
+
+def _render_current(request, participant: Participant, *, errors=None, posted=None, status: int = 200):
+    study = participant.study
+    status_ = Participant.Status
+    if participant.status in (status_.COMPLETED, status_.FAILED_CHECKS, status_.NO_CONSENT):
+        return _render_finished(request, participant)
+    if participant.status == status_.RETURNED:
+        return _message(request, "You returned this study", ["Your place has been given to someone else."], study=study)
+    if participant_is_expired(participant, timezone.now()):
+        return _message(request, "Time is up", ["The time limit for this study has passed, so it can no longer be continued."], study=study)
+
+    pages = participant_plan(participant)
+    page = pages[participant.step]
+    context = {
+        "study": study,
+        "participant": participant,
+        "page": page,
+        "step": participant.step,
+        "page_number": participant.step + 1,
+        "page_count": len(pages),
+        "progress_percent": round(100 * participant.step / len(pages)),
+        "errors": errors or [],
+        "posted": posted or {},
+        "action": request.path,
+    }
+    if page.kind == plans.CONSENT:
+        template = "surveys/page_consent.html"
+    elif page.kind == plans.INSTRUCTIONS:
+        template = "surveys/page_instructions.html"
+    elif page.kind == plans.ITEMS:
+        by_pk = Item.objects.in_bulk(page.item_ids)
+        items = [by_pk[pk] for pk in page.item_ids]
+        context.update(
+            query_title=items[0].title,
+            query_text=items[0].query,
+            rows=item_rows(items, checks=page.checks, values=posted),
+            scale=ITEM_SCALE,
+            question=ITEM_QUESTION,
+        )
+        template = "surveys/page_items.html"
+    elif page.kind == plans.ABOUT:
+        context.update(genders=GENDERS, age_bands=AGE_BANDS, ask_age=study.ask_demographics)
+        template = "surveys/page_about.html"
+    elif page.kind == plans.PVQ21_PAGE:
+        context.update(
+            rows=pvq21_rows(participant.pvq_form or "neutral", checks=page.checks, values=posted),
+            scale=PVQ21_SCALE,
+            instructions=PVQ21_INSTRUCTIONS,
+            question=PVQ21_QUESTION,
+        )
+        template = "surveys/page_pvq21.html"
+    else:
+        context.update(rows=bfi10_rows(checks=page.checks, values=posted), scale=BFI10_SCALE, instructions=BFI10_INSTRUCTIONS)
+        template = "surveys/page_bfi10.html"
+    return render(request, template, context, status=status)
+
+
+def prolific_redirect_url(code: str) -> str:
+    return f"{settings.PROLIFIC_COMPLETION_URL}?{urlencode({'cc': code})}"
+
+
+def _render_finished(request, participant: Participant):
+    code = completion_code(participant)
+    context = {
+        "study": participant.study,
+        "participant": participant,
+        "code": code,
+        "redirect_url": prolific_redirect_url(code) if code else "",
+        "redirect_delay": REDIRECT_DELAY_SECONDS,
+        "declined": participant.status == Participant.Status.NO_CONSENT,
+    }
+    return render(request, "surveys/finished.html", context)
+
+
+# --- researcher side ---
+
+
+@require_GET
+def study_list(request):
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    return render(request, "surveys/study_list.html", {"studies": studies_for_researcher(request.user)})
+
+
+@require_GET
+@researcher_required
+def study_dashboard_page(request, study):
+    context = {
+        "study": study,
+        "dashboard": study_dashboard(study=study),
+        "export_kinds": EXPORT_KINDS,
+        "export_formats": EXPORT_FORMATS,
+        "entry_url": request.build_absolute_uri(reverse("surveys:entry", kwargs={"slug": study.slug}))
+        + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
+    }
+    return render(request, "surveys/dashboard.html", context)
+
+
+@require_GET
+@researcher_required
+def study_dashboard_feed(request, study):
+    return JsonResponse(study_dashboard(study=study))
+
+
+@require_GET
+@researcher_required
+def study_export(request, study, what, fmt):
+    if what not in EXPORT_KINDS or fmt not in EXPORT_FORMATS:
+        raise Http404("Unknown export.")
+    buffer = write_export(export_frame(study=study, what=what), fmt=fmt)
+    return FileResponse(buffer, as_attachment=True, filename=export_filename(study, what, fmt))

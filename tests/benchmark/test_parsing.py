@@ -1,0 +1,48 @@
+import math
+
+import pytest
+
+from benchmark.parsing import expected_rating, parse_rating
+
+
+@pytest.mark.parametrize(
+    ("text", "rating"),
+    [
+        ("very much like me", 6),
+        ("Like me", 5),
+        ("  Somewhat like me.  ", 4),
+        ("A little like me!", 3),
+        ("not like me", 2),
+        ("Not like me at all.", 1),
+        ("NOT LIKE ME AT ALL", 1),
+        ("**Very much like me**", 6),
+        ('"like me"', 5),
+        ("Answer: not   like\nme at all", 1),
+        ("I would say this response is somewhat like me, since it balances both views.", 4),
+        ("Not like me at all — I disagree.", 1),
+        ("It’s not like me.", 2),
+        ("- a little like me", 3),
+    ],
+)
+def test_it_reads_messy_answers(text, rating):
+    assert parse_rating(text) == rating
+
+
+def test_the_longest_phrase_wins_so_not_like_me_at_all_is_never_not_like_me():
+    assert parse_rating("not like me at all") == 1
+    assert parse_rating("very much like me") == 6
+
+
+@pytest.mark.parametrize("text", ["", None, "I cannot answer.", "unlike me", "Likes me", "4", "not really"])
+def test_it_marks_what_it_cannot_parse(text):
+    assert parse_rating(text) is None
+
+
+def test_expected_rating_weights_the_options_by_probability():
+    value = expected_rating({"very": math.log(0.5), "like": math.log(0.25), "Not": math.log(0.25), "xyz": -1.0})
+    assert value == pytest.approx((6 * 0.5 + 5 * 0.25 + 1.5 * 0.25) / 1.0)
+
+
+def test_expected_rating_is_none_without_usable_tokens():
+    assert expected_rating(None) is None
+    assert expected_rating({"hmm": -0.1}) is None

@@ -1,0 +1,116 @@
+"""The async runner against the local server: concurrency, retries, Retry-After, permanent errors."""
+
+import threading
+import time
+
+import pytest
+
+from benchmark.providers import get_provider
+from benchmark.providers.base import ProviderError
+from benchmark.runner import PendingRequest, RetryPolicy, RunAborted, run_requests
+
+FAST = RetryPolicy(max_attempts=5, base_delay=0.001, max_delay=0.01, timeout=5)
+
+
+def _requests(provider, n):
+    requests = []
+    for index in range(n):
+        body = provider.request_body(f"prompt {index}", None)
+        requests.append(PendingRequest(tag=index, key=provider.cache_key(body), body=body))
+    return requests
+
+
+def _collect():
+    results = []
+    return results, results.extend
+
+
+def test_every_request_is_answered_once(llm_server):
+    server = llm_server()
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    results, on_batch = _collect()
+    stats = run_requests(provider, _requests(provider, 40), on_batch=on_batch, concurrency=8, policy=FAST)
+    assert sorted(result.tag for result in results) == list(range(40))
+    assert server.counts["requests"] == 40 and stats.sent == 40 and stats.retries == 0
+
+
+def test_rate_limits_and_server_errors_are_retried_until_answered(llm_server):
+    server = llm_server(rate_limit_every=3, error_every=5)
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    results, on_batch = _collect()
+    patient = RetryPolicy(max_attempts=30, base_delay=0.001, max_delay=0.01, timeout=5)
+    stats = run_requests(provider, _requests(provider, 30), on_batch=on_batch, concurrency=4, policy=patient)
+    assert len(results) == 30
+    assert server.counts["429"] > 0 and server.counts["500"] > 0
+    assert stats.retries == server.counts["429"] + server.counts["500"]
+    assert server.counts["answered"] == 30
+
+
+def test_retry_after_is_waited_for_before_retrying(llm_server):
+    server = llm_server(rate_limit_every=2, retry_after="0.3")  # the 2nd request is refused
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    arrivals = []
+    original = server.count
+
+    def count(name):
+        if name == "requests":
+            arrivals.append(time.monotonic())
+        return original(name)
+
+    server.count = count
+    results, on_batch = _collect()
+    run_requests(provider, _requests(provider, 2), on_batch=on_batch, concurrency=1,
+                 policy=RetryPolicy(max_attempts=3, base_delay=0, timeout=5))
+    assert len(results) == 2 and len(arrivals) == 3
+    assert arrivals[2] - arrivals[1] >= 0.3  # the retry came no earlier than Retry-After allowed
+
+
+def test_backoff_without_retry_after_grows_exponentially_with_jitter():
+    policy = RetryPolicy(base_delay=1.0, max_delay=5.0)
+    error = ProviderError("x", retryable=True)
+    for attempt, cap in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 5.0), (9, 5.0)]:
+        delays = [policy.delay(attempt, error) for _ in range(200)]
+        assert 0 <= min(delays) and max(delays) <= cap
+        assert len(set(delays)) > 1  # jitter
+
+
+def test_a_permanent_error_stops_the_run_and_keeps_what_was_answered(llm_server):
+    server = llm_server(fail_after=10)
+    provider = get_provider("openai", model="my-model", base_url=server.base_url)
+    results, on_batch = _collect()
+    with pytest.raises(RunAborted, match=r"openai model 'my-model': HTTP 401 .*key revoked") as caught:
+        run_requests(provider, _requests(provider, 50), on_batch=on_batch, concurrency=4, policy=FAST)
+    assert not caught.value.cause.retryable
+    assert len(results) == 10
+    assert server.counts["requests"] < 50  # the remaining requests were never sent
+
+
+def test_exhausted_retries_stop_the_run_with_the_last_cause(llm_server):
+    server = llm_server(error_every=1)
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    with pytest.raises(RunAborted, match=r"HTTP 500.*gave up after 5 attempts"):
+        run_requests(provider, _requests(provider, 3), on_batch=lambda batch: None, concurrency=1, policy=FAST)
+
+
+def test_the_caller_can_stop_a_run_between_batches(llm_server):
+    server = llm_server(latency=0.01)
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    results, on_batch = _collect()
+    with pytest.raises(RunAborted, match="stopped on request"):
+        run_requests(provider, _requests(provider, 200), on_batch=on_batch, concurrency=2, policy=FAST,
+                     batch_size=5, flush_interval=0.05, should_stop=lambda: len(results) >= 5)
+    assert 5 <= len(results) < 200
+
+
+def test_results_are_delivered_in_the_calling_thread(llm_server):
+    provider = get_provider("openai", model="m", base_url=llm_server().base_url)
+    threads = set()
+    run_requests(provider, _requests(provider, 10), on_batch=lambda batch: threads.add(threading.get_ident()),
+                 concurrency=3, policy=FAST)
+    assert threads == {threading.get_ident()}
+
+
+def test_concurrency_must_be_positive(llm_server):
+    provider = get_provider("openai", model="m", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(ValueError, match="concurrency"):
+        run_requests(provider, [], on_batch=lambda batch: None, concurrency=0)

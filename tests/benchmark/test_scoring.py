@@ -1,0 +1,151 @@
+import numpy as np
+import pandas as pd
+import pingouin as pg
+import pytest
+
+from benchmark.scoring import (
+    cronbach_alpha,
+    item_means,
+    reliability_across_models,
+    score_dimensions,
+    select_items,
+)
+
+
+def _answers(ratings: dict[str, list]) -> pd.DataFrame:
+    rows = [(item, index, rating) for item, values in ratings.items() for index, rating in enumerate(values)]
+    return pd.DataFrame(rows, columns=["item_id", "prompt_index", "rating"])
+
+
+# Item means by hand: a = 5, b = 3, c = 2, d = 4 (a's unparsed answers are left out).
+ANSWERS = _answers({
+    "a": [6, 4, None, 5, 5, None],
+    "b": [3, 3, 3, 3, 3, 3],
+    "c": [1, 3, 2, 2, 2, 2],
+    "d": [4, 4, 4, 4, 4, 4],
+})
+CORRELATIONS = pd.DataFrame(
+    [
+        ("a", "pvq", "Power", 0.40, 0.01),
+        ("b", "pvq", "Power", 0.35, 0.02),
+        ("c", "pvq", "Benevolence", 0.50, 0.001),
+        ("d", "pvq", "Benevolence", 0.31, 0.04),
+        ("a", "pvq", "Benevolence", -0.40, 0.01),
+        ("b", "pvq", "Tradition", 0.45, 0.05),  # p not below alpha: never selected
+        ("c", "pvq", "Hedonism", 0.29, 0.001),  # below the threshold
+        ("d", "bfi", "Openness", 0.30, 0.049),  # exactly at the threshold: selected
+        ("a", "bfi", "Openness", None, None),  # constant ratings: no correlation
+    ],
+    columns=["item_id", "family", "dimension", "rho", "p_value"],
+)
+
+
+def test_item_means_average_the_parsed_answers_only():
+    means = item_means(ANSWERS).set_index("item_id")
+    assert means["mean"].to_dict() == {"a": 5.0, "b": 3.0, "c": 2.0, "d": 4.0}
+    assert means.loc["a", "n_parsed"] == 4 and means.loc["a", "n_answers"] == 6
+
+
+def test_positive_mode_keeps_rho_at_least_threshold_with_p_below_alpha():
+    selected = select_items(CORRELATIONS)
+    assert set(map(tuple, selected[["item_id", "dimension"]].to_numpy())) == {
+        ("a", "Power"), ("b", "Power"), ("c", "Benevolence"), ("d", "Benevolence"), ("d", "Openness"),
+    }
+    assert (selected["sign"] == 1).all()
+
+
+def test_signed_mode_adds_negatively_keyed_items_with_sign_minus_one():
+    selected = select_items(CORRELATIONS, mode="signed")
+    row = selected[(selected["item_id"] == "a") & (selected["dimension"] == "Benevolence")]
+    assert row["sign"].tolist() == [-1]
+
+
+def test_scores_are_dimension_mean_minus_the_family_mean_by_hand():
+    scores = score_dimensions(item_means(ANSWERS), select_items(CORRELATIONS)).set_index("dimension")
+    # pvq items a, b, c, d: family mean (5 + 3 + 2 + 4) / 4 = 3.5
+    assert scores.loc["Power", "mean"] == pytest.approx(4.0)
+    assert scores.loc["Power", "score"] == pytest.approx(0.5)
+    assert scores.loc["Power", "sd"] == pytest.approx(np.sqrt(2))
+    assert scores.loc["Benevolence", "score"] == pytest.approx(-0.5)
+    assert scores.loc["Power", "n_items"] == 2
+    # bfi has the one item d: uncentred mean kept, centred score 0
+    assert scores.loc["Openness", "mean"] == pytest.approx(4.0)
+    assert scores.loc["Openness", "score"] == pytest.approx(0.0)
+
+
+def test_signed_mode_reverse_scores_negatively_keyed_items():
+    scores = score_dimensions(item_means(ANSWERS), select_items(CORRELATIONS, mode="signed")).set_index("dimension")
+    # Benevolence: c = 2, d = 4, a reversed 7 - 5 = 2 -> 8/3; family mean over distinct raw items stays 3.5
+    assert scores.loc["Benevolence", "mean"] == pytest.approx(8 / 3)
+    assert scores.loc["Benevolence", "score"] == pytest.approx(8 / 3 - 3.5)
+
+
+def test_bootstrap_interval_is_reproducible_and_brackets_the_score():
+    rng = np.random.default_rng(0)
+    items = [f"i{k}" for k in range(30)]
+    answers = _answers({item: list(rng.integers(1, 7, 6)) for item in items})
+    correlations = pd.DataFrame({"item_id": items, "family": "pvq", "dimension": ["Power"] * 15 + ["Security"] * 15,
+                                 "rho": 0.5, "p_value": 0.001})
+    first = score_dimensions(item_means(answers), select_items(correlations))
+    second = score_dimensions(item_means(answers), select_items(correlations))
+    pd.testing.assert_frame_equal(first, second)
+    assert (first["ci_low"] < first["score"]).all() and (first["score"] < first["ci_high"]).all()
+
+
+def test_bootstrap_interval_matches_a_percentile_bootstrap_written_out_by_hand():
+    values = np.array([1.0, 2.0, 4.0, 6.0, 3.5])
+    answers = pd.DataFrame({"item_id": list("vwxyz"), "prompt_index": 0, "rating": values})
+    correlations = pd.DataFrame({"item_id": list("vwxyz"), "family": "bfi", "dimension": "Openness",
+                                 "rho": 0.4, "p_value": 0.01})
+    scores = score_dimensions(item_means(answers), select_items(correlations), n_boot=500, seed=7)
+    draws = np.random.default_rng(7).integers(0, 5, size=(500, 5))
+    expected = np.percentile([values[row].mean() - values.mean() for row in draws], [2.5, 97.5])
+    assert scores.loc[0, "ci_low"] == pytest.approx(expected[0])
+    assert scores.loc[0, "ci_high"] == pytest.approx(expected[1])
+
+
+def test_a_dimension_without_parsed_answers_has_no_score():
+    answers = _answers({"a": [None] * 6, "b": [3] * 6})
+    correlations = pd.DataFrame([("a", "pvq", "Power", 0.5, 0.01), ("b", "pvq", "Security", 0.5, 0.01)],
+                                columns=["item_id", "family", "dimension", "rho", "p_value"])
+    scores = score_dimensions(item_means(answers), select_items(correlations)).set_index("dimension")
+    assert scores.loc["Power", "n_items"] == 0 and np.isnan(scores.loc["Power", "score"])
+    assert scores.loc["Security", "score"] == 0
+
+
+@pytest.mark.parametrize("kwargs, message", [({"mode": "both"}, "mode"), ({"threshold": 1.5}, "threshold"),
+                                              ({"alpha": 0}, "alpha")])
+def test_select_items_rejects_bad_rules(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        select_items(CORRELATIONS, **kwargs)
+
+
+def test_cronbach_alpha_matches_pingouin():
+    rng = np.random.default_rng(1)
+    latent = rng.normal(size=40)
+    data = pd.DataFrame({f"item{k}": latent + rng.normal(scale=0.8, size=40) for k in range(6)})
+    assert cronbach_alpha(data) == pytest.approx(pg.cronbach_alpha(data)[0], abs=1e-12)
+
+
+def test_cronbach_alpha_drops_incomplete_rows_like_pingouin_listwise():
+    data = pd.DataFrame({"a": [1, 2, 3, 4, 5, np.nan], "b": [2, 2, 4, 5, 5, 1], "c": [1, 3, 3, 5, 4, 2]})
+    assert cronbach_alpha(data) == pytest.approx(pg.cronbach_alpha(data, nan_policy="listwise")[0], abs=1e-12)
+
+
+def test_reliability_across_models_is_alpha_of_the_models_by_items_matrix():
+    rng = np.random.default_rng(2)
+    models = [f"m{k}" for k in range(8)]
+    items = ["p1", "p2", "p3", "s1", "s2"]
+    rows = [(model, item, float(rng.uniform(1, 6))) for model in models for item in items]
+    frame = pd.DataFrame(rows, columns=["model", "item_id", "mean"])
+    correlations = pd.DataFrame(
+        [("p1", "pvq", "Power", 0.5, 0.01), ("p2", "pvq", "Power", 0.4, 0.01), ("p3", "pvq", "Power", -0.4, 0.01),
+         ("s1", "pvq", "Security", 0.5, 0.01), ("s2", "pvq", "Security", 0.5, 0.01)],
+        columns=["item_id", "family", "dimension", "rho", "p_value"],
+    )
+    table = reliability_across_models(frame, select_items(correlations, mode="signed")).set_index("dimension")
+    wide = frame.pivot(index="model", columns="item_id", values="mean")
+    power = wide[["p1", "p2", "p3"]].assign(p3=7 - wide["p3"])
+    assert table.loc["Power", "alpha"] == pytest.approx(pg.cronbach_alpha(power)[0])
+    assert table.loc["Security", "alpha"] == pytest.approx(pg.cronbach_alpha(wide[["s1", "s2"]])[0])
+    assert table.loc["Power", "n_models"] == 8

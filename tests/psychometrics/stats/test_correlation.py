@@ -1,0 +1,140 @@
+"""Spearman correlations against scipy.stats.spearmanr on the pairwise-complete data."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from psychometrics.stats.correlation import spearman_long, spearman_matrix
+
+TOLERANCE = 1e-9
+
+
+def _scipy_reference(ratings: pd.DataFrame, traits: pd.DataFrame, item, dimension):
+    both = ratings[item].notna() & traits[dimension].reindex(ratings.index).notna()
+    x, y = ratings.loc[both, item], traits[dimension].reindex(ratings.index)[both]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = stats.spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue), int(both.sum())
+
+
+def _assert_matches_scipy(result, ratings, traits):
+    for row in result.itertuples():
+        rho, p, n = _scipy_reference(ratings, traits, row.item_id, row.dimension)
+        assert row.n == n
+        if np.isnan(rho):
+            assert np.isnan(row.rho) and np.isnan(row.p_value), row
+            continue
+        if abs(rho) > 1 - 1e-12 and n > 2:
+            # A perfect rank correlation: exactly +-1 with p = 0, where scipy's p is rounding noise.
+            assert abs(row.rho) == 1.0 and row.p_value == 0.0 and np.sign(row.rho) == np.sign(rho)
+            continue
+        assert row.rho == pytest.approx(rho, abs=TOLERANCE, rel=TOLERANCE)
+        if np.isnan(p):
+            assert np.isnan(row.p_value)
+        else:
+            assert row.p_value == pytest.approx(p, abs=TOLERANCE, rel=TOLERANCE)
+
+
+def _study(seed=0, participants=50, items=30, dimensions=6, missing=0.15):
+    rng = np.random.default_rng(seed)
+    ratings = pd.DataFrame(
+        rng.integers(1, 7, (participants, items)).astype(float),
+        index=[f"p{i}" for i in range(participants)],
+        columns=[f"item-{j}" for j in range(items)],
+    )
+    ratings = ratings.mask(rng.random(ratings.shape) < missing)
+    traits = pd.DataFrame(rng.normal(size=(participants, dimensions)).round(1), index=ratings.index,
+                          columns=[f"D{k}" for k in range(dimensions)])
+    traits = traits.mask(rng.random(traits.shape) < missing / 2)
+    return ratings, traits
+
+
+def test_every_pair_matches_scipy_with_ties_and_missing_answers():
+    ratings, traits = _study()
+    result = spearman_matrix(ratings, traits)
+    assert len(result) == 30 * 6
+    assert result["n"].nunique() > 5  # n varies with missing answers
+    _assert_matches_scipy(result, ratings, traits)
+
+
+def test_constant_ratings_or_scores_give_nan_not_an_error():
+    ratings, traits = _study(seed=1)
+    ratings["item-3"] = 4.0
+    traits["D2"] = 0.5
+    result = spearman_matrix(ratings, traits).set_index(["item_id", "dimension"])
+    assert result.loc[("item-3", "D0"), ["rho", "p_value"]].isna().all()
+    assert result.loc[("item-5", "D2"), ["rho", "p_value"]].isna().all()
+    assert result.loc[("item-3", "D0"), "n"] > 0
+
+
+def test_a_rating_constant_only_among_raters_with_a_score_is_nan():
+    ratings = pd.DataFrame({"a": [1.0, 2.0, 2.0, 2.0]}, index=list("wxyz"))
+    traits = pd.DataFrame({"D": [np.nan, 0.1, 0.5, 0.3]}, index=list("wxyz"))
+    row = spearman_matrix(ratings, traits).iloc[0]
+    assert np.isnan(row.rho) and row.n == 3
+
+
+def test_perfect_and_two_rater_correlations_follow_scipy():
+    ratings = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [1.0, 2.0, np.nan, np.nan]})
+    traits = pd.DataFrame({"D": [0.1, 0.2, 0.3, 0.4]})
+    result = spearman_matrix(ratings, traits)
+    assert result.loc[0, "rho"] == 1.0 and result.loc[0, "p_value"] == 0.0
+    assert result.loc[1, "rho"] == 1.0 and np.isnan(result.loc[1, "p_value"]) and result.loc[1, "n"] == 2
+
+
+def test_an_item_nobody_rated_has_n_zero():
+    ratings = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [np.nan] * 3})
+    result = spearman_matrix(ratings, pd.DataFrame({"D": [3.0, 1.0, 2.0]}))
+    assert result.loc[1, "n"] == 0 and np.isnan(result.loc[1, "rho"])
+
+
+def test_long_ratings_give_exactly_the_wide_result_in_the_requested_item_order():
+    ratings, traits = _study(seed=2)
+    ratings.iloc[:25, 15:] = np.nan  # two groups of raters
+    wide = spearman_matrix(ratings, traits)
+    long = ratings.stack().rename("rating").rename_axis(["participant_id", "item_id"]).reset_index()
+    shuffled = long.sample(frac=1, random_state=4)
+    result = spearman_long(shuffled, traits.iloc[::-1], items=[*ratings.columns, "unrated"])
+    pd.testing.assert_frame_equal(result.iloc[: len(wide)].reset_index(drop=True), wide, atol=1e-12, rtol=0)
+    assert (result.iloc[len(wide):]["n"] == 0).all()
+
+
+def test_raters_without_trait_scores_are_left_out():
+    long = pd.DataFrame({"participant_id": ["a", "b", "c", "d", "x"], "item_id": ["i"] * 5, "rating": [1, 2, 3, 4, 1]})
+    traits = pd.DataFrame({"D": [1.0, 2.0, 4.0, 3.0]}, index=["a", "b", "c", "d"])
+    row = spearman_long(long, traits).iloc[0]
+    assert row.n == 4
+    assert row.rho == pytest.approx(stats.spearmanr([1, 2, 3, 4], [1, 2, 4, 3]).statistic, abs=TOLERANCE)
+
+
+def test_a_repeated_rating_is_an_error_naming_participant_and_item():
+    long = pd.DataFrame({"participant_id": ["a", "a"], "item_id": ["i", "i"], "rating": [1, 2]})
+    with pytest.raises(ValueError, match="Participant 'a' rated item 'i' more than once"):
+        spearman_long(long, pd.DataFrame({"D": [1.0]}, index=["a"]))
+
+
+def test_non_numeric_ratings_are_rejected():
+    with pytest.raises(ValueError, match="numeric"):
+        spearman_matrix(pd.DataFrame({"a": ["x", "y"]}), pd.DataFrame({"D": [1.0, 2.0]}))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.one_of(st.none(), st.integers(1, 6)), st.one_of(st.none(), st.integers(-3, 3))), min_size=0, max_size=15)
+)
+def test_any_small_sample_matches_scipy(pairs):
+    ratings = pd.DataFrame({"a": [np.nan if r is None else float(r) for r, _ in pairs]}, dtype=float)
+    traits = pd.DataFrame({"D": [np.nan if t is None else float(t) for _, t in pairs]}, dtype=float)
+    result = spearman_matrix(ratings, traits)
+    both = ratings["a"].notna() & traits["D"].notna()
+    assert result.loc[0, "n"] == both.sum()
+    if both.sum() >= 2:
+        _assert_matches_scipy(result, ratings, traits)
+    else:
+        assert np.isnan(result.loc[0, "rho"])

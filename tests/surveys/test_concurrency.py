@@ -1,0 +1,88 @@
+"""Concurrent arrivals never overfill a group; 40 participants at once all finish cleanly."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connections
+
+from surveys.demo import seed_demo_study
+from surveys.exports import export_frame
+from surveys.models import Participant
+from surveys.selectors import group_fill
+from surveys.services import participant_arrive
+from tests.factories import ItemFactory, ItemGroupFactory, StudyFactory
+from tests.surveys.crowd import crowd_completes
+
+ROOT = Path(django_settings.BASE_DIR)
+
+
+def arrive_at_once(study, pids: list[str]) -> list[str]:
+    start = threading.Barrier(len(pids))
+    errors: list[str] = []
+
+    def one(pid: str):
+        try:
+            start.wait()
+            participant_arrive(study=study, prolific_pid=pid)
+        except Exception as error:
+            errors.append(repr(error))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=one, args=(pid,)) for pid in pids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.postgres
+def test_concurrent_arrivals_fill_groups_evenly_on_postgres(transactional_db):
+    study = StudyFactory(slug="rush")
+    for name in ("A", "B", "C"):
+        ItemFactory(group=ItemGroupFactory(study=study, name=name))
+    assert arrive_at_once(study, [f"{n:024x}" for n in range(30)]) == []
+    assert sorted(group_fill(study=study).values()) == [10, 10, 10]
+
+
+@pytest.mark.postgres
+def test_the_same_pid_arriving_many_times_at_once_is_one_participant_on_postgres(transactional_db):
+    study = StudyFactory(slug="twice")
+    ItemFactory(group=ItemGroupFactory(study=study, name="A"))
+    assert arrive_at_once(study, ["ab" * 12] * 8) == []
+    assert Participant.objects.filter(study=study).count() == 1
+
+
+@pytest.mark.postgres
+def test_forty_participants_at_once_on_the_demo_study_on_postgres(transactional_db, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    study, _ = seed_demo_study()
+    outcome = crowd_completes("demo", 40)
+    assert outcome["errors"] == []
+    assert len(outcome["final_pages"]) == 40
+    assert all("cc=DEMO-COMPLETE" in page for page in outcome["final_pages"].values())
+    ratings = export_frame(study=study, what="ratings")
+    assert len(ratings) == 40 * 6 == len(ratings.drop_duplicates(["participant_id", "item_id"]))
+    fill = group_fill(study=study).values()
+    assert max(fill) - min(fill) <= 1
+
+
+def test_forty_participants_at_once_on_the_demo_study_on_sqlite(tmp_path):
+    """The embedded setup: a SQLite file with IMMEDIATE transactions serialises the same crowd."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.surveys.sqlite_file_settings",
+           "SURVEYS_SQLITE_FILE": str(tmp_path / "crowd.sqlite3"), "DATABASE_URL": "", "CELERY_BROKER_URL": ""}
+    done = subprocess.run([sys.executable, "-m", "tests.surveys.sqlite_crowd", "40"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["errors"] == []
+    assert summary["redirected"] == 40
+    assert summary["ratings"] == summary["unique_ratings"] == 240
+    assert summary["fill"][-1] - summary["fill"][0] <= 1

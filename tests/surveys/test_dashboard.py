@@ -1,0 +1,82 @@
+"""The researcher dashboard: access, counts, live feed and downloads."""
+
+import io
+
+import pandas as pd
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from surveys.selectors import studies_for_researcher
+from surveys.services import participant_arrive, participant_preview
+from tests.factories import StudyFactory
+from tests.surveys.helpers import arrive, complete
+
+
+@pytest.fixture
+def researcher(demo_study):
+    return get_user_model().objects.get(username="researcher")
+
+
+def logged_in(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_only_researchers_of_the_study_and_staff_see_it(demo_study, researcher):
+    users = get_user_model().objects
+    stranger = users.create_user("stranger", password="pw")
+    other_study = StudyFactory(slug="other")
+    member = users.create_user("member", password="pw")
+    other_study.researchers.add(member)
+    assert Client().get("/studies/demo/dashboard/").status_code == 302
+    assert logged_in(stranger).get("/studies/demo/dashboard/").status_code == 403
+    assert logged_in(member).get("/studies/demo/dashboard/").status_code == 403
+    assert logged_in(member).get("/studies/other/dashboard/").status_code == 200
+    assert logged_in(researcher).get("/studies/demo/dashboard/").status_code == 200
+    assert list(studies_for_researcher(member)) == [other_study]
+    assert set(studies_for_researcher(users.create_user("staff", password="pw", is_staff=True))) == {demo_study, other_study}
+    assert logged_in(stranger).get("/studies/demo/dashboard.json").status_code == 403
+    assert logged_in(stranger).get("/studies/demo/export/ratings.csv").status_code == 403
+
+
+def test_the_feed_counts_arrivals_completions_and_fill(demo_study, researcher):
+    client = Client()
+    url, participant = arrive(client, "demo")
+    complete(client, url, participant)
+    participant_arrive(study=demo_study, prolific_pid="a" * 24)
+    participant_preview(study=demo_study)
+    data = logged_in(researcher).get("/studies/demo/dashboard.json").json()
+    assert data["counts"]["arrivals"] == 2
+    assert data["counts"]["completed"] == 1 and data["counts"]["active"] == 1
+    assert data["median_completion_seconds"] >= 0
+    assert sorted(g["holding_places"] for g in data["groups"]) == [1, 1]
+    assert {g["target"] for g in data["groups"]} == {46}
+
+
+def test_the_page_shows_counts_and_download_links(demo_study, researcher):
+    page = logged_in(researcher).get("/studies/demo/dashboard/")
+    assert b"/studies/demo/dashboard.json" in page.content
+    assert b"/studies/demo/export/ratings.csv" in page.content and b"/studies/demo/export/pvq21.parquet" in page.content
+    assert b"PROLIFIC_PID={{%PROLIFIC_PID%}}" in page.content
+
+
+def test_downloads_are_the_same_exports_as_the_command(demo_study, researcher):
+    client = Client()
+    url, participant = arrive(client, "demo")
+    complete(client, url, participant)
+    response = logged_in(researcher).get("/studies/demo/export/ratings.csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="demo-ratings.csv"')
+    frame = pd.read_csv(io.BytesIO(b"".join(response.streaming_content)))
+    assert len(frame) == 6 and "prolific_pid" not in frame.columns
+    assert logged_in(researcher).get("/studies/demo/export/secrets.csv").status_code == 404
+
+
+def test_a_researcher_can_preview_and_the_preview_is_excluded(demo_study, researcher):
+    client = logged_in(researcher)
+    response = client.get("/s/demo/preview/")
+    assert response.status_code == 303
+    page = client.get(response["Location"])
+    assert b"Preview" in page.content
+    assert Client().get("/s/demo/preview/").status_code == 302  # login first
