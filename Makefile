@@ -33,6 +33,20 @@ lint: install
 bench: install
 	$(EMBEDDED) $(PY) -m bench
 
+# On demand, not part of `make test`: a Prolific launch on gunicorn + PostgreSQL + Celery/Redis
+# (docs/hardening.md). Locust lives in its own venv: it registers a pytest plugin wherever it is installed.
+LOAD_VENV := .venv-load
+$(LOAD_VENV)/.installed: requirements-load.txt
+	test -d $(LOAD_VENV) || $(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --quiet -r requirements-load.txt
+	touch $@
+
+loadtest: install $(LOAD_VENV)/.installed
+	$(PY) loadtest/run.py $(if $(USERS),--users $(USERS)) $(if $(RAMP),--ramp $(RAMP)) $(if $(THINK),--think $(THINK))
+
+drills: install
+	$(PY) loadtest/drills.py
+
 # Production shape on this machine: see README "Running on PostgreSQL, Redis and Celery".
 serve: install
 	$(VENV)/bin/gunicorn config.wsgi -c gunicorn.conf.py

@@ -19,7 +19,7 @@ def condition_effects(condition: pd.DataFrame, baseline: pd.DataFrame) -> pd.Dat
 
     >>> a = pd.DataFrame({"family": ["pvq"], "dimension": ["Power"], "score": [0.5]})
     >>> b = pd.DataFrame({"family": ["pvq"], "dimension": ["Power"], "score": [0.2]})
-    >>> round(condition_effects(a, b)["effect"][0], 2)
+    >>> float(round(condition_effects(a, b)["effect"][0], 2))
     0.3
     """
     for name, frame in (("condition", condition), ("baseline", baseline)):

@@ -2,8 +2,9 @@
 
 The longest phrase found in the answer wins, so "not like me at all" is never read as "not like me"
 and "very much like me" never as "like me". Phrases match on word boundaries only ("unlike me" is
-not "like me"). An answer with two different phrases of equal length at different places (e.g.
-"like me ... not like me") is still decided by length: the longer phrase is the more specific one.
+not "like me"). An answer naming two different phrases at different places is decided by length
+too. An answer naming three or more different phrases is an echo of the option list, not a choice,
+and stays unparsed.
 """
 
 import math
@@ -14,6 +15,7 @@ from benchmark.prompts import PHRASES, RATINGS
 _BY_LENGTH = sorted(PHRASES, key=len, reverse=True)
 _PATTERNS = [(phrase, re.compile(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])")) for phrase in _BY_LENGTH]
 _NON_LETTERS = re.compile(r"[^a-z]+")
+ECHO_MIN_PHRASES = 3  # this many different phrases in one answer = the option list repeated
 
 
 def normalise_answer(text: str) -> str:
@@ -34,11 +36,16 @@ def parse_rating(text: str | None) -> int | None:
     """
     if not text:
         return None
-    normalised = normalise_answer(text)
+    remaining = normalise_answer(text)
+    found = []
     for phrase, pattern in _PATTERNS:
-        if pattern.search(normalised):
-            return RATINGS[phrase]
-    return None
+        if pattern.search(remaining):
+            found.append(phrase)
+            # Blank out the match so shorter phrases inside it ("like me" in "not like me") do not count.
+            remaining = pattern.sub(" | ", remaining)
+    if not found or len(found) >= ECHO_MIN_PHRASES:
+        return None
+    return RATINGS[found[0]]
 
 
 def expected_rating(top_logprobs: dict[str, float] | None) -> float | None:

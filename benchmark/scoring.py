@@ -15,6 +15,8 @@ Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
 import numpy as np
 import pandas as pd
 
+from psychometrics.stats.reliability import cronbach_alpha
+
 MODES = ("positive", "signed")
 DEFAULT_THRESHOLD = 0.3
 DEFAULT_ALPHA = 0.05
@@ -152,30 +154,6 @@ def score_dimensions(
     return pd.DataFrame(rows, columns=SCORE_COLUMNS).astype({"n_items": int})
 
 
-def cronbach_alpha(data: pd.DataFrame) -> float:
-    """Cronbach's α of a respondents × items matrix (rows with a missing value are dropped).
-
-    .. math:: \\alpha = \\frac{k}{k-1}\\left(1 - \\frac{\\sum_i \\sigma^2_{Y_i}}{\\sigma^2_X}\\right)
-
-    with *k* items, item variances :math:`\\sigma^2_{Y_i}` and the variance of the row totals
-    :math:`\\sigma^2_X` (all ddof=1); Cronbach (1951). For the benchmark's Table 4 the respondents
-    are models and the items are a dimension's items (cells: the model's mean rating).
-
-    >>> round(cronbach_alpha(pd.DataFrame({"a": [1, 2, 3, 4], "b": [2, 2, 4, 5], "c": [1, 3, 3, 5]})), 4)
-    0.9589
-    """
-    complete = data.dropna(axis=0, how="any").astype(float)
-    k = complete.shape[1]
-    if k < 2:
-        raise ValueError(f"Cronbach's alpha needs at least 2 items, got {k}")
-    if complete.shape[0] < 2:
-        raise ValueError(f"Cronbach's alpha needs at least 2 complete rows, got {complete.shape[0]}")
-    total_variance = complete.sum(axis=1).var(ddof=1)
-    if total_variance == 0:
-        return float("nan")
-    return float(k / (k - 1) * (1 - complete.var(axis=0, ddof=1).sum() / total_variance))
-
-
 def reliability_across_models(model_item_means: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
     """Cronbach's α per dimension over the items' mean ratings across models (the paper's Table 4).
 
@@ -187,7 +165,8 @@ def reliability_across_models(model_item_means: pd.DataFrame, selection: pd.Data
     Returns
     -------
     DataFrame with columns ``family, dimension, alpha, n_items, n_models``; ``alpha`` is NaN when a
-    dimension has fewer than two items or fewer than two models with complete answers.
+    dimension has fewer than two items or fewer than two models with complete answers. α itself is
+    ``psychometrics.stats.reliability.cronbach_alpha`` (listwise deletion, ddof=1).
     """
     _require_columns(model_item_means, ["model", "item_id", "mean"], "model_item_means")
     wide = model_item_means.assign(item_id=model_item_means["item_id"].astype(str)).pivot_table(

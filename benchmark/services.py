@@ -352,6 +352,9 @@ def run_execute(
             return report
         _run_stop(run, Run.Status.FAILED, str(exc))
         raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
+    except Exception as exc:  # e.g. the database went away: record why the run stopped, then fail loudly
+        _run_stop(run, Run.Status.FAILED, f"{exc.__class__.__name__}: {exc}")
+        raise
     report.sent, report.retries = stats.sent, stats.retries
     if finalize:
         run_finalize(run.pk)

@@ -29,7 +29,7 @@ def run_benchmark_task(self, run_id: int) -> dict:
     run = Run.objects.get(pk=run_id)
     if self.request.id:
         Run.objects.filter(pk=run_id).update(celery_task_id=self.request.id)
-    if self.request.is_eager or settings.CELERY_TASK_ALWAYS_EAGER:
+    if self.request.is_eager or self.app.conf.task_always_eager:
         try:
             run_execute(run_id, progress=_progress_reporter(self))
         except BenchmarkError as exc:

@@ -1,11 +1,18 @@
-"""Cross-cutting request handling: body size limit (413) and a friendly page when the database is down."""
+"""Cross-cutting request handling: body size limit (413), a friendly page when the database is down,
+security headers, the entry-link rate limit and login throttling."""
 
+import hashlib
 import logging
+import re
+import time
 
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +70,193 @@ class DatabaseUnavailableMiddleware:
         response["Retry-After"] = "5"
         return response
 
+
+
+# --- hardening (issue 7): security headers, entry-link rate limit, login throttling ---
+
+CSP_DIRECTIVES = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    # Templates set style attributes (e.g. --options on rating rows) and error pages inline <style>.
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "worker-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def content_security_policy(*, inline_scripts: bool = False) -> str:
+    """The CSP header value; ``inline_scripts`` relaxes script-src for pages that still need it."""
+    directives = dict(CSP_DIRECTIVES)
+    if inline_scripts:
+        directives["script-src"] = "'self' 'unsafe-inline'"
+        directives["worker-src"] = "'self' blob:"  # ReDoc renders in a blob: worker
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer", "autoplay", "browsing-topics", "camera", "display-capture", "geolocation", "gyroscope",
+        "magnetometer", "microphone", "midi", "payment", "usb",
+    )
+)
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and Permissions-Policy on every response.
+
+    Scripts must come from our own origin: participant, researcher and admin pages have no inline
+    script. Paths listed in ``CSP_INLINE_SCRIPT_PATHS`` (pages whose templates still carry inline
+    <script> blocks or handlers; see docs/hardening.md) get ``'unsafe-inline'`` for scripts until their
+    scripts move to static files. HSTS, X-Content-Type-Options, Referrer-Policy and X-Frame-Options come
+    from Django's SecurityMiddleware and XFrameOptionsMiddleware (settings).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.inline_prefixes = tuple(getattr(settings, "CSP_INLINE_SCRIPT_PATHS", ()))
+        self.strict = content_security_policy()
+        self.relaxed = content_security_policy(inline_scripts=True)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            inline = bool(self.inline_prefixes) and request.path.startswith(self.inline_prefixes)
+            response["Content-Security-Policy"] = self.relaxed if inline else self.strict
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
+
+def client_ip(request) -> str:
+    """The client's address: REMOTE_ADDR, or behind N trusted proxies the Nth X-Forwarded-For entry from the right."""
+    hops = getattr(settings, "TRUSTED_PROXY_HOPS", 0)
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops][:64]
+    return request.META.get("REMOTE_ADDR", "")[:64]
+
+
+def parse_rate(text: str, setting: str) -> tuple[int, int]:
+    """'60/60' (requests/seconds) as (60, 60); a clear error naming the setting otherwise."""
+    try:
+        count, seconds = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ImproperlyConfigured(f"{setting} must look like '60/60' (requests/seconds), got {text!r}.") from None
+    if count < 1 or seconds < 1:
+        raise ImproperlyConfigured(f"{setting} needs positive numbers, got {text!r}.")
+    return count, seconds
+
+
+def _key(*parts: str) -> str:
+    return "hardening:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _hit(key: str, window: int) -> int:
+    """Count one event in a fixed window; the number of events so far (0 if the cache is down)."""
+    try:
+        cache.add(key, 0, timeout=window)
+        return cache.incr(key)
+    except Exception:  # a cache outage must not stop participants; the limit just does not apply
+        logger.warning("rate-limit cache unavailable; request allowed", exc_info=True)
+        return 0
+
+
+def _count(key: str) -> int:
+    try:
+        return int(cache.get(key) or 0)
+    except Exception:
+        logger.warning("rate-limit cache unavailable; request allowed", exc_info=True)
+        return 0
+
+
+def _too_many(request, message: str, retry_after: int):
+    if _wants_json(request):
+        response = JsonResponse({"detail": message}, status=429)
+    else:
+        response = HttpResponse(
+            render_to_string("429.html", {"message": message}), status=429, content_type="text/html; charset=utf-8"
+        )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+ENTRY_PATH_RE = re.compile(r"^/s/[-a-zA-Z0-9_]+/$")
+MSG_ENTRY_LIMIT = (
+    "Many people are starting studies from your network right now. Please wait a minute, then open the "
+    "study link from Prolific again; nothing is lost."
+)
+MSG_LOGIN_LIMIT = "Too many failed logins. Please wait {minutes} minutes before trying again."
+
+
+class EntryRateLimitMiddleware:
+    """Limit requests to the Prolific entry link ``/s/<slug>/`` per client IP (``ENTRY_RATE_LIMIT``).
+
+    The entry link creates a participant and reserves a place in an item group, so a flood of invented
+    PROLIFIC_PIDs from one address could fill a study. Counters live in the default cache (Redis in
+    production, so all gunicorn workers share them); participant pages (``/s/<slug>/p/<token>/``) are
+    not limited.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.limit, self.window = parse_rate(getattr(settings, "ENTRY_RATE_LIMIT", "60/60"), "ENTRY_RATE_LIMIT")
+
+    def __call__(self, request):
+        if ENTRY_PATH_RE.match(request.path):
+            window_index = int(time.time()) // self.window
+            if _hit(_key("entry", client_ip(request), str(window_index)), self.window) > self.limit:
+                logger.warning("entry-link rate limit reached for one client address")
+                return _too_many(request, MSG_ENTRY_LIMIT, self.window - int(time.time()) % self.window)
+        return self.get_response(request)
+
+
+class LoginThrottleMiddleware:
+    """Slow down password guessing on the researcher and admin login forms.
+
+    After ``LOGIN_FAILURES_PER_USER`` failed logins for one username from one address, or
+    ``LOGIN_FAILURES_PER_IP`` from one address for any usernames, within ``LOGIN_THROTTLE_SECONDS``,
+    further login POSTs from that address get 429 until the window ends. A successful login clears
+    that username's count. A failed login is a login POST answered with the form again (status 200).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.per_user = getattr(settings, "LOGIN_FAILURES_PER_USER", 5)
+        self.per_ip = getattr(settings, "LOGIN_FAILURES_PER_IP", 30)
+        self.window = getattr(settings, "LOGIN_THROTTLE_SECONDS", 900)
+
+    def _is_login(self, request) -> bool:
+        if request.method != "POST":
+            return False
+        paths = {settings.LOGIN_URL}
+        try:
+            paths.add(reverse("admin:login"))
+        except NoReverseMatch:
+            pass
+        return request.path in paths
+
+    def __call__(self, request):
+        if not self._is_login(request):
+            return self.get_response(request)
+        ip = client_ip(request)
+        username = str(request.POST.get("username", "")).strip().lower()[:150]
+        user_key, ip_key = _key("login-user", ip, username), _key("login-ip", ip)
+        if _count(user_key) >= self.per_user or _count(ip_key) >= self.per_ip:
+            logger.warning("login throttled for one client address")
+            return _too_many(request, MSG_LOGIN_LIMIT.format(minutes=max(1, self.window // 60)), self.window)
+        response = self.get_response(request)
+        if getattr(request, "user", None) is not None and request.user.is_authenticated:
+            try:
+                cache.delete(user_key)
+            except Exception:
+                logger.warning("rate-limit cache unavailable", exc_info=True)
+        elif response.status_code == 200:
+            _hit(user_key, self.window)
+            _hit(ip_key, self.window)
+        return response

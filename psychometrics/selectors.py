@@ -91,6 +91,15 @@ def participant_overrides(*, study: Study) -> dict[int, str]:
     return {pid: d for pid, d in newest.items() if d in (MANUAL_INCLUDE, MANUAL_EXCLUDE)}
 
 
+def participant_overrides_recent(*, study: Study, limit: int = 50) -> QuerySet[ParticipantOverride]:
+    """The newest manual decisions of a study's participants, newest first (the audit trail)."""
+    return (
+        ParticipantOverride.objects.filter(participant__study=study)
+        .select_related("participant", "created_by")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
 def analysis_latest(*, study: Study, succeeded: bool = False) -> Analysis | None:
     analyses = Analysis.objects.filter(study=study)
     if succeeded:

@@ -75,7 +75,8 @@ def analysis_create(
     if enqueue:
         from psychometrics.tasks import run_analysis
 
-        transaction.on_commit(lambda: _send(analysis.pk, run_analysis))
+        # robust: in eager mode a failing analysis is recorded on its row, not raised into the caller's request.
+        transaction.on_commit(lambda: _send(analysis.pk, run_analysis), robust=True)
     return analysis
 
 

@@ -8,16 +8,19 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from psychometrics.itembank import item_bank_csv_lines, item_bank_jsonl_lines, item_bank_record
+from psychometrics.models import ParticipantOverride
 from psychometrics.selectors import (
     analysis_correlation_rows,
     analysis_decisions,
     analysis_item_bank,
     analysis_latest,
+    participant_overrides_recent,
     study_analysis_settings,
     study_for_researcher,
 )
-from psychometrics.services import analysis_create
+from psychometrics.services import AnalysisError, analysis_create, participant_override_create
 from psychometrics.stats.filtering import REASONS
+from surveys.models import Participant
 
 DOWNLOADS = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
@@ -56,6 +59,8 @@ def analysis_page(request, slug):
                 for code, count in (succeeded.summary["participants"]["excluded_by_reason"].items() if succeeded else [])
             ],
             "settings": study_analysis_settings(study=study),
+            "decisions": ParticipantOverride.Decision.choices,
+            "overrides": participant_overrides_recent(study=study),
         },
     )
 
@@ -66,6 +71,28 @@ def analysis_start(request, slug):
     study = _researcher_study(request, slug)
     analysis = analysis_create(study=study, user=request.user)
     messages.info(request, f"Analysis {analysis.pk} started.")
+    return redirect("psychometrics:analysis", slug=study.slug)
+
+
+@login_required
+@require_POST
+def participant_decision(request, slug):
+    """Include or exclude a participant (by pseudonym) by hand, with a note; the next analysis applies it."""
+    study = _researcher_study(request, slug)
+    pseudonym = request.POST.get("pseudonym", "").strip()
+    participant = Participant.objects.filter(study=study, pseudonym=pseudonym).first()
+    if participant is None:
+        messages.error(request, f"No participant {pseudonym!r} in this study.")
+    else:
+        try:
+            participant_override_create(
+                participant=participant, decision=request.POST.get("decision", ""), note=request.POST.get("note", ""),
+                user=request.user,
+            )
+        except AnalysisError as error:
+            messages.error(request, str(error))
+        else:
+            messages.info(request, f"Recorded: {request.POST['decision']} {pseudonym}. Run a new analysis to apply it.")
     return redirect("psychometrics:analysis", slug=study.slug)
 
 

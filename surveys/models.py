@@ -103,6 +103,10 @@ class Participant(models.Model):
     is_preview = models.BooleanField(default=False, help_text="Researcher preview: excluded from analysis.")
     group = models.ForeignKey(ItemGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="participants")
     seed = models.BigIntegerField(help_text="Seeds this participant's reproducible item order.")
+    assigned_items = models.JSONField(
+        default=list, blank=True,
+        help_text="Primary keys of the group's items at arrival: items imported later never shift this participant's pages.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     step = models.PositiveIntegerField(default=0, help_text="Index of the next page in the participant's plan.")
 

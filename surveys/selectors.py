@@ -41,13 +41,13 @@ def group_fill(*, study: Study, now: datetime | None = None) -> dict[int, int]:
 
 
 def participant_plan(participant: Participant) -> list[Page]:
-    """The participant's pages, rebuilt from their seed and their group's items."""
+    """The participant's pages, rebuilt from their seed and the items assigned at arrival."""
     items = []
     if participant.group_id is not None:
-        items = [
-            PlanItem(pk=pk, title=title, query=query)
-            for pk, title, query in Item.objects.filter(group_id=participant.group_id).order_by().values_list("pk", "title", "query")
-        ]
+        rows = Item.objects.filter(group_id=participant.group_id).order_by()
+        if participant.assigned_items:
+            rows = rows.filter(pk__in=participant.assigned_items)
+        items = [PlanItem(pk=pk, title=title, query=query) for pk, title, query in rows.values_list("pk", "title", "query")]
     return build_plan(seed=participant.seed, items=items, check_count=participant.study.attention_check_count)
 
 

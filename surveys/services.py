@@ -20,6 +20,7 @@ from surveys.instruments import BFI10, BFI10_SCALE, ITEM_SCALE, PVQ21, PVQ21_SCA
 from surveys.models import (
     AttentionCheckResponse,
     InstrumentAnswer,
+    Item,
     PageSubmission,
     Participant,
     Rating,
@@ -142,6 +143,7 @@ def participant_arrive(
                 prolific_session_id=prolific_session_id,
                 is_preview=is_preview,
                 group_id=group_id,
+                assigned_items=list(Item.objects.filter(group_id=group_id).order_by("pk").values_list("pk", flat=True)),
                 **_new_participant_fields(now, study),
             )
             # Uniqueness is the lock's and the database constraint's job (IntegrityError below).

@@ -83,9 +83,6 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour.api_key is not None and key != behaviour.api_key:
             self.server.count("401")
             return self._send(401, {"error": {"message": "invalid api key"}})
-        if behaviour.fail_after and self.server.counts["answered"] >= behaviour.fail_after:
-            self.server.count("401")
-            return self._send(401, {"error": {"message": "key revoked"}})
         if behaviour.rate_limit_every and number % behaviour.rate_limit_every == 0:
             self.server.count("429")
             return self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": behaviour.retry_after})
@@ -99,9 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError):
             self.server.count("400")
             return self._send(400, {"error": {"message": "malformed request"}})
-        material = json.dumps([body.get("system"), messages], sort_keys=True)
+        if not self.server.claim_answer():
+            self.server.count("401")
+            return self._send(401, {"error": {"message": "key revoked"}})
+        material = json.dumps([model, body.get("system"), messages], sort_keys=True)
         text = GARBAGE if behaviour.garbage_every and number % behaviour.garbage_every == 0 else answer_for(material)
-        self.server.count("answered")
         if anthropic:
             return self._send(200, {
                 "id": f"msg_{number}", "type": "message", "role": "assistant", "model": model,
@@ -133,6 +132,15 @@ class LLMTestServer(ThreadingHTTPServer):
         with self._lock:
             self.counts[name] += 1
             return self.counts[name]
+
+    def claim_answer(self) -> bool:
+        """Count one answer, unless ``fail_after`` answers were already given (checked and counted atomically)."""
+        with self._lock:
+            limit = self.behaviour.fail_after
+            if limit and self.counts["answered"] >= limit:
+                return False
+            self.counts["answered"] += 1
+            return True
 
     @property
     def base_url(self) -> str:

@@ -33,7 +33,7 @@ def test_comparison_with_a_reference_matches_scipy():
     model = list(GPT4O_PERSONA_EFFECTS["politics-left"])
     assert summary["pearson_r"] == pytest.approx(stats.pearsonr(model, human).statistic)
     assert summary["spearman_rho"] == pytest.approx(stats.spearmanr(model, human).statistic)
-    assert summary["mean_abs_difference"] == pytest.approx(sum(abs(m - h) for m, h in zip(model, human)) / 10)
+    assert summary["mean_abs_difference"] == pytest.approx(sum(abs(m - h) for m, h in zip(model, human, strict=True)) / 10)
     assert table.loc[0, "difference"] == pytest.approx(-0.19 - 0.19)
 
 

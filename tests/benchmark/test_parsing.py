@@ -46,3 +46,12 @@ def test_expected_rating_weights_the_options_by_probability():
 def test_expected_rating_is_none_without_usable_tokens():
     assert expected_rating(None) is None
     assert expected_rating({"hmm": -0.1}) is None
+
+
+def test_an_answer_that_repeats_the_option_list_is_not_a_choice():
+    echo = "very much like me\nlike me\nsomewhat like me\na little like me\nnot like me\nnot like me at all"
+    assert parse_rating(echo) is None
+
+
+def test_two_different_phrases_are_decided_by_length():
+    assert parse_rating("Like me? No - not like me at all.") == 1

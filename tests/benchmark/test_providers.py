@@ -27,7 +27,7 @@ def test_openai_provider_gets_the_servers_deterministic_answer(llm_server):
     assert body["temperature"] == 0
     import json
 
-    assert completed.text == answer_for(json.dumps([None, body["messages"]], sort_keys=True))
+    assert completed.text == answer_for(json.dumps(["m", None, body["messages"]], sort_keys=True))
 
 
 def test_anthropic_provider_speaks_the_messages_api(llm_server):

@@ -120,7 +120,7 @@ def test_select_items_rejects_bad_rules(kwargs, message):
         select_items(CORRELATIONS, **kwargs)
 
 
-def test_cronbach_alpha_matches_pingouin():
+def test_cronbach_alpha_used_for_table_4_matches_pingouin():
     rng = np.random.default_rng(1)
     latent = rng.normal(size=40)
     data = pd.DataFrame({f"item{k}": latent + rng.normal(scale=0.8, size=40) for k in range(6)})

@@ -1,8 +1,8 @@
 """An analysis of a completed study, run by the command, the service and the Celery task."""
 
 import json
-from datetime import timedelta
 import warnings
+from datetime import timedelta
 from io import StringIO
 
 import numpy as np
@@ -111,6 +111,13 @@ def test_threshold_and_alpha_options_change_the_selection(completed_study):
     _, strict = _analyze("values", "--threshold", "0.99", "--alpha", "0.01")
     assert (strict.threshold, strict.alpha) == (0.99, 0.01)
     assert not ItemCorrelation.objects.filter(analysis=strict, selected=True).exists()
+
+
+def test_fdr_selects_with_adjusted_p_values(completed_study):
+    _, analysis = _analyze("values", "--fdr")
+    assert analysis.use_fdr and analysis.summary["fdr"]
+    for row in ItemCorrelation.objects.filter(analysis=analysis, selected=True):
+        assert row.p_adjusted < 0.05 and row.p_adjusted >= row.p_value
 
 
 def test_an_unknown_study_or_a_bad_option_is_a_clear_error(completed_study):

@@ -56,6 +56,22 @@ def test_running_an_analysis_from_the_page_enqueues_the_task(client, researcher,
     assert analysis.status == Analysis.Status.SUCCEEDED and analysis.created_by == researcher
 
 
+def test_a_failing_analysis_started_from_the_page_is_shown_not_raised(
+    client, researcher, django_capture_on_commit_callbacks, monkeypatch
+):
+    import psychometrics.services as services
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(services, "annotate_items", broken)
+    client.force_login(researcher)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("psychometrics:analysis-run", args=["values"])).status_code == 302
+    page = client.get(reverse("psychometrics:analysis", args=["values"])).content.decode()
+    assert "Failed" in page and "out of memory" in page
+
+
 def test_the_downloads_are_the_item_bank_in_jsonl_and_csv(client, researcher, analysed):
     client.force_login(researcher)
     jsonl = client.get(reverse("psychometrics:analysis-items", args=["values", "jsonl"]))
@@ -72,3 +88,22 @@ def test_downloads_before_any_analysis_are_not_found(client, researcher):
     client.force_login(researcher)
     assert client.get(reverse("psychometrics:analysis-items", args=["values", "jsonl"])).status_code == 404
     assert "No analysis yet" in client.get(reverse("psychometrics:analysis", args=["values"])).content.decode()
+
+
+def test_a_researcher_records_a_manual_decision_with_a_note_on_the_page(client, researcher, completed_study):
+    from psychometrics.models import ParticipantOverride
+    from surveys.models import Participant
+
+    client.force_login(researcher)
+    participant = Participant.objects.filter(study=completed_study, status="completed").first()
+    url = reverse("psychometrics:participant-decision", args=["values"])
+    response = client.post(url, {"pseudonym": participant.pseudonym, "decision": "exclude", "note": "same person twice"})
+    assert response.status_code == 302
+    override = ParticipantOverride.objects.get()
+    assert (override.participant, override.decision, override.note, override.created_by) == (
+        participant, "exclude", "same person twice", researcher)
+    page = client.get(reverse("psychometrics:analysis", args=["values"])).content.decode()
+    assert "same person twice" in page and participant.pseudonym in page
+    client.post(url, {"pseudonym": participant.pseudonym, "decision": "exclude", "note": ""})
+    client.post(url, {"pseudonym": "P-nobody", "decision": "exclude", "note": "x"})
+    assert ParticipantOverride.objects.count() == 1

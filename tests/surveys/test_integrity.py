@@ -285,3 +285,15 @@ def test_timestamps_are_recorded_for_arrival_every_page_and_completion(demo_stud
     participant.refresh_from_db()
     times = list(PageSubmission.objects.filter(participant=participant).order_by("step").values_list("submitted_at", flat=True))
     assert participant.arrived_at <= times[0] and times == sorted(times) and times[-1] == participant.completed_at
+
+
+def test_items_imported_later_do_not_shift_a_participant_who_already_started(demo_study):
+    client = Client()
+    url, participant = arrive(client, "demo")
+    advance_to(client, url, participant, plans.ITEMS)
+    before = field_order(client.get(url))
+    for n in range(5):
+        ItemFactory(study=demo_study, group=participant.group, query="A new query?", response=f"New response {n}.")
+    assert field_order(client.get(url)) == before
+    complete(client, url, participant)
+    assert Rating.objects.filter(participant=participant).count() == 6

@@ -138,3 +138,14 @@ def test_any_small_sample_matches_scipy(pairs):
         _assert_matches_scipy(result, ratings, traits)
     else:
         assert np.isnan(result.loc[0, "rho"])
+
+
+def test_small_blocks_give_the_same_result_as_large_ones(monkeypatch):
+    import psychometrics.stats.correlation as correlation
+
+    ratings, traits = _study(seed=3, items=25)
+    ratings.iloc[:20, 10:] = np.nan
+    expected = spearman_matrix(ratings, traits)
+    monkeypatch.setattr(correlation, "BLOCK_CELLS", 1)  # one item per block
+    monkeypatch.setattr(correlation, "BLOCK_OVERLAP", 1.0)
+    pd.testing.assert_frame_equal(spearman_matrix(ratings, traits), expected, atol=1e-12, rtol=0)
