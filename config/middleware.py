@@ -1,6 +1,7 @@
 """Cross-cutting request handling: body size limit (413), a friendly page when the database is down,
 security headers, the entry-link rate limit and login throttling."""
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -120,14 +121,13 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.inline_prefixes = tuple(getattr(settings, "CSP_INLINE_SCRIPT_PATHS", ()))
         self.strict = content_security_policy()
         self.relaxed = content_security_policy(inline_scripts=True)
 
     def __call__(self, request):
         response = self.get_response(request)
         if "Content-Security-Policy" not in response:
-            inline = bool(self.inline_prefixes) and request.path.startswith(self.inline_prefixes)
+            inline = request.path.startswith(tuple(settings.CSP_INLINE_SCRIPT_PATHS))
             response["Content-Security-Policy"] = self.relaxed if inline else self.strict
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response
@@ -205,14 +205,15 @@ class EntryRateLimitMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.limit, self.window = parse_rate(getattr(settings, "ENTRY_RATE_LIMIT", "60/60"), "ENTRY_RATE_LIMIT")
+        parse_rate(settings.ENTRY_RATE_LIMIT, "ENTRY_RATE_LIMIT")  # a bad value fails at start-up
 
     def __call__(self, request):
         if ENTRY_PATH_RE.match(request.path):
-            window_index = int(time.time()) // self.window
-            if _hit(_key("entry", client_ip(request), str(window_index)), self.window) > self.limit:
+            limit, window = parse_rate(settings.ENTRY_RATE_LIMIT, "ENTRY_RATE_LIMIT")
+            now = int(time.time())
+            if _hit(_key("entry", client_ip(request), str(window), str(now // window)), window) > limit:
                 logger.warning("entry-link rate limit reached for one client address")
-                return _too_many(request, MSG_ENTRY_LIMIT, self.window - int(time.time()) % self.window)
+                return _too_many(request, MSG_ENTRY_LIMIT, window - now % window)
         return self.get_response(request)
 
 
@@ -227,29 +228,25 @@ class LoginThrottleMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.per_user = getattr(settings, "LOGIN_FAILURES_PER_USER", 5)
-        self.per_ip = getattr(settings, "LOGIN_FAILURES_PER_IP", 30)
-        self.window = getattr(settings, "LOGIN_THROTTLE_SECONDS", 900)
 
     def _is_login(self, request) -> bool:
         if request.method != "POST":
             return False
         paths = {settings.LOGIN_URL}
-        try:
+        with contextlib.suppress(NoReverseMatch):
             paths.add(reverse("admin:login"))
-        except NoReverseMatch:
-            pass
         return request.path in paths
 
     def __call__(self, request):
         if not self._is_login(request):
             return self.get_response(request)
+        per_user, per_ip, window = settings.LOGIN_FAILURES_PER_USER, settings.LOGIN_FAILURES_PER_IP, settings.LOGIN_THROTTLE_SECONDS
         ip = client_ip(request)
         username = str(request.POST.get("username", "")).strip().lower()[:150]
         user_key, ip_key = _key("login-user", ip, username), _key("login-ip", ip)
-        if _count(user_key) >= self.per_user or _count(ip_key) >= self.per_ip:
+        if _count(user_key) >= per_user or _count(ip_key) >= per_ip:
             logger.warning("login throttled for one client address")
-            return _too_many(request, MSG_LOGIN_LIMIT.format(minutes=max(1, self.window // 60)), self.window)
+            return _too_many(request, MSG_LOGIN_LIMIT.format(minutes=max(1, window // 60)), window)
         response = self.get_response(request)
         if getattr(request, "user", None) is not None and request.user.is_authenticated:
             try:
@@ -257,6 +254,6 @@ class LoginThrottleMiddleware:
             except Exception:
                 logger.warning("rate-limit cache unavailable", exc_info=True)
         elif response.status_code == 200:
-            _hit(user_key, self.window)
-            _hit(ip_key, self.window)
+            _hit(user_key, window)
+            _hit(ip_key, window)
         return response

@@ -21,14 +21,13 @@ import random
 import time
 
 import gevent
-from locust import HttpUser, constant, task
+from locust import FastHttpUser, constant, task
 from locust.exception import StopUser
-
 from pages import CODE_RE, CSRF_RE, RETURN_RE, STEP_RE, answer_form, page_kind
 
 STUDY = os.environ.get("LOADTEST_STUDY", "loadtest")
 USERS = int(os.environ.get("LOADTEST_USERS", "300"))
-THINK = float(os.environ.get("LOADTEST_THINK", "1.0"))
+THINK = float(os.environ.get("LOADTEST_THINK", "7.0"))
 RECORDS = os.environ.get("LOADTEST_RECORDS", "var/loadtest-records.jsonl")
 SEED = int(os.environ.get("LOADTEST_SEED", "7"))
 # Share of pages on which a participant misbehaves in each way.
@@ -39,12 +38,15 @@ _rng = random.Random(SEED)
 _finished = 0
 
 
-class SurveyParticipant(HttpUser):
+class SurveyParticipant(FastHttpUser):
     wait_time = constant(0)  # think time is part of the task, so every participant runs the survey once
 
     def on_start(self):
+        # Never follow redirects: FastHttpSession's per-request allow_redirects=False flips shared client
+        # state, which a concurrent double-submit would race on.
+        self.client.client.redirect_response_codes = frozenset()
         self.rng = random.Random(_rng.random())
-        self.pid = "%024x" % self.rng.getrandbits(96)
+        self.pid = f"{self.rng.getrandbits(96):024x}"
         self.record = {"pid": self.pid, "tokens": [], "pages": [], "ignored_resubmits": 0, "completed": False}
 
     def think(self, factor: float = 1.0):
@@ -125,7 +127,7 @@ class SurveyParticipant(HttpUser):
                 data.update(gender=self.rng.choice(["female", "male", "other", "undisclosed"]), age_band="25-34")
             else:
                 data.update(answer_form(body, self.rng))
-            self.think(3.0 if kind == "items" else 1.0)
+            self.think(3.0 if kind == "items" else 1.0)  # an item page has a query and three responses to read
             if self.rng.random() < P_DOUBLE:
                 statuses = [g.value for g in gevent.joinall([gevent.spawn(self.post, url, data, kind, "POST double") for _ in range(2)])]
             else:

@@ -11,6 +11,8 @@ prints the figures and exits 1 if the goal (p95 < 200 ms, 0 errors, 0 lost or du
     .venv/bin/python loadtest/run.py --users 300 --ramp 60
 """
 
+# ruff: noqa: S603, S607 (fixed local commands: pg_ctlcluster, redis, gunicorn, celery, locust)
+
 import argparse
 import csv
 import json
@@ -37,8 +39,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=int(os.environ.get("USERS") or 300), help="participants (default 300, env USERS)")
     parser.add_argument("--ramp", type=float, default=float(os.environ.get("RAMP") or 60), help="seconds over which they arrive (default 60, env RAMP)")
-    parser.add_argument("--think", type=float, default=float(os.environ.get("THINK") or 1.0),
-                        help="mean think time per page in seconds; item pages take 3x (default 1.0, env THINK)")
+    parser.add_argument("--think", type=float, default=float(os.environ.get("THINK") or 7.0),
+                        help="mean think time per page in seconds; item pages take 3x, so a participant needs about "
+                             "41x this for the survey (default 7: about 5 minutes, a 4x compressed 20-minute survey; env THINK)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS") or 4), help="gunicorn workers (default 4, env WORKERS)")
     parser.add_argument("--max-minutes", type=float, default=10, help="hard limit on the Locust run (default 10)")
     parser.add_argument("--report", type=Path, default=VAR / "loadtest-report.json", help="JSON report path")
@@ -99,6 +102,9 @@ def read_failures(prefix: Path) -> list[dict]:
 
 def print_report(report: dict) -> None:
     print()
+    print(f"{report['settings']['users']} participants over {report['settings']['ramp_seconds']:.0f} s, think {report['settings']['think_seconds']} s, "
+          f"{report['duration_seconds']} s; web CPU {report['web_cpu_ms_per_request']} ms/request; "
+          f"load average {report['load_average_1min']['before']} -> {report['load_average_1min']['after']}")
     print(f"{'request':<28}{'count':>8}{'fail':>6}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>8}  (ms)")
     for row in [*report["requests"], report["total"]]:
         print(f"{row['name'] if row['name'] != 'Aggregated' else 'ALL':<28}{row['requests']:>8}{row['failures']:>6}{row['requests_per_second']:>8}"
@@ -161,9 +167,12 @@ def main() -> int:
                    "-r", f"{spawn_rate:.3f}", "--run-time", f"{int(args.max_minutes * 60)}s", "--stop-timeout", "30",
                    "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"]
         log(f"Locust: {args.users} participants arriving over {args.ramp:.0f} s ({spawn_rate:.1f}/s), think time {args.think} s")
+        load_before, cpu_before = os.getloadavg()[0], stack.web_cpu_seconds()
         started = time.monotonic()
         subprocess.run(command, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL, stderr=open(VAR / "loadtest-locust.log", "w"))  # noqa: SIM115
         duration = time.monotonic() - started
+        web_cpu = stack.web_cpu_seconds() - cpu_before
+        load_after = os.getloadavg()[0]
 
         from surveys.models import Study
         from surveys.tasks import expire_reservations
@@ -181,6 +190,9 @@ def main() -> int:
         "settings": {"users": args.users, "ramp_seconds": args.ramp, "think_seconds": args.think, "gunicorn_workers": args.workers,
                      "celery_workers": 1, "database": "PostgreSQL", "broker": "Redis"},
         "duration_seconds": round(duration, 1),
+        # CPU the web workers spent per request, and the machine's load (other processes share the cores).
+        "web_cpu_ms_per_request": round(1000 * web_cpu / max(total.get("requests", 0), 1), 2),
+        "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
         "requests": sorted(per_type, key=lambda r: r["name"]),
         "total": total,
         "failures": read_failures(prefix),

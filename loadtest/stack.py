@@ -5,6 +5,8 @@ and a Celery worker, all on 127.0.0.1; everything started here is stopped by ``S
 Run with the project's ``.venv`` Python from the repository root.
 """
 
+# ruff: noqa: S603, S607 (fixed local commands: pg_ctlcluster, redis, gunicorn, celery, locust)
+
 import os
 import secrets
 import signal
@@ -173,6 +175,17 @@ class Stack:
         master = self.processes["gunicorn"].pid
         out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True, check=False).stdout
         return [int(pid) for pid in out.split()]
+
+    def web_cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by gunicorn's worker processes."""
+        total = 0
+        for pid in self.web_worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         process = self.processes.pop(name, None)

@@ -29,46 +29,53 @@ class InputFileError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
-def _rows(path: Path):
-    """(header, iterator of (line number, row dict)) of a CSV file, with file-level checks."""
+def _open(path: Path):
+    """The file opened in binary for ``_lines``, after file-level checks."""
     if not path.exists():
         raise InputFileError(path, "file not found")
     if path.is_dir():
         raise InputFileError(path, "is a directory, not a CSV file")
-    handle = path.open(newline="", encoding="utf-8-sig")
-    reader = csv.reader(handle)
+    return path.open("rb")
+
+
+def _lines(path: Path, handle):
+    """Decoded text lines, so an encoding error is reported on its own line (a byte-order mark is allowed)."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise InputFileError(path, f"is not UTF-8 text (byte {raw[error.start]:#04x})", line=number) from None
+        yield line
+
+
+def _header(path: Path, reader) -> list[str]:
+    """The header line: named, distinct columns."""
     try:
         header = next(reader)
     except StopIteration:
-        handle.close()
         raise InputFileError(path, "the file is empty; expected a header line") from None
-    except (UnicodeDecodeError, csv.Error) as error:
-        handle.close()
-        raise InputFileError(path, f"not a readable UTF-8 CSV file ({error})", line=1) from None
+    except csv.Error as error:
+        raise InputFileError(path, f"is not a readable CSV file ({error})", line=1) from None
     header = [name.strip() for name in header]
     for position, name in enumerate(header, start=1):
         if not name:
-            handle.close()
             raise InputFileError(path, f"column {position} has no name", line=1)
         if header.index(name) != position - 1:
-            handle.close()
             raise InputFileError(path, f"the column {name!r} appears twice", line=1)
+    return header
 
-    def rows():
-        with handle:
-            try:
-                for row in reader:
-                    if not any(cell.strip() for cell in row):
-                        continue
-                    if len(row) != len(header):
-                        raise InputFileError(
-                            path, f"has {len(row)} fields, the header has {len(header)}", line=reader.line_num
-                        )
-                    yield reader.line_num, dict(zip(header, (cell.strip() for cell in row), strict=True))
-            except (UnicodeDecodeError, csv.Error) as error:
-                raise InputFileError(path, f"not a readable UTF-8 CSV file ({error})", line=reader.line_num) from None
 
-    return header, rows()
+def _records(path: Path, reader, header: list[str]):
+    """(line number, {column: stripped value}) for every non-blank line after the header."""
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise InputFileError(path, f"has {len(row)} fields, the header has {len(header)}", line=reader.line_num)
+            yield reader.line_num, dict(zip(header, (cell.strip() for cell in row), strict=True))
+    except csv.Error as error:
+        raise InputFileError(path, f"is not a readable CSV file ({error})", line=reader.line_num) from None
 
 
 def _number(path: Path, line: int, column: str, value: str) -> float:
@@ -87,10 +94,19 @@ def read_ratings_csv(path) -> pd.DataFrame:
     Each participant rates an item at most once; ratings must be numbers (blank = not rated).
     """
     path = Path(path)
-    header, rows = _rows(path)
-    missing = [c for c in RATINGS_COLUMNS if c not in header]
-    if missing:
-        raise InputFileError(path, f"missing column {missing[0]!r}; the header is {','.join(header)}", line=1)
+    with _open(path) as handle:
+        reader = csv.reader(_lines(path, handle))
+        header = _header(path, reader)
+        missing = [c for c in RATINGS_COLUMNS if c not in header]
+        if missing:
+            raise InputFileError(path, f"missing column {missing[0]!r}; the header is {','.join(header)}", line=1)
+        records = _rating_records(path, _records(path, reader, header))
+    if not records:
+        raise InputFileError(path, "contains no ratings")
+    return pd.DataFrame.from_records(records, columns=list(RATINGS_COLUMNS))
+
+
+def _rating_records(path: Path, rows) -> list[tuple[str, str, float]]:
     records = []
     first_seen: dict[tuple[str, str], int] = {}
     for line, row in rows:
@@ -107,9 +123,7 @@ def read_ratings_csv(path) -> pd.DataFrame:
             )
         first_seen[key] = line
         records.append((participant, item, _number(path, line, "rating", rating)))
-    if not records:
-        raise InputFileError(path, "contains no ratings")
-    return pd.DataFrame.from_records(records, columns=list(RATINGS_COLUMNS))
+    return records
 
 
 def read_traits_csv(path) -> pd.DataFrame:
@@ -118,30 +132,31 @@ def read_traits_csv(path) -> pd.DataFrame:
     Returns a DataFrame indexed by participant id with canonical dimension names as columns.
     """
     path = Path(path)
-    header, rows = _rows(path)
-    if PARTICIPANT_COLUMN not in header:
-        raise InputFileError(path, f"missing column {PARTICIPANT_COLUMN!r}; the header is {','.join(header)}", line=1)
-    dimensions = [c for c in header if c != PARTICIPANT_COLUMN]
-    if not dimensions:
-        raise InputFileError(path, "has no trait columns besides participant_id", line=1)
-    empty = pd.DataFrame(columns=dimensions)
-    try:
-        canonical_traits(empty)
-    except ValueError as error:
-        raise InputFileError(path, str(error), line=1) from None
-    index, records = [], []
-    first_seen: dict[str, int] = {}
-    for line, row in rows:
-        participant = row[PARTICIPANT_COLUMN]
-        if not participant:
-            raise InputFileError(path, "is empty", line=line, column=PARTICIPANT_COLUMN)
-        if participant in first_seen:
-            raise InputFileError(
-                path, f"participant {participant!r} appears again (first on line {first_seen[participant]})", line=line
-            )
-        first_seen[participant] = line
-        index.append(participant)
-        records.append([_number(path, line, c, row[c]) if row[c] else math.nan for c in dimensions])
+    with _open(path) as handle:
+        reader = csv.reader(_lines(path, handle))
+        header = _header(path, reader)
+        if PARTICIPANT_COLUMN not in header:
+            raise InputFileError(path, f"missing column {PARTICIPANT_COLUMN!r}; the header is {','.join(header)}", line=1)
+        dimensions = [c for c in header if c != PARTICIPANT_COLUMN]
+        if not dimensions:
+            raise InputFileError(path, "has no trait columns besides participant_id", line=1)
+        try:
+            canonical_traits(pd.DataFrame(columns=dimensions))
+        except ValueError as error:
+            raise InputFileError(path, str(error), line=1) from None
+        index, records = [], []
+        first_seen: dict[str, int] = {}
+        for line, row in _records(path, reader, header):
+            participant = row[PARTICIPANT_COLUMN]
+            if not participant:
+                raise InputFileError(path, "is empty", line=line, column=PARTICIPANT_COLUMN)
+            if participant in first_seen:
+                raise InputFileError(
+                    path, f"participant {participant!r} appears again (first on line {first_seen[participant]})", line=line
+                )
+            first_seen[participant] = line
+            index.append(participant)
+            records.append([_number(path, line, c, row[c]) if row[c] else math.nan for c in dimensions])
     if not records:
         raise InputFileError(path, "contains no participants")
     traits = pd.DataFrame(records, index=pd.Index(index, name=PARTICIPANT_COLUMN), columns=dimensions)

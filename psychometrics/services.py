@@ -1,5 +1,6 @@
 """Services that change psychometrics state: creating and running analyses, manual participant decisions."""
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -61,7 +62,7 @@ def analysis_create(
     settings = study_analysis_settings(study=study)
     rules = settings.filter_rules()
     if min_seconds is not None:
-        rules = FilterRules(**{**rules.as_dict(), "min_completion_seconds": float(min_seconds)})
+        rules = dataclasses.replace(rules, min_completion_seconds=float(min_seconds))
     analysis = Analysis(
         study=study,
         rules=rules.as_dict(),

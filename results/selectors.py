@@ -305,12 +305,10 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
         return Leaderboard(bank, family, chosen, aggregate, weight_map, [])
     value_field = display_value(family)
     index = ["run_id", "model_id", "model", "source"]
-    values = frame.pivot_table(index=index, columns="dimension", values=value_field, aggfunc="first", dropna=False)
-    values = values.reindex(columns=chosen)
-    means = frame.pivot_table(index=index, columns="dimension", values="mean", aggfunc="first", dropna=False).reindex(
-        columns=chosen)
-    shifted = frame.pivot_table(index=index, columns="dimension", values="score", aggfunc="first", dropna=False).reindex(
-        columns=chosen) + PUBLISHED_SHIFT
+    wide = frame.set_index([*index, "dimension"])[["score", "mean"]].unstack("dimension")
+    values = wide[value_field].reindex(columns=chosen)
+    means = wide["mean"].reindex(columns=chosen)
+    shifted = wide["score"].reindex(columns=chosen) + PUBLISHED_SHIFT
     has_means = means.notna().all(axis=1)
     utilities = means.where(has_means, shifted, axis=0)
     basis = np.where(has_means, "mean", f"score + {PUBLISHED_SHIFT}")
@@ -481,21 +479,32 @@ def pca_map(vectors: pd.DataFrame) -> pd.DataFrame:
 
 
 def persona_reference(persona_key: str, references: list[HumanReference]) -> HumanReference | None:
-    """The human reference group matching a persona: same group kind, and the persona's label in the group's name."""
+    """The human reference group matching a persona.
+
+    The paper's ESS groups are matched by benchmark's own table (``reference_for_persona``);
+    an imported profile matches when its group kind is the persona's (or empty) and its name,
+    after any "Source:" prefix, is the persona's label ("Male", "Right-wing", "80+" ...).
+    """
+    from benchmark.paper_data import reference_for_persona
+
+    by_name = {reference.name: reference for reference in references}
+    paper_name = reference_for_persona(persona_key)
+    if paper_name in by_name:
+        return by_name[paper_name]
     persona = PERSONAS.get(persona_key)
     if persona is None:
         return None
 
     def key(text: str) -> str:
-        return "".join(ch for ch in text.lower() if ch.isalnum())
+        return "".join(ch for ch in text.lower() if ch.isalnum() or ch == "+")
 
-    label = key(persona.label)
-    candidates = [ref for ref in references if not ref.group_kind or ref.group_kind == persona.group_kind]
-    exact = [ref for ref in candidates if key(ref.name) == label or key(ref.name).endswith(label)]
-    if exact:
-        return exact[0]
-    loose = [ref for ref in candidates if ref.group_kind == persona.group_kind and label in key(ref.name)]
-    return loose[0] if loose else None
+    for reference in references:
+        if reference.group_kind in ("", persona.group_kind) and key(reference.name.rsplit(":", 1)[-1]) == key(persona.label):
+            return reference
+    return None
+
+
+BIAS_COLUMNS = ["group_kind", "persona", "reference", "dimension", "model_difference", "human_value"]
 
 
 def persona_bias(llm: LLM, bank: ItemBank, user, family: str = PVQ) -> pd.DataFrame:
@@ -505,9 +514,8 @@ def persona_bias(llm: LLM, bank: ItemBank, user, family: str = PVQ) -> pd.DataFr
     """
     diffs = condition_differences(llm, bank, user)
     diffs = diffs[(diffs["family"] == family) & diffs["condition"].str.startswith("persona:")]
-    columns = ["group_kind", "persona", "reference", "dimension", "model_difference", "human_value"]
     if diffs.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=BIAS_COLUMNS)
     references = list(HumanReference.objects.prefetch_related(
         Prefetch("values", queryset=HumanReferenceValue.objects.filter(family=family))))
     records = []
@@ -525,10 +533,35 @@ def persona_bias(llm: LLM, bank: ItemBank, user, family: str = PVQ) -> pd.DataFr
                 "model_difference": row.difference,
                 "human_value": human.get(row.dimension),
             })
-    frame = pd.DataFrame(records, columns=columns)
+    return _bias_sorted(pd.DataFrame(records, columns=BIAS_COLUMNS), family)
+
+
+PUBLISHED_PERSONA_LABEL = "GPT-4o (published: paper Tables 9 and 11)"
+
+
+def published_persona_bias(family: str = PVQ) -> pd.DataFrame:
+    """The paper's own GPT-4o persona effects (Tables 9 and 11) next to the matching human groups."""
+    from benchmark.paper_data import COLUMNS, GPT4O_PERSONA_EFFECTS
+
+    references = list(HumanReference.objects.prefetch_related(
+        Prefetch("values", queryset=HumanReferenceValue.objects.filter(family=family))))
+    records = []
+    for key, effects in GPT4O_PERSONA_EFFECTS.items():
+        persona = PERSONAS[key]
+        reference = persona_reference(key, references)
+        human = {value.dimension: value.value for value in reference.values.all()} if reference else {}
+        for dimension, effect in zip(COLUMNS, effects, strict=True):
+            records.append({"group_kind": persona.group_kind, "persona": persona.label,
+                            "reference": reference.name if reference else None, "dimension": dimension,
+                            "model_difference": effect, "human_value": human.get(dimension)})
+    return _bias_sorted(pd.DataFrame(records, columns=BIAS_COLUMNS), family)
+
+
+def _bias_sorted(frame: pd.DataFrame, family: str) -> pd.DataFrame:
     order = {name: index for index, name in enumerate(FAMILIES[family])}
-    return frame.sort_values(["group_kind", "persona", "dimension"], key=lambda s: s.map(order) if s.name == "dimension" else s,
-                             ).reset_index(drop=True)
+    rank = frame["dimension"].map(order)
+    return frame.assign(_rank=rank).sort_values(["group_kind", "persona", "_rank"], kind="stable").drop(
+        columns="_rank").reset_index(drop=True)
 
 
 def closest_models(profile: pd.Series, bank: ItemBank | None, *, limit: int = 5) -> pd.DataFrame:

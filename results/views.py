@@ -293,13 +293,16 @@ def alignment_page(request):
     persona_models = sorted({run.llm for run in Run.objects.filter(bank=bank, condition__startswith="persona:",
                                                                      status=Run.Status.COMPLETED)
                             .select_related("llm")}, key=str) if bank else []
-    bias_llm = None
-    if request.GET.get("model", "").isdigit():
-        bias_llm = _llm_or_404(request, request.GET["model"])
-    elif persona_models:
+    bias_llm, bias_label = None, None
+    choice = request.GET.get("model", "")
+    if choice.isdigit():
+        bias_llm = _llm_or_404(request, choice)
+    elif choice != "published" and persona_models:
         bias_llm = persona_models[0]
-    bias = selectors.persona_bias(bias_llm, bank, request.user) if bias_llm and bank else pd.DataFrame(
-        columns=["group_kind", "persona", "reference", "dimension", "model_difference", "human_value"])
+    if bias_llm and bank:
+        bias, bias_label = selectors.persona_bias(bias_llm, bank, request.user), str(bias_llm)
+    else:
+        bias, bias_label = selectors.published_persona_bias(), selectors.PUBLISHED_PERSONA_LABEL
     download = _download(request, {"spearman": correlations, "pca": pca, "persona_bias": bias}, "alignment")
     if download:
         return download
@@ -331,7 +334,7 @@ def alignment_page(request):
         "pca": {"points": [{"name": r.name, "kind": r.kind, "x": round(float(r.pc1), 4), "y": round(float(r.pc2), 4)}
                            for r in pca.itertuples()],
                 "explained": [None if math.isnan(x) else round(x * 100, 1) for x in explained]},
-        "persona_models": persona_models, "bias_llm": bias_llm, "bias_charts": bias_charts,
+        "persona_models": persona_models, "bias_llm": bias_llm, "bias_label": bias_label, "bias_charts": bias_charts,
         "bias_rows": bias.to_dict("records"), "dimensions": FAMILIES[family], "query": request.GET.urlencode(),
     }
     return render(request, "results/alignment.html", context)

@@ -96,7 +96,7 @@ def welfare(utilities: pd.DataFrame, *, method: str, weights: Mapping[str, float
     if method == NASH and np.any(finite[~np.isnan(finite)] <= 0):
         row, column = np.argwhere(finite <= 0)[0]
         raise ValueError(
-            f"the geometric mean needs positive utilities; {values.index[row]!r} has {finite[row, column]!r} "
+            f"the geometric mean needs positive utilities; {values.index[row]!r} has {float(finite[row, column])!r} "
             f"on {active[column]!r}"
         )
     complete = values.notna().all(axis=1)

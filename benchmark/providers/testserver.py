@@ -68,6 +68,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        """``GET /stats``: the request counters, for a server running in another process."""
+        if self.path.rstrip("/") != "/stats":
+            return self._send(404, {"error": {"message": f"no route {self.path}"}})
+        with self.server._lock:
+            counts = dict(self.server.counts)
+        return self._send(200, counts)
+
     def do_POST(self):  # noqa: N802 - http.server's naming
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
@@ -168,7 +176,7 @@ class LLMTestServer(ThreadingHTTPServer):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve deterministic LLM answers over the OpenAI and Anthropic protocols.")
-    parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--port", type=int, default=8089, help="0 = any free port (printed on the first line)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--rate-limit-every", type=int, default=0, help="answer every Nth request with 429")
     parser.add_argument("--retry-after", default="1", help="Retry-After value sent with 429s")

@@ -247,3 +247,19 @@ PROLIFIC_RETRY_MAX_SECONDS = float(env_str("PROLIFIC_RETRY_MAX_SECONDS", "60"))
 BENCHMARK_CHUNK_ITEMS = env_int("BENCHMARK_CHUNK_ITEMS", 100)
 # httpx logs every request at INFO; a benchmark run sends thousands.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
+
+# --- hardening ---
+# Security headers, entry-link rate limit and login throttling (config/middleware.py, docs/hardening.md).
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "config.middleware.SecurityHeadersMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, "config.middleware.EntryRateLimitMiddleware"
+)
+MIDDLEWARE.insert(MIDDLEWARE.index("config.middleware.EntryRateLimitMiddleware") + 1, "config.middleware.LoginThrottleMiddleware")
+# Pages whose templates still have inline <script> (results charts, API docs) get script-src 'unsafe-inline'.
+CSP_INLINE_SCRIPT_PATHS = ["/results/", "/api/docs/", "/api/redoc/"]
+# Behind N reverse proxies the client address is the Nth X-Forwarded-For entry from the right.
+TRUSTED_PROXY_HOPS = env_int("DJANGO_TRUSTED_PROXY_HOPS", 1 if env_bool("DJANGO_BEHIND_PROXY", default=False) else 0)
+ENTRY_RATE_LIMIT = env_str("ENTRY_RATE_LIMIT", "60/60")  # entry-link requests per client address / seconds
+LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 5)  # per username and address
+LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 30)  # per address, any usernames
+LOGIN_THROTTLE_SECONDS = env_int("LOGIN_THROTTLE_SECONDS", 900)

@@ -123,3 +123,12 @@ def test_the_cache_key_ignores_credentials_but_not_parameters():
     assert a.cache_key(body) == b.cache_key(b.request_body("p", None))
     assert a.cache_key(body) != hot.cache_key(hot.request_body("p", None))
     assert a.cache_key(body) != a.cache_key(a.request_body("p", "system"))
+
+
+def test_the_test_server_reports_its_counters_for_other_processes(llm_server):
+    server = llm_server(rate_limit_every=1)
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    with pytest.raises(ProviderError):
+        _complete(provider)
+    response = httpx.get(server.anthropic_base_url + "/stats", timeout=5)
+    assert response.json() == {"requests": 1, "429": 1}

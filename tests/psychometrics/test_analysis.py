@@ -232,3 +232,26 @@ def test_export_items_needs_a_successful_analysis(completed_study, tmp_path):
         call_command("export_items", "values", "--out", str(tmp_path / "x.jsonl"))
     assert not (tmp_path / "x.jsonl").exists()
     assert analysis_latest(study=completed_study) is None
+
+
+def test_a_study_without_participants_analyses_to_empty_results(db):
+    from tests.factories import ItemFactory
+
+    item = ItemFactory(item_id="lonely")
+    output, analysis = _analyze(item.study.slug)
+    assert analysis.status == Analysis.Status.SUCCEEDED
+    assert analysis.summary["participants"]["considered"] == 0
+    assert ItemCorrelation.objects.filter(analysis=analysis, n=0).count() == 19
+    assert "0 considered, 0 kept, 0 excluded" in output
+
+
+def test_the_task_reports_progress_through_update_state(completed_study, monkeypatch):
+    from psychometrics.tasks import run_analysis
+
+    states = []
+    monkeypatch.setattr(run_analysis, "update_state", lambda **kwargs: states.append(kwargs))
+    analysis = analysis_create(study=completed_study, enqueue=False)
+    result = run_analysis.apply(args=[analysis.pk])
+    assert result.get() == {"analysis_id": analysis.pk, "status": "succeeded"}
+    assert states[0] == {"state": "PROGRESS", "meta": {"done": 0, "total": 6}}
+    assert states[-1] == {"state": "PROGRESS", "meta": {"done": 6, "total": 6}}

@@ -120,3 +120,13 @@ def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(CommandError, match=r"nowhere.csv: file not found"):
         call_command("correlate", "--ratings", str(tmp_path / "nowhere.csv"), "--traits", str(tmp_path / "traits.csv"),
                      "--out", str(tmp_path / "out.csv"))
+
+
+def test_a_byte_that_is_not_utf8_is_reported_on_its_line_and_a_bom_is_accepted(tmp_path):
+    (tmp_path / "ratings.csv").write_bytes(b"\xef\xbb\xbfparticipant_id,item_id,rating\na,x,1\nb,x,2\n\xff,x,3\n")
+    (tmp_path / "traits.csv").write_text("participant_id,Power\na,1\nb,2\nc,3\n")
+    with pytest.raises(CommandError, match=r"ratings.csv, line 4: is not UTF-8 text \(byte 0xff\)"):
+        _correlate(tmp_path)
+    (tmp_path / "ratings.csv").write_bytes(b"\xef\xbb\xbfparticipant_id,item_id,rating\na,x,1\nb,x,2\nc,x,3\n")
+    _correlate(tmp_path)
+    assert pd.read_csv(tmp_path / "out.csv").loc[0, "n"] == 3

@@ -149,3 +149,18 @@ def test_small_blocks_give_the_same_result_as_large_ones(monkeypatch):
     monkeypatch.setattr(correlation, "BLOCK_CELLS", 1)  # one item per block
     monkeypatch.setattr(correlation, "BLOCK_OVERLAP", 1.0)
     pd.testing.assert_frame_equal(spearman_matrix(ratings, traits), expected, atol=1e-12, rtol=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_any_small_study_with_gaps_matches_scipy_pair_by_pair(data):
+    participants = data.draw(st.integers(3, 12))
+    cell = st.one_of(st.none(), st.integers(1, 4))
+    ratings = pd.DataFrame(
+        [[data.draw(cell) for _ in range(4)] for _ in range(participants)], columns=list("abcd"), dtype=float
+    )
+    traits = pd.DataFrame(
+        [[data.draw(st.one_of(st.none(), st.integers(-2, 2))) for _ in range(3)] for _ in range(participants)],
+        columns=["X", "Y", "Z"], dtype=float,
+    )
+    _assert_matches_scipy(spearman_matrix(ratings, traits), ratings, traits)

@@ -1,0 +1,152 @@
+"""Results pages: render, downloads, drill-down, self-test consent, query counts."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from benchmark.models import PROMPT_COUNT
+from results.models import SelfTestResponse
+from results.services import published_results_load
+from surveys.instruments import PVQ21
+from tests.results.builders import completed_run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_page_renders_with_runs_and_references(client, scored, bank):
+    llm = scored["model-a"].llm
+    pages = [
+        f"/results/?itembank={bank.name}",
+        f"/results/?itembank={bank.name}&family=bfi&aggregate=nash",
+        f"/results/models/{llm.pk}/",
+        f"/results/compare/?itembank={bank.name}&models={llm.pk}&models={scored['model-b'].llm_id}&model={llm.pk}",
+        f"/results/alignment/?itembank={bank.name}",
+        f"/results/alignment/?itembank={bank.name}&model=published",
+        "/results/self-test/",
+        f"/results/items/?itembank={bank.name}&dimension=Benevolence&sign=positive",
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert b"chart.umd.min.js" in response.content
+
+
+def test_the_leaderboard_marks_each_rows_maximum_and_minimum(client):
+    published_results_load()
+    html = client.get("/results/").content.decode()
+    row = html[html.index('data-model="gpt-4o-mini"'):]
+    row = row[: row.index("</tr>")]
+    assert 'is-max" style="background: rgba(214, 69, 65, 0.431)" data-value="0.46"' in row  # Benevolence 0.46*
+    assert 'is-min" style="background: rgba(47, 91, 211, 0.75)" data-value="-0.85"' in row  # Tradition -0.85†
+    assert "score + 3.5" in html  # the shift for published scores is said on the page
+
+
+def test_the_leaderboard_downloads_as_tidy_csv_and_json(client, scored, bank):
+    csv_response = client.get(f"/results/?itembank={bank.name}&dimensions=Power&dimensions=Benevolence&format=csv")
+    assert csv_response["Content-Disposition"] == 'attachment; filename="leaderboard-leaderboard.csv"'
+    rows = list(csv.DictReader(io.StringIO(csv_response.content.decode())))
+    assert len(rows) == 6 and {r["dimension"] for r in rows} == {"Power", "Benevolence"}
+    assert set(rows[0]) == {"rank", "model", "run_id", "source", "family", "dimension", "score", "utility",
+                            "utility_basis", "aggregate", "welfare"}
+    records = json.loads(client.get(f"/results/?itembank={bank.name}&format=json").content)
+    assert len(records) == 30
+    assert client.get("/results/?format=xml").status_code == 400
+
+
+@pytest.mark.parametrize(("path", "table"), [
+    ("/results/alignment/?itembank={bank}", "spearman"),
+    ("/results/alignment/?itembank={bank}", "pca"),
+    ("/results/alignment/?itembank={bank}", "persona_bias"),
+    ("/results/compare/?itembank={bank}", "scores"),
+    ("/results/compare/?itembank={bank}&model={model}", "conditions"),
+    ("/results/models/{model}/", "scores"),
+    ("/results/items/?itembank={bank}", "items"),
+])
+def test_every_table_downloads_as_csv_and_json(client, scored, bank, path, table):
+    url = path.format(bank=bank.name, model=scored["model-a"].llm_id)
+    for fmt in ("csv", "json"):
+        response = client.get(f"{url}{'&' if '?' in url else '?'}format={fmt}&table={table}")
+        assert response.status_code == 200, (url, fmt)
+        assert response["Content-Disposition"].endswith(f'.{fmt}"')
+    records = json.loads(client.get(f"{url}{'&' if '?' in url else '?'}format=json&table={table}").content)
+    assert records, table
+
+
+def test_a_dimension_opens_the_items_behind_the_score(client, scored, bank):
+    run = scored["model-b"]
+    body = client.get(f"/results/runs/{run.pk}/items/?family=pvq&dimension=Benevolence").json()
+    expected = {i.item_id for i in bank.items.filter(correlations__dimension="Benevolence", correlations__rho__gte=0.3,
+                                                      correlations__p_value__lt=0.05)}
+    assert {item["item_id"] for item in body["items"]} == expected
+    score = run.scores.get(family="pvq", dimension="Benevolence")
+    assert score.n_items == len(expected)
+    item = body["items"][0]
+    assert len(item["answers"]) == PROMPT_COUNT and item["rho"] >= 0.3
+    ratings = [a["rating"] for a in item["answers"] if a["rating"] is not None]
+    assert item["mean_rating"] == pytest.approx(sum(ratings) / len(ratings), abs=1e-4)
+    assert any(a["rating"] is None and a["raw_text"] == "I cannot say." for i in body["items"] for a in i["answers"])
+    assert client.get(f"/results/runs/{run.pk}/items/?dimension=Kindness").status_code == 400
+    assert client.get(f"/results/runs/{run.pk}/items/?family=pvq&dimension=Benevolence&format=csv").status_code == 200
+
+
+def test_the_model_page_shows_parse_rate_and_settings(client, scored):
+    run = scored["model-b"]
+    html = client.get(f"/results/models/{run.llm_id}/").content.decode()
+    assert f"{run.parsed}/{run.answered}" in html and "unparsed" in html
+    assert "ρ ≥ 0.3" in html
+    assert client.get("/results/models/999999/").status_code == 404
+
+
+def test_compare_refuses_more_than_five_models(client, scored, bank):
+    query = "&".join(f"models={n}" for n in range(1, 7))
+    response = client.get(f"/results/compare/?itembank={bank.name}&{query}")
+    assert response.status_code == 400 and b"at most 5 models" in response.content
+
+
+def _answers(value: int = 4) -> dict:
+    data = {f"q{p['question']}": str(value) for p in PVQ21}
+    data.update({"q1": "6", "q11": "6", "q2": "1", "q17": "1", "form": "female"})
+    return data
+
+
+def test_the_self_test_stores_nothing_without_consent(client, scored):
+    response = client.post("/results/self-test/", _answers())
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Your value profile" in html and "Your answers were not stored" in html
+    assert 'id="closest-models"' in html
+    assert SelfTestResponse.objects.count() == 0
+
+
+def test_the_self_test_stores_answers_when_the_visitor_agrees(client, scored):
+    client.post("/results/self-test/", {**_answers(), "store": "yes"})
+    stored = SelfTestResponse.objects.get()
+    assert stored.form == "female" and stored.answers["1"] == 6 and len(stored.answers) == 21
+    # Self-Direction: items 1, 11 (both 6); mean of all 21 answers = (2*6 + 2*1 + 17*4) / 21 = 82/21
+    assert stored.profile["Self-Direction"] == pytest.approx(6 - 82 / 21, abs=1e-6)
+
+
+def test_the_self_test_asks_again_for_missing_answers(client):
+    data = _answers()
+    del data["q7"]
+    response = client.post("/results/self-test/", data)
+    assert response.status_code == 400 and b"missing: 7" in response.content
+    assert SelfTestResponse.objects.count() == 0
+
+
+def test_pages_cost_the_same_queries_with_more_models(client, scored, bank):
+    def count(url):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    urls = [f"/results/?itembank={bank.name}", f"/results/alignment/?itembank={bank.name}",
+            f"/results/compare/?itembank={bank.name}", f"/results/items/?itembank={bank.name}"]
+    before = [count(url) for url in urls]
+    for name in ("model-d", "model-e", "model-f"):
+        completed_run(bank, name)
+    assert [count(url) for url in urls] == before
