@@ -23,7 +23,7 @@ from psychometrics.stats.dimensions import FAMILIES
 from psychometrics.stats.filtering import REASONS, FilterRules, exclusion_counts, participant_decisions
 from psychometrics.stats.scoring import score_bfi10, score_pvq21
 from psychometrics.stats.selection import power_report
-from psychometrics.stats.validity import circumplex_check, selected_counts
+from psychometrics.stats.validity import circumplex_check, circumplex_supported, selected_counts
 from surveys.models import InstrumentAnswer, Participant, Study
 
 logger = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ def _summary(analysis: Analysis, decisions: pd.DataFrame, annotations: pd.DataFr
     power = power_report(annotations[annotations["family"] == "pvq"], r=analysis.threshold, alpha=analysis.alpha)
     power["items_short"] = [pk_to_item_id[int(pk)] for pk in power["items_short"]]
     _, circumplex = circumplex_check(annotations)
+    circumplex["supported"] = circumplex_supported(circumplex)
     families = list(dict.fromkeys(annotations["family"])) or list(FAMILIES)
     return {
         "participants": {

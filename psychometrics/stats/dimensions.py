@@ -69,7 +69,3 @@ def canonical_dimension(name: str) -> tuple[str, str]:
         raise ValueError(f"A dimension name must be a non-empty string, got {name!r}.")
     return _CANONICAL.get(normalise_dimension_key(name), (CUSTOM, name.strip()))
 
-
-def family_of(name: str) -> str:
-    """The family of a dimension name (``custom`` when unknown)."""
-    return canonical_dimension(name)[0]

@@ -1,0 +1,107 @@
+"""Headless Chromium (Playwright) on a live server: the leaderboard reacts, the charts render."""
+
+import pytest
+
+from benchmark.models import LLM
+from results.services import published_results_load
+from tests.results.builders import completed_run, ess_references, imported_bank
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Pixels that are not the white background the charts paint first: > 0 means Chart.js drew something.
+DRAWN_PIXELS = """(id) => {
+  const canvas = document.getElementById(id);
+  if (!canvas || !window.VP || !window.VP.charts[id]) return 0;
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let drawn = 0;
+  for (let i = 0; i < data.length; i += 4) if (data[i] < 245 || data[i + 1] < 245 || data[i + 2] < 245) drawn++;
+  return drawn;
+}"""
+
+
+@pytest.fixture
+def site(live_server, tmp_path):
+    published_results_load()
+    bank = imported_bank(tmp_path, name="browser-bank", n_items=60, seed=2)
+    for name, bias in (("model-a", None), ("model-b", {"scruples": 2}), ("model-c", {"sharegpt": -2})):
+        completed_run(bank, name, bias=bias)
+    completed_run(bank, "model-a", persona="gender-male")
+    ess_references()
+    return {"url": live_server.url, "bank": bank, "llms": {llm.name: llm.pk for llm in LLM.objects.filter(provider="openai")}}
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        browser.close()
+        assert errors == [], errors
+
+
+def _order(page) -> list[str]:
+    return page.eval_on_selector_all("#leaderboard tbody tr", "rows => rows.map(r => r.dataset.model)")
+
+
+def test_the_leaderboard_reorders_when_dimensions_and_aggregation_change(site, page, tmp_path):
+    page.goto(f"{site['url']}/results/")
+    assert page.eval_on_selector_all("#leaderboard tbody tr", "rows => rows.length") == 44
+    assert page.evaluate(DRAWN_PIXELS, "welfare-chart") > 500
+    everything = _order(page)
+    page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
+
+    page.click("[data-check-none]")
+    page.check("input[name=dimensions][value=Power]")
+    with page.expect_navigation():
+        page.click("#apply")
+    power_only = _order(page)
+    assert power_only != everything
+    assert power_only[0] == "Qwen2.5-0.5B-Instruct"  # Power +0.11, the highest in Tables 5, 7 and 8
+    assert page.eval_on_selector_all("#leaderboard thead th", "ths => ths.length") == 4  # #, model, Power, welfare
+
+    page.click("[data-check-all]")
+    with page.expect_navigation():
+        page.click("#apply")
+    assert _order(page) == everything
+    with page.expect_navigation():
+        page.select_option("#aggregate", "rawlsian")
+    rawlsian = _order(page)
+    assert rawlsian != everything
+    assert "Minimum (Rawlsian)" in page.inner_text("h2")
+    assert page.evaluate(DRAWN_PIXELS, "welfare-chart") > 500
+
+    page.click("#leaderboard thead th:nth-child(2)")  # sort by model name
+    assert _order(page) == sorted(rawlsian, key=str.lower, reverse=True)
+    page.screenshot(path=str(tmp_path / "leaderboard-rawlsian.png"), full_page=True)
+
+
+def test_the_model_page_draws_its_charts_and_opens_the_items_of_a_dimension(site, page, tmp_path):
+    page.goto(f"{site['url']}/results/models/{site['llms']['model-b']}/")
+    for chart in ("radar-pvq", "bar-pvq", "radar-bfi", "bar-bfi"):
+        assert page.evaluate(DRAWN_PIXELS, chart) > 500, chart
+    page.click("button.dim-link[data-dimension=Benevolence]")
+    page.wait_for_selector("#items-panel .item-card")
+    assert "Benevolence:" in page.inner_text("#items-panel h3")
+    page.click("#items-panel details summary")
+    assert page.locator("#items-panel details table tbody tr").first.is_visible()
+    page.screenshot(path=str(tmp_path / "model.png"), full_page=True)
+
+
+def test_the_comparison_overlays_the_chosen_models(site, page, tmp_path):
+    ids = "&".join(f"models={pk}" for pk in site["llms"].values())
+    page.goto(f"{site['url']}/results/compare/?itembank=browser-bank&{ids}&model={site['llms']['model-a']}")
+    assert page.evaluate("() => VP.charts['compare-radar'].data.datasets.length") == 3
+    assert page.evaluate(DRAWN_PIXELS, "compare-radar") > 500
+    assert page.evaluate(DRAWN_PIXELS, "conditions-chart") > 500
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+
+    page.goto(f"{site['url']}/results/alignment/?itembank=browser-bank")
+    assert page.evaluate(DRAWN_PIXELS, "pca-chart") > 500
+    assert page.evaluate(DRAWN_PIXELS, "bias-model-gender") > 500
+    page.screenshot(path=str(tmp_path / "alignment.png"), full_page=True)
