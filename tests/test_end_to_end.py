@@ -95,7 +95,7 @@ def test_a_completed_study_becomes_an_item_bank_that_scores_a_model(tmp_path):
             "--model", "local-test-model", "--concurrency", "8", "--out", str(out),
             stdout=open(tmp_path / "run.log", "w"), stderr=open(tmp_path / "run.err", "w"),
         )
-        assert server.count("chat") == n_items * 6
+        assert server.counts["answered"] == n_items * 6
 
     result = json.loads(out.read_text())
     assert result["model"] == "local-test-model"

@@ -85,6 +85,7 @@ def test_the_model_page_draws_its_charts_and_opens_the_items_of_a_dimension(site
     page.goto(f"{site['url']}/results/models/{site['llms']['model-b']}/")
     for chart in ("radar-pvq", "bar-pvq", "radar-bfi", "bar-bfi"):
         assert page.evaluate(DRAWN_PIXELS, chart) > 500, chart
+    print(page.content()[:3000])
     page.click("button.dim-link[data-dimension=Benevolence]")
     page.wait_for_selector("#items-panel .item-card")
     assert "Benevolence:" in page.inner_text("#items-panel h3")
