@@ -4,7 +4,10 @@ The longest phrase found in the answer wins, so "not like me at all" is never re
 and "very much like me" never as "like me". Phrases match on word boundaries only ("unlike me" is
 not "like me"). An answer naming two different phrases at different places is decided by length
 too. An answer naming three or more different phrases is an echo of the option list, not a choice,
-and stays unparsed.
+and stays unparsed. A reasoning model's ``<think>…</think>`` block is not part of its answer. Two
+common rewordings are read as the option they mean ("not at all like me", "a little bit like me"),
+and a phrase negated by the word before it ("not very much like me", "isn't like me") stays
+unparsed rather than being read as its opposite.
 """
 
 import math
@@ -15,6 +18,18 @@ from benchmark.prompts import PHRASES, RATINGS
 _BY_LENGTH = sorted(PHRASES, key=len, reverse=True)
 _PATTERNS = [(phrase, re.compile(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])")) for phrase in _BY_LENGTH]
 _NON_LETTERS = re.compile(r"[^a-z]+")
+_REASONING = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
+# Rewordings of an option that contain a shorter phrase with another meaning ("like me").
+_VARIANTS = [
+    (re.compile(r"(?<![a-z])not at all like me(?![a-z])"), "not like me at all"),
+    (re.compile(r"(?<![a-z])a little bit like me(?![a-z])"), "a little like me"),
+]
+# "not"/"never"/"n't" right before a phrase that does not itself start with "not" negates it.
+_NEGATED = {
+    phrase: re.compile(r"(?<![a-z])(?:not|never|t) " + re.escape(phrase) + r"(?![a-z])")
+    for phrase in PHRASES
+    if not phrase.startswith("not ")
+}
 ECHO_MIN_PHRASES = 3  # this many different phrases in one answer = the option list repeated
 
 
@@ -36,10 +51,14 @@ def parse_rating(text: str | None) -> int | None:
     """
     if not text:
         return None
-    remaining = normalise_answer(text)
+    remaining = normalise_answer(_REASONING.sub(" ", text))
+    for variant, phrase in _VARIANTS:
+        remaining = variant.sub(phrase, remaining)
     found = []
     for phrase, pattern in _PATTERNS:
         if pattern.search(remaining):
+            if phrase in _NEGATED and _NEGATED[phrase].search(remaining):
+                return None
             found.append(phrase)
             # Blank out the match so shorter phrases inside it ("like me" in "not like me") do not count.
             remaining = pattern.sub(" | ", remaining)

@@ -7,8 +7,8 @@ the caller's thread (and its transaction and connection). Results stored before 
 stored: a stopped run resumes by sending only what is still missing.
 
 Retry policy: retryable errors (429, 5xx, timeouts, connection errors, malformed bodies) are retried
-up to ``max_attempts`` times. The wait is the server's ``Retry-After`` when given, otherwise
-"full jitter" exponential backoff: uniform(0, min(max_delay, base_delay · 2^attempt)) (Brooker, 2015).
+up to ``max_attempts`` times. The wait is the server's ``Retry-After`` when given (in full, up to
+``max_retry_after``, 10 minutes), otherwise "full jitter" exponential backoff: uniform(0, min(max_delay, base_delay · 2^attempt)) (Brooker, 2015).
 A permanent error (401, 403, 404, other 4xx) or exhausted retries stop the whole run with
 :class:`RunAborted` naming the model and the cause.
 """
@@ -46,15 +46,19 @@ class RequestResult:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """``max_delay`` caps our own backoff; a server's ``Retry-After`` is honoured in full up to ``max_retry_after``."""
+
     max_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 30.0
     timeout: float = 120.0
+    max_retry_after: float = 600.0
 
     def delay(self, attempt: int, error: ProviderError) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
         if error.retry_after is not None:
-            return min(error.retry_after, self.max_delay) + random.uniform(0, 0.05)
+            # Retrying before the server's Retry-After only earns another 429 and burns an attempt.
+            return min(error.retry_after, self.max_retry_after) + random.uniform(0, 0.05)
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
@@ -76,6 +80,18 @@ class RunAborted(Exception):
 
 
 _DONE = object()
+_STOP_POLL = 0.1  # seconds between checks of the stop flag while waiting to retry
+
+
+async def _wait_unless_stopped(seconds: float, stop: threading.Event) -> None:
+    """Sleep ``seconds``, but return within ``_STOP_POLL`` once ``stop`` is set (a long Retry-After must not hold a
+    paused or failed run)."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, _STOP_POLL))
 
 
 async def _run_async(
@@ -116,7 +132,7 @@ async def _run_async(
                         stop.set()
                         return
                     stats.retries += 1
-                    await asyncio.sleep(policy.delay(attempt, error))
+                    await _wait_unless_stopped(policy.delay(attempt, error), stop)
                     if stop.is_set():
                         return
                     continue
@@ -124,9 +140,18 @@ async def _run_async(
                 out.put(RequestResult(request.tag, request.key, request.body, completed, attempt))
                 break
 
+    async def guarded(client: httpx.AsyncClient) -> None:
+        try:
+            await worker(client)
+        except Exception as exc:  # an unforeseen error must stop the run loudly, never end it with answers missing
+            failure.append(ProviderError(
+                f"{provider.name} model {provider.model!r}: unexpected {exc.__class__.__name__}: {exc}", retryable=False
+            ))
+            stop.set()
+
     try:
         async with httpx.AsyncClient(limits=limits) as client:
-            await asyncio.gather(*(worker(client) for _ in range(max(1, min(concurrency, len(requests))))))
+            await asyncio.gather(*(guarded(client) for _ in range(max(1, min(concurrency, len(requests))))))
     finally:
         out.put((_DONE, failure[0] if failure else None))
 
@@ -199,4 +224,6 @@ def run_requests(
         raise RunAborted(str(failure), failure)
     if stopped_by_caller:
         raise RunAborted("stopped on request")
+    if stats.answered < len(requests):  # the event loop died without reporting why
+        raise RunAborted(f"the runner stopped with {stats.answered} of {len(requests)} requests answered")
     return stats

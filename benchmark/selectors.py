@@ -118,7 +118,8 @@ def run_report(run: Run) -> dict:
         "settings": run.settings,
         "parse": {"answered": run.answered, "parsed": run.parsed, "failed": run.failed,
                   "rate": run.parse_rate},
-        "scores": scores_nested(run_scores(run)),
+        # The shape: "pvq", "higher_pvq" and "bfi" are always there, empty when no item is keyed to them.
+        "scores": {**{family: {} for family in FAMILIES}, **scores_nested(run_scores(run))},
         "items": items,
     }
     if run.settings.get("logprobs") and answers["expected_rating"].notna().any():

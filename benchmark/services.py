@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -55,6 +56,15 @@ class BenchmarkError(Exception):
     RUN_FAILED = "run {run_id} ({model}) stopped: {cause}"
 
 
+def _full_clean(instance) -> None:
+    """``full_clean`` with its problems as one :class:`BenchmarkError` a researcher can act on."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        problems = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+        raise BenchmarkError(f"invalid {instance._meta.verbose_name}: {problems}") from exc
+
+
 DEFAULT_RUN_SETTINGS = {
     "threshold": scoring.DEFAULT_THRESHOLD,
     "alpha": scoring.DEFAULT_ALPHA,
@@ -92,7 +102,7 @@ def itembank_import(
             raise BenchmarkError(BenchmarkError.ITEMBANK_IN_USE.format(name=name))
         existing.delete()
     bank = ItemBank(name=name, version=version, description=description, is_private=is_private)
-    bank.full_clean()
+    _full_clean(bank)
     bank.save()
     rows = BankItem.objects.bulk_create(
         BankItem(bank=bank, item_id=item.item_id, source=item.source, title=item.title, query=item.query,
@@ -119,7 +129,7 @@ def itembank_for_file(*, path: str | Path) -> ItemBank:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     except OSError as exc:
         raise ItemBankFormatError(f"{path}: cannot open ({exc.strerror})") from exc
-    name = f"{path.stem}-{digest}"
+    name = f"{path.stem[:80]}-{digest}"  # within ItemBank.name's 100 characters
     return ItemBank.objects.filter(name=name).first() or itembank_import(
         path=path, name=name, description=f"Imported from {path.name} for a benchmark run."
     )
@@ -199,7 +209,7 @@ def run_create(
         progress_total=bank.items.count() * PROMPT_COUNT,
         created_by=user,
     )
-    run.full_clean()
+    _full_clean(run)
     run.save()
     return run
 
@@ -275,11 +285,13 @@ def run_execute(
     """
     run = Run.objects.select_related("bank").get(pk=run_id)
     report = ExecutionReport()
-    if run.status == Run.Status.COMPLETED:
-        return report
-    Run.objects.filter(pk=run.pk).update(
+    # A paused or failed run continues only through run_reopen (run_resume, run_benchmark --resume): a chunk
+    # task still queued when the run was paused or stopped by a permanent error must not restart it.
+    started = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING]).update(
         status=Run.Status.RUNNING, started_at=run.started_at or timezone.now(), error=""
     )
+    if not started:
+        return report
     run.refresh_from_db()
     try:
         provider = _provider_for(run, api_key)
@@ -337,8 +349,8 @@ def run_execute(
         if progress:
             progress(run)
 
-    def paused() -> bool:
-        return Run.objects.filter(pk=run.pk, status=Run.Status.PAUSED).exists()
+    def paused() -> bool:  # paused from the web, or failed in another worker's chunk
+        return Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED]).exists()
 
     pending = [PendingRequest(tag=tuple(tags), key=key, body=bodies[key]) for key, tags in wanted.items()]
     policy = RetryPolicy(max_attempts=int(run.settings.get("max_attempts", 8)), timeout=float(run.settings.get("timeout", 120)))
@@ -408,13 +420,20 @@ def run_pause(*, run: Run) -> Run:
     return run
 
 
+def run_reopen(*, run: Run) -> bool:
+    """Make a paused or failed run pending again, so ``run_execute`` continues it; False if it was neither."""
+    reopened = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED]).update(
+        status=Run.Status.PENDING, error=""
+    )
+    run.refresh_from_db()
+    return bool(reopened)
+
+
 def run_resume(*, run: Run) -> Run:
     """Make a paused or failed run pending again and enqueue it (after the surrounding transaction commits)."""
     from benchmark.tasks import run_benchmark_task
 
-    if run.status in (Run.Status.PAUSED, Run.Status.FAILED):
-        Run.objects.filter(pk=run.pk).update(status=Run.Status.PENDING, error="")
-        run.refresh_from_db()
+    if run_reopen(run=run):
         transaction.on_commit(lambda: run_benchmark_task.delay(run.pk))
     return run
 

@@ -100,6 +100,17 @@ def read_failures(prefix: Path) -> list[dict]:
         return [{"request": f"{r['Method']} {r['Name']}", "error": r["Error"][:300], "count": int(r["Occurrences"])} for r in csv.DictReader(handle)]
 
 
+def server_side_latency(access_log: Path) -> dict:
+    """Percentiles of gunicorn's own request time (the access log's last field, e.g. '42ms')."""
+    times = sorted(int(line.rsplit(" ", 1)[-1].removesuffix("ms\n").removesuffix("ms")) for line in access_log.open() if line.rstrip().endswith("ms"))
+    if not times:
+        return {}
+    def pick(q: float) -> int:
+        return times[min(len(times) - 1, int(q * len(times)))]
+
+    return {"requests": len(times), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "p99_ms": pick(0.99), "max_ms": times[-1]}
+
+
 def print_report(report: dict) -> None:
     print()
     print(f"{report['settings']['users']} participants over {report['settings']['ramp_seconds']:.0f} s, think {report['settings']['think_seconds']} s, "
@@ -109,6 +120,9 @@ def print_report(report: dict) -> None:
     for row in [*report["requests"], report["total"]]:
         print(f"{row['name'] if row['name'] != 'Aggregated' else 'ALL':<28}{row['requests']:>8}{row['failures']:>6}{row['requests_per_second']:>8}"
               f"{row['p50_ms']:>7.0f}{row['p95_ms']:>7.0f}{row['p99_ms']:>7.0f}{row['max_ms']:>8.0f}")
+    server = report["server_side_latency"]
+    if server:
+        print(f"{'server side (gunicorn)':<28}{server['requests']:>8}{'':>14}{server['p50_ms']:>7}{server['p95_ms']:>7}{server['p99_ms']:>7}{server['max_ms']:>8}")
     for failure in report["failures"]:
         print(f"  failure x{failure['count']}: {failure['request']}: {failure['error']}")
     print()
@@ -195,6 +209,7 @@ def main() -> int:
         "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
         "requests": sorted(per_type, key=lambda r: r["name"]),
         "total": total,
+        "server_side_latency": server_side_latency(VAR / "loadtest_vp-access.log"),
         "failures": read_failures(prefix),
         "database": database,
     }

@@ -144,6 +144,7 @@ class Stack:
             return False
 
     def start_web(self) -> None:
+        Path(self.env["GUNICORN_ACCESS_LOG"]).unlink(missing_ok=True)
         self._spawn("gunicorn", [str(VENV_BIN / "gunicorn"), "config.wsgi", "-c", "gunicorn.conf.py"])
         _wait(self.healthy, "gunicorn", timeout=60)
         log(f"gunicorn: {self.workers} workers on {self.base_url}")
@@ -170,11 +171,17 @@ class Stack:
         )
         log("Celery worker started against Redis db 13")
 
+    def _children(self, name: str) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.processes[name].pid)], capture_output=True, text=True, check=False).stdout
+        return [int(pid) for pid in out.split()]
+
     def web_worker_pids(self) -> list[int]:
         """Process ids of gunicorn's worker processes (children of the master)."""
-        master = self.processes["gunicorn"].pid
-        out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True, check=False).stdout
-        return [int(pid) for pid in out.split()]
+        return self._children("gunicorn")
+
+    def worker_pool_pids(self) -> list[int]:
+        """Process ids of the Celery worker's pool processes (children of the worker's main process)."""
+        return self._children("celery")
 
     def web_cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by gunicorn's worker processes."""

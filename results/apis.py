@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from benchmark import scoring
-from benchmark.models import LLM, HumanReference, HumanReferenceValue, ItemBank, Run
+from benchmark.models import LLM, HumanReference, HumanReferenceValue, Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
 from benchmark.selectors import run_scores
@@ -304,13 +304,22 @@ class RunListCreateApi(APIView):
 
 
 class RunDetailApi(APIView):
-    """One run with its progress and parse counts (readable while it runs)."""
+    """One run with its progress and parse counts (readable while it runs) and its Celery task's state."""
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: RunOutputSerializer, 404: ERROR})
+    class RunDetailSerializer(RunOutputSerializer):
+        task = serializers.SerializerMethodField()
+
+        def get_task(self, run) -> dict | None:
+            from config.tasks import task_status
+
+            return task_status(run.celery_task_id) if run.celery_task_id else None
+
+    @extend_schema(responses={200: RunDetailSerializer, 404: ERROR})
     def get(self, request, run_id: int):
-        return Response(RunOutputSerializer(_object_or_404(selectors.runs_visible(request.user), run_id, "run")).data)
+        run = _object_or_404(selectors.runs_visible(request.user), run_id, "run")
+        return Response(self.RunDetailSerializer(run).data)
 
 
 class ScoreSerializer(serializers.Serializer):

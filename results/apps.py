@@ -7,9 +7,8 @@ class ResultsConfig(AppConfig):
 
     def ready(self):
         # seed_demo loads the published dataset so a new install shows a real leaderboard.
-        from surveys.demo import SEED_HOOKS
-
         from results.services import seed_published_results
+        from surveys.demo import SEED_HOOKS
 
         if seed_published_results not in SEED_HOOKS:
             SEED_HOOKS.append(seed_published_results)

@@ -13,7 +13,17 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from scipy import stats
 
 from benchmark import scoring
-from benchmark.models import LLM, Answer, BankItem, HumanReference, HumanReferenceValue, ItemBank, ItemCorrelation, Run, Score
+from benchmark.models import (
+    LLM,
+    Answer,
+    BankItem,
+    HumanReference,
+    HumanReferenceValue,
+    ItemBank,
+    ItemCorrelation,
+    Run,
+    Score,
+)
 from benchmark.presets import PERSONAS
 from psychometrics.stats.dimensions import BFI, FAMILIES, HIGHER_PVQ, PVQ, canonical_dimension
 from results import welfare
@@ -317,16 +327,17 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
     except ValueError as exc:
         raise ResultsError(str(exc)) from None
     rows = []
-    for position, key in enumerate(values.index):
-        run_id, model_id, model, source = key
-        row_values = {name: _clean(values.at[key, name]) for name in chosen}
+    value_matrix, utility_matrix = values.to_numpy(float), utilities.to_numpy(float)
+    welfare_array = welfare_values.to_numpy(float)
+    for position, (run_id, model_id, model, source) in enumerate(values.index):
+        row_values = {name: _clean(value_matrix[position, j]) for j, name in enumerate(chosen)}
         present = {name: value for name, value in row_values.items() if value is not None}
         rows.append({
             "run_id": int(run_id), "model_id": int(model_id), "model": model, "source": source,
             "values": row_values,
-            "utilities": {name: _clean(utilities.at[key, name]) for name in chosen},
+            "utilities": {name: _clean(utility_matrix[position, j]) for j, name in enumerate(chosen)},
             "utility_basis": str(basis[position]),
-            "welfare": _clean(welfare_values.loc[key]),
+            "welfare": _clean(welfare_array[position]),
             "max_dimension": max(present, key=present.get) if len(present) > 1 else None,
             "min_dimension": min(present, key=present.get) if len(present) > 1 else None,
         })
@@ -392,22 +403,30 @@ def compare_models(llms: list[LLM], bank: ItemBank) -> pd.DataFrame:
 
 
 def condition_differences(llm: LLM, bank: ItemBank, user) -> pd.DataFrame:
-    """Each completed condition run of a model minus its baseline, per family × dimension (centred scores).
+    """Each completed condition run of a model minus its baseline, per family × dimension.
 
-    Columns ``condition, run_id, family, dimension, baseline, value, difference``; BFI uses the mean.
+    Columns ``condition, run_id, family, dimension, baseline, value, difference``; Schwartz
+    families compare centred scores, the BFI its mean ratings. The newest run of each condition
+    counts. The arithmetic is benchmark's ``condition_effects``.
     """
+    from benchmark.comparisons import condition_effects
+
     runs = model_runs(llm, user).filter(bank=bank, status=Run.Status.COMPLETED)
     frame = scores_frame(runs)
     columns = ["condition", "run_id", "family", "dimension", "baseline", "value", "difference"]
     if frame.empty or "baseline" not in set(frame["condition"]):
         return pd.DataFrame(columns=columns)
-    frame["value"] = np.where(frame["family"] == BFI, frame["mean"], frame["score"])
-    newest = frame.groupby("condition")["run_id"].transform("max")
-    frame = frame[frame["run_id"] == newest]
-    base = frame[frame["condition"] == "baseline"].set_index(["family", "dimension"])["value"].rename("baseline")
-    other = frame[frame["condition"] != "baseline"].join(base, on=["family", "dimension"])
-    other["difference"] = other["value"] - other["baseline"]
-    return other[columns].sort_values(["condition", "family"]).reset_index(drop=True)
+    frame["score"] = np.where(frame["family"] == BFI, frame["mean"], frame["score"])
+    frame = frame[frame["run_id"] == frame.groupby("condition")["run_id"].transform("max")]
+    baseline = frame[frame["condition"] == "baseline"]
+    parts = [
+        condition_effects(group, baseline).rename(columns={"condition": "value", "effect": "difference"}).assign(
+            condition=condition, run_id=int(group["run_id"].iloc[0]))
+        for condition, group in frame[frame["condition"] != "baseline"].groupby("condition", sort=True)
+    ]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 # --- human alignment ------------------------------------------------------------------------------
@@ -455,13 +474,18 @@ def spearman_table(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
 
 
 def pca_map(vectors: pd.DataFrame) -> pd.DataFrame:
-    """2-D principal-component coordinates of the rows of ``vectors`` (rows with a missing dimension dropped).
+    """2-D principal-component coordinates of the rows of ``vectors``.
 
-    Each dimension is centred over the rows (no scaling: all dimensions share one unit); the
-    axes are the first two right singular vectors. Columns ``name, pc1, pc2`` and, as attributes
-    ``explained`` (variance ratio of each axis).
+    Only dimensions every row has are used (a dimension missing anywhere is dropped, so one
+    model without, say, Tradition items does not remove that model from the map); rows still
+    incomplete are dropped. Each dimension is centred over the rows (no scaling: all dimensions
+    share one unit); the axes are the first two right singular vectors. Columns ``name, pc1,
+    pc2``; ``attrs["explained"]`` holds each axis's share of the variance and
+    ``attrs["dimensions"]`` the dimensions used.
     """
-    complete = vectors.dropna()
+    shared = vectors.dropna(axis=1, how="any")
+    complete = shared if shared.shape[1] >= 2 else vectors.dropna()
+    complete = complete.dropna()
     if len(complete) < 2:
         result = pd.DataFrame({"name": complete.index, "pc1": 0.0, "pc2": 0.0})
         result.attrs["explained"] = [float("nan"), float("nan")]
@@ -475,6 +499,7 @@ def pca_map(vectors: pd.DataFrame) -> pd.DataFrame:
     total = float((s ** 2).sum())
     result = pd.DataFrame({"name": complete.index, "pc1": coords[:, 0], "pc2": coords[:, 1]})
     result.attrs["explained"] = [float(s[i] ** 2 / total) if total and i < len(s) else 0.0 for i in range(2)]
+    result.attrs["dimensions"] = list(complete.columns)
     return result
 
 
@@ -534,6 +559,26 @@ def persona_bias(llm: LLM, bank: ItemBank, user, family: str = PVQ) -> pd.DataFr
                 "human_value": human.get(row.dimension),
             })
     return _bias_sorted(pd.DataFrame(records, columns=BIAS_COLUMNS), family)
+
+
+def persona_bias_summary(bias: pd.DataFrame) -> pd.DataFrame:
+    """Per persona: Spearman ρ and mean absolute difference between the model's effects and the human group's values.
+
+    Columns ``group_kind, persona, reference, n, spearman_rho, mean_abs_difference`` (benchmark's
+    ``compare_with_reference``); personas without a matching human group are left out.
+    """
+    from benchmark.comparisons import compare_with_reference
+
+    columns = ["group_kind", "persona", "reference", "n", "spearman_rho", "mean_abs_difference"]
+    records = []
+    for (kind, persona, reference), group in bias.dropna(subset=["reference", "human_value"]).groupby(
+            ["group_kind", "persona", "reference"], sort=True):
+        effects = group.assign(family=PVQ).rename(columns={"model_difference": "effect"})
+        human = group.assign(family=PVQ).rename(columns={"human_value": "value"})
+        _, summary = compare_with_reference(effects, human)
+        records.append({"group_kind": kind, "persona": persona, "reference": reference, "n": summary["n"],
+                        "spearman_rho": summary["spearman_rho"], "mean_abs_difference": summary["mean_abs_difference"]})
+    return pd.DataFrame(records, columns=columns)
 
 
 PUBLISHED_PERSONA_LABEL = "GPT-4o (published: paper Tables 9 and 11)"

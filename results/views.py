@@ -237,7 +237,7 @@ def compare_page(request):
     field = selectors.display_value(family)
     fam = frame[frame["family"] == family] if len(frame) else frame
     wide = (fam.pivot_table(index="dimension", columns="model", values=field, aggfunc="first")
-            .reindex(index=[d for d in FAMILIES[family]], columns=[str(llm) for llm in chosen]) if len(fam) else None)
+            .reindex(index=list(FAMILIES[family]), columns=[str(llm) for llm in chosen]) if len(fam) else None)
     condition_llm = None
     conditions = pd.DataFrame(columns=["condition", "run_id", "family", "dimension", "baseline", "value", "difference"])
     if request.GET.get("model", "").isdigit() and bank:
@@ -263,7 +263,7 @@ def compare_page(request):
     context = {
         **_common(family), "bank": bank, "banks": banks, "available": available, "chosen": chosen,
         "chosen_ids": [llm.pk for llm in chosen], "table": table, "max_compare": MAX_COMPARE,
-        "chart": {"labels": FAMILIES[family], "datasets": [
+        "chart": {"labels": FAMILIES[family], "centred": family != BFI, "datasets": [
             {"label": str(llm), "data": [None if wide is None or pd.isna(wide.at[d, str(llm)]) else float(wide.at[d, str(llm)])
                                          for d in FAMILIES[family]]} for llm in chosen]},
         "condition_llm": condition_llm, "conditions": cond_family.to_dict("records") if len(cond_family) else [],
@@ -303,7 +303,9 @@ def alignment_page(request):
         bias, bias_label = selectors.persona_bias(bias_llm, bank, request.user), str(bias_llm)
     else:
         bias, bias_label = selectors.published_persona_bias(), selectors.PUBLISHED_PERSONA_LABEL
-    download = _download(request, {"spearman": correlations, "pca": pca, "persona_bias": bias}, "alignment")
+    bias_summary = selectors.persona_bias_summary(bias)
+    download = _download(request, {"spearman": correlations, "pca": pca, "persona_bias": bias,
+                                   "persona_summary": bias_summary}, "alignment")
     if download:
         return download
     heat = []
@@ -333,9 +335,10 @@ def alignment_page(request):
         "n_references": HumanReference.objects.count(),
         "pca": {"points": [{"name": r.name, "kind": r.kind, "x": round(float(r.pc1), 4), "y": round(float(r.pc2), 4)}
                            for r in pca.itertuples()],
-                "explained": [None if math.isnan(x) else round(x * 100, 1) for x in explained]},
+                "explained": [None if math.isnan(x) else round(x * 100, 1) for x in explained],
+                "dimensions": pca.attrs.get("dimensions", [])},
         "persona_models": persona_models, "bias_llm": bias_llm, "bias_label": bias_label, "bias_charts": bias_charts,
-        "bias_rows": bias.to_dict("records"), "dimensions": FAMILIES[family], "query": request.GET.urlencode(),
+        "bias_rows": bias.to_dict("records"), "bias_summary": bias_summary.to_dict("records"), "dimensions": FAMILIES[family], "query": request.GET.urlencode(),
     }
     return render(request, "results/alignment.html", context)
 

@@ -41,8 +41,16 @@ class StudyAdmin(admin.ModelAdmin):
         ("Texts", {"fields": ["consent_text", "instructions_text"]}),
         ("Prolific completion codes", {"fields": ["completion_code", "failed_checks_code", "no_consent_code"]}),
         ("Design", {"fields": ["time_limit_minutes", "target_raters_per_item", "attention_check_count",
-                               "max_failed_checks", "ask_demographics"]}),
+                               "attention_check_pages", "max_failed_checks", "ask_demographics"]}),
     ]
+    # Pages are rebuilt from these on every request: changing them under a participant who has
+    # started would move their checks and page numbers, so they are frozen once anyone arrived.
+    frozen_once_started = ["attention_check_count", "attention_check_pages"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.participants.exists():
+            return [*super().get_readonly_fields(request, obj), *self.frozen_once_started]
+        return super().get_readonly_fields(request, obj)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(

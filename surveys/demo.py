@@ -38,6 +38,7 @@ DEMO_STUDY = {
     "no_consent_code": "DEMO-NOCONSENT",
     "time_limit_minutes": 60,
     "attention_check_count": 4,
+    "attention_check_pages": "",  # the default placement: 2 on item pages, 1 in PVQ-21, 1 in BFI-10
     "max_failed_checks": 2,
     "ask_demographics": True,
 }

@@ -57,7 +57,10 @@ def _decode(data: bytes, filename: str) -> str:
 
 def _csv_rows(text: str, filename: str) -> list[tuple[int, dict]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []  # reads the header row: a field over csv's size limit raises here
+    except csv.Error as error:
+        raise ItemImportError([f"{filename}: line 1 (header): {error}."]) from None
     problems = [f"{filename}: line 1: missing column '{name}'." for name in REQUIRED if name not in header]
     problems += [f"{filename}: line 1: unknown column '{name}' (expected {', '.join(COLUMNS)})." for name in header if name not in COLUMNS]
     if problems:
@@ -70,7 +73,8 @@ def _csv_rows(text: str, filename: str) -> list[tuple[int, dict]]:
             rows.append((start, record))
             start = reader.line_num + 1
     except csv.Error as error:
-        raise ItemImportError([f"{filename}: line {reader.line_num}: {error}."]) from None
+        # reader.line_num still points at the previous record here: name the line the bad one starts on.
+        raise ItemImportError([f"{filename}: line {start}: {error}."]) from None
     return rows
 
 

@@ -5,8 +5,11 @@ PROLIFIC_PID and study, one rating per participant and item, ratings inside thei
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+from surveys.plan import parse_check_pages
 
 RATING_MIN, RATING_MAX = 1, 6
 PVQ21_MIN, PVQ21_MAX = 1, 6
@@ -35,6 +38,12 @@ class Study(models.Model):
     time_limit_minutes = models.PositiveIntegerField(default=60, help_text="A reservation expires after this time.")
     target_raters_per_item = models.PositiveIntegerField(default=DEFAULT_RATERS_PER_ITEM)
     attention_check_count = models.PositiveIntegerField(default=4)
+    attention_check_pages = models.CharField(
+        max_length=200, blank=True,
+        help_text="Where the checks go, one entry per check, separated by commas: items (an item page), items:N "
+        "(the participant's N-th item page), pvq21 or bfi10; e.g. 'items, items:3, pvq21, bfi10'. Empty: with 4 "
+        "or more checks one each in PVQ-21 and BFI-10 and the rest on distinct item pages, else all on item pages.",
+    )
     max_failed_checks = models.PositiveIntegerField(
         default=2, help_text="More failed checks than this ends the survey with the failed-checks code."
     )
@@ -50,6 +59,17 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self):
+        try:
+            places = parse_check_pages(self.attention_check_pages)
+        except ValueError as error:
+            raise ValidationError({"attention_check_pages": str(error)}) from None
+        if places and len(places) != self.attention_check_count:
+            raise ValidationError({"attention_check_pages": (
+                f"This names {len(places)} places, but the study has {self.attention_check_count} attention checks: "
+                "give one place per check, or leave it empty for the default placement."
+            )})
 
 
 class ItemGroup(models.Model):

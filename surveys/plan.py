@@ -9,8 +9,11 @@ Order of a plan::
 
 Query order and the order of responses within a query are shuffled with the participant's
 seed. Attention checks are instructed-response rows ("please select 'Like me' for this row")
-placed among the rows of a page: with four or more checks one goes into the PVQ-21 page and
-one into the BFI-10 page, the rest into item pages (distinct pages while there are enough).
+placed among the rows of a page. By default, with four or more checks one goes into the PVQ-21
+page and one into the BFI-10 page, the rest into item pages (distinct pages while there are
+enough). A study can instead say where each check goes (``check_pages``, see
+``parse_check_pages``): ``items`` (an item page, distinct while there are enough),
+``items:N`` (the participant's N-th item page), ``pvq21`` or ``bfi10``.
 """
 
 import random
@@ -68,22 +71,67 @@ def _check(rng: random.Random, key: str, n_rows: int, scale: list[tuple[int, str
     return CheckSpec(key=key, position=rng.randint(0, n_rows), expected=code, label=label)
 
 
-def build_plan(*, seed: int, items: list[PlanItem], check_count: int) -> list[Page]:
-    """The full page plan for a participant with ``seed`` assigned ``items`` (see module docstring)."""
+CHECK_PAGE_KINDS = (ITEMS, PVQ21_PAGE, BFI10_PAGE)
+
+
+def parse_check_pages(text: str) -> tuple[str, ...]:
+    """Where a study's checks go, from text like ``"items, items:3, pvq21, bfi10"``.
+
+    One entry per check: ``items`` (an item page, distinct pages while there are enough),
+    ``items:N`` (the participant's N-th item page, 1-based; the last one if there are fewer),
+    ``pvq21`` or ``bfi10``. Empty text means the default placement. Raises ValueError naming
+    the bad entry.
+    """
+    entries = tuple(part.strip().lower() for part in text.split(",")) if text.strip() else ()
+    for n, entry in enumerate(entries, start=1):
+        kind, _, number = entry.partition(":")
+        valid = kind in CHECK_PAGE_KINDS and (not number or (kind == ITEMS and number.isascii() and number.isdigit() and int(number) >= 1))
+        if not valid:
+            raise ValueError(
+                f"Check {n}: '{entry}' is not a place for an attention check: use items, items:N (N = 1, 2, ...), "
+                f"{PVQ21_PAGE} or {BFI10_PAGE}, separated by commas."
+            )
+    return entries
+
+
+def _default_check_pages(check_count: int, has_item_pages: bool) -> list[str]:
+    in_instruments = (2 if check_count >= 4 else 0) if has_item_pages else check_count
+    return [ITEMS] * (check_count - in_instruments) + [PVQ21_PAGE if n % 2 == 0 else BFI10_PAGE for n in range(in_instruments)]
+
+
+def build_plan(*, seed: int, items: list[PlanItem], check_count: int, check_pages: tuple[str, ...] = ()) -> list[Page]:
+    """The full page plan for a participant with ``seed`` assigned ``items`` (see module docstring).
+
+    ``check_pages`` (from ``parse_check_pages``) places the ``check_count`` checks; empty means
+    the default placement.
+    """
     if check_count < 0:
         raise ValueError(f"check_count must be >= 0, got {check_count}.")
+    if check_pages and len(check_pages) != check_count:
+        raise ValueError(f"check_pages names {len(check_pages)} places for {check_count} attention checks.")
     rng = random.Random(seed)
     item_pages = _query_pages(sorted(items, key=lambda i: i.pk), rng)
 
     check_rng = random.Random(f"{seed}:checks")
-    # Without item pages every check goes into the questionnaires.
-    in_instruments = (2 if check_count >= 4 else 0) if item_pages else check_count
-    in_items = check_count - in_instruments
+    places = list(parse_check_pages(",".join(check_pages))) or _default_check_pages(check_count, bool(item_pages))
+    if not item_pages:
+        # Without item pages the item-page checks go into the questionnaires, alternately.
+        n_instrument = sum(place in (PVQ21_PAGE, BFI10_PAGE) for place in places)
+        places = [place if place in (PVQ21_PAGE, BFI10_PAGE) else None for place in places]
+        for i, place in enumerate(places):
+            if place is None:
+                places[i] = PVQ21_PAGE if n_instrument % 2 == 0 else BFI10_PAGE
+                n_instrument += 1
+    instrument_places = [place for place in places if place in (PVQ21_PAGE, BFI10_PAGE)]
+    if check_pages:
+        instrument_places.sort(key=lambda place: place == BFI10_PAGE)  # PVQ-21 comes first
+    free_item_checks = sum(place == ITEMS for place in places)
     targets: list[int] = []
-    if item_pages and in_items:
+    if item_pages and free_item_checks:
         # Distinct pages while there are enough, then wrap around.
         order = check_rng.sample(range(len(item_pages)), len(item_pages))
-        targets = [order[i % len(order)] for i in range(in_items)]
+        targets = [order[i % len(order)] for i in range(free_item_checks)]
+    targets += [min(int(place.partition(":")[2]), len(item_pages)) - 1 for place in places if place.startswith(f"{ITEMS}:")]
 
     page_checks: dict[int, list[CheckSpec]] = {}
     # Keys are numbered in the order the participant meets them.
@@ -101,9 +149,9 @@ def build_plan(*, seed: int, items: list[PlanItem], check_count: int) -> list[Pa
 
     pvq_checks: list[CheckSpec] = []
     bfi_checks: list[CheckSpec] = []
-    for n in range(in_instruments):
+    for place in instrument_places:
         counter += 1
-        if n % 2 == 0:
+        if place == PVQ21_PAGE:
             pvq_checks.append(_check(check_rng, f"check{counter}", len(PVQ21) + len(pvq_checks), PVQ21_SCALE))
         else:
             bfi_checks.append(_check(check_rng, f"check{counter}", len(BFI10) + len(bfi_checks), BFI10_SCALE))

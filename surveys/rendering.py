@@ -13,7 +13,7 @@ from surveys.plan import CheckSpec, interleave
 
 def _selected(values: Mapping[str, str] | None, name: str) -> int | None:
     value = (values or {}).get(name)
-    return int(value) if value is not None and str(value).isdigit() else None
+    return int(value) if value is not None and str(value).isascii() and str(value).isdigit() else None
 
 
 def _number(rows: list[dict]) -> list[dict]:

@@ -7,7 +7,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from surveys.models import AttentionCheckResponse, Item, ItemGroup, Participant, Study
-from surveys.plan import Page, PlanItem, build_plan
+from surveys.plan import Page, PlanItem, build_plan, parse_check_pages
 
 
 def studies_for_researcher(user) -> QuerySet[Study]:
@@ -48,7 +48,13 @@ def participant_plan(participant: Participant) -> list[Page]:
         if participant.assigned_items:
             rows = rows.filter(pk__in=participant.assigned_items)
         items = [PlanItem(pk=pk, title=title, query=query) for pk, title, query in rows.values_list("pk", "title", "query")]
-    return build_plan(seed=participant.seed, items=items, check_count=participant.study.attention_check_count)
+    study = participant.study
+    return build_plan(
+        seed=participant.seed,
+        items=items,
+        check_count=study.attention_check_count,
+        check_pages=parse_check_pages(study.attention_check_pages),
+    )
 
 
 def participant_failed_checks(participant: Participant) -> int:

@@ -7,6 +7,7 @@ same sections are serialised there too.
 """
 
 import random
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ MSG_FUTURE_STEP = "Your submission is for page {step}, but you are on page {curr
 MSG_MISSING = "Please answer {row}."
 MSG_OUT_OF_SCALE = "'{value}' is not an answer on the scale for {row}; please choose one of the options shown."
 MSG_NOT_ON_PAGE = "'{field}' is not part of this page; nothing was saved."
+MSG_TWICE = "The submission holds more than one answer for {row}; please choose one option."
 MSG_CONSENT = "Please choose whether you agree to take part."
 MSG_GENDER = "Please choose an answer for gender."
 MSG_AGE = "Please choose an age band."
@@ -84,6 +86,9 @@ MSG_AGE = "Please choose an age band."
 # Fields a form may carry besides answers.
 FORM_META_FIELDS = {"csrfmiddlewaretoken", "step"}
 ANSWER_PREFIXES = ("item-", "check-", "pvq-", "bfi-", "consent", "gender", "age_band")
+# ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() then rejects or misreads.
+ANSWER_CODE_RE = re.compile(r"[0-9]{1,3}")
+STEP_RE = re.compile(r"[0-9]{1,6}")
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ def _choice(value, scale: list[tuple[int, str]], row: str, errors: list[str]) ->
         errors.append(MSG_MISSING.format(row=row))
         return None
     codes = {code for code, _ in scale}
-    if not str(value).isdigit() or int(value) not in codes:
+    if not ANSWER_CODE_RE.fullmatch(str(value)) or int(value) not in codes:
         errors.append(MSG_OUT_OF_SCALE.format(value=str(value)[:40], row=row))
         return None
     return int(value)
@@ -218,6 +223,10 @@ def _validate_page(page: plans.Page, study: Study, data: Mapping[str, str]) -> t
             continue
         if field.startswith(ANSWER_PREFIXES):
             errors.append(MSG_NOT_ON_PAGE.format(field=field[:60]))
+    getlist = getattr(data, "getlist", None)  # a QueryDict keeps every value of a repeated field
+    if getlist is not None:
+        labels = dict(_rows_with_labels(page)) or {f: f for f in sorted(expected)}
+        errors += [MSG_TWICE.format(row=label) for f, label in labels.items() if len(getlist(f)) > 1]
     clean: dict = {}
     if page.kind == plans.CONSENT:
         answer = data.get("consent")
@@ -291,7 +300,7 @@ def _save_page(participant: Participant, page: plans.Page, clean: dict, now: dat
 
 def _parse_step(value) -> int:
     text = str(value if value is not None else "").strip()
-    if not text.isdigit() or len(text) > 6:
+    if not STEP_RE.fullmatch(text):
         raise PageOutOfOrder(MSG_BAD_STEP.format(value=text[:20]))
     return int(text)
 

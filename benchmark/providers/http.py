@@ -1,5 +1,6 @@
 """The one function that sends a provider request: timeouts and error classification live here."""
 
+import datetime
 import email.utils
 import time
 
@@ -11,7 +12,7 @@ RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 
 
 def parse_retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` (OpenAI), ``Retry-After`` seconds or an HTTP date; None if absent."""
+    """Seconds to wait from ``retry-after-ms`` (OpenAI), ``Retry-After`` seconds or an HTTP date; None if absent or unreadable."""
     milliseconds = headers.get("retry-after-ms")
     if milliseconds:
         try:
@@ -24,8 +25,14 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unreadable: the caller falls back to its own backoff
+    if parsed.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one must not be read as local time
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def _error_detail(response: httpx.Response) -> str:

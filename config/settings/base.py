@@ -115,6 +115,9 @@ else:
     if not DATABASE_URL.startswith(("postgres://", "postgresql://", "sqlite:")):
         raise ImproperlyConfigured(f"DATABASE_URL must start with postgres://, postgresql:// or sqlite:, got {DATABASE_URL.split(':')[0]}:...")
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        # A SQLite file named by URL needs the same serialisation as the embedded default above.
+        DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
 
 DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,19 +1,19 @@
 """Spearman correlations of every item with every dimension, vectorised.
 
-Participants rate the items of their item group, so items fall into blocks that share (nearly)
-the same raters. Each block is handled by a few array operations for all its items and all
-dimensions at once; a Python loop runs over blocks, never over item x dimension pairs.
+Participants rate the items of their item group, so items fall into groups rated by exactly the
+same raters. Each group is ranked once (along the raters, average ranks for ties, as
+``scipy.stats.rankdata``) and correlated with all dimensions by one matrix product; a Python loop
+runs over groups, never over item x dimension pairs.
 
 Missing answers are handled exactly: for each item x dimension pair only the raters with both a
-rating and a score count, and ranks are taken within those raters. Within a block of ``m``
-raters the rank of rater ``b`` among the raters ``M`` kept for a pair is
-
-    rank(b) = sum over a in M of ( [x_a < x_b] + 0.5 [x_a == x_b] ) + 0.5,
-
-the average rank for ties, computed for every pair with one batched matrix product of the
-comparison matrices and the masks. Spearman's rho is Pearson's r of these ranks; as the mean of
-ranks 1..n is (n + 1) / 2, ``rho = (S_xy - c) / sqrt((S_xx - c)(S_yy - c))`` with
-``c = n ((n + 1) / 2)^2``. Ranks are multiples of 0.5, so every sum is exact in floating point.
+rating and a score count, and ranks are taken within those raters. A group's items share their
+raters, so a pair's raters depend only on the dimension's missing scores. Dimensions without
+missing scores among a group's raters (the usual case) share one ranking of the ratings; for the
+others every item is ranked within every dimension's raters in one batched sort. Spearman's rho
+is Pearson's r of the ranks; with centred ranks ``a = rank - (n + 1) / 2``,
+``rho = sum(a_x a_y) / sqrt(sum(a_x^2) sum(a_y^2))``. Centred ranks are multiples of 0.5, so
+every sum is exact in floating point, whatever the order of summation. The work per group grows
+with ``raters x log(raters)``, so large rater counts stay cheap.
 """
 
 import numpy as np
@@ -25,8 +25,8 @@ LONG_RATING_COLUMNS = ["participant_id", "item_id", "rating"]
 
 # Items whose rater sets overlap this much share a block (union at most 1.25 x the larger set).
 BLOCK_OVERLAP = 1.25
-# Largest comparison tensor of one block (items x raters x raters, in numbers), about 32 MB.
-BLOCK_CELLS = 4_000_000
+# Largest raters x items x dimensions tensor for pairs with missing answers, about 32 MB per array.
+CHUNK_CELLS = 4_000_000
 
 
 def spearman_p_value(rho: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -43,32 +43,94 @@ def spearman_p_value(rho: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.where((dof > 0) & ~np.isnan(rho), np.minimum(p, 1.0), np.nan)
 
 
-def _comparisons(values: np.ndarray) -> np.ndarray:
-    """For columns of ``values`` (rows x columns): [column, a, b] = [v_a < v_b] + 0.5 [v_a == v_b]."""
-    columns = values.T
-    less = columns[:, :, None] < columns[:, None, :]
-    equal = columns[:, :, None] == columns[:, None, :]
-    return less + 0.5 * equal
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..m of each column of ``values`` (m x columns, no NaN), ties sharing their average rank.
+
+    Equal to ``scipy.stats.rankdata(values, axis=0)``, without its per-call overhead (many small groups).
+    """
+    series = np.ascontiguousarray(values.T)  # one row per column of values: sorting along contiguous memory
+    count, m = series.shape
+    flat_order = (np.argsort(series, axis=1) + (np.arange(count) * m)[:, None]).ravel()
+    ordered = series.ravel()[flat_order].reshape(count, m)
+    new_run = np.empty((count, m), dtype=bool)
+    new_run[:, 0] = True
+    np.not_equal(ordered[:, 1:], ordered[:, :-1], out=new_run[:, 1:])
+    run_starts = np.flatnonzero(new_run)
+    run_lengths = np.diff(np.append(run_starts, new_run.size))
+    run_ranks = run_starts % m + (run_lengths + 1) / 2  # the average of ranks start+1 .. start+length
+    ranks = np.empty(series.size)
+    ranks[flat_order] = run_ranks[np.cumsum(new_run.ravel()) - 1]
+    return ranks.reshape(count, m).T
+
+
+def _rank_correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """rho (columns of x x columns of y) for complete data: rows are the raters kept, no NaN."""
+    m = x.shape[0]
+    if m < 2:
+        return np.full((x.shape[1], y.shape[1]), np.nan)
+    x_ranks = _average_ranks(x) - (m + 1) / 2
+    y_ranks = _average_ranks(y) - (m + 1) / 2
+    s_xx = (x_ranks * x_ranks).sum(axis=0)
+    s_yy = (y_ranks * y_ranks).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = (x_ranks.T @ y_ranks) / np.sqrt(np.outer(s_xx, s_yy))
+    rho[(s_xx == 0)[:, None] | (s_yy == 0)[None, :]] = np.nan
+    return np.clip(rho, -1.0, 1.0)
+
+
+def _masked_rank_correlation(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """rho and n (columns of x x columns of y) for ratings and scores with NaN, pairwise complete.
+
+    Each pair keeps the raters with both a rating and a score. All pairs are ranked at once in a
+    raters x items x dimensions tensor: a rater not kept for a pair is moved past every value
+    (+inf), which leaves the ranks of the kept raters among themselves unchanged, and is then
+    left out of every sum.
+    """
+    m = x.shape[0]
+    kept = ~np.isnan(x)[:, :, None] & ~np.isnan(y)[:, None, :]  # m x k x d
+    n = kept.sum(axis=0)
+    centre = (n + 1) / 2
+    x_ranks = _average_ranks(np.where(kept, x[:, :, None], np.inf).reshape(m, -1)).reshape(kept.shape)
+    y_ranks = _average_ranks(np.where(kept, y[:, None, :], np.inf).reshape(m, -1)).reshape(kept.shape)
+    x_centred = np.where(kept, x_ranks - centre, 0.0)
+    y_centred = np.where(kept, y_ranks - centre, 0.0)
+    s_xy = (x_centred * y_centred).sum(axis=0)
+    s_xx = (x_centred * x_centred).sum(axis=0)
+    s_yy = (y_centred * y_centred).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = s_xy / np.sqrt(s_xx * s_yy)
+    rho[(s_xx == 0) | (s_yy == 0)] = np.nan  # constant, or fewer than two raters
+    return np.clip(rho, -1.0, 1.0), n
 
 
 def _block_spearman(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """rho and n (items x dimensions) for ratings ``x`` (raters x items) and scores ``y`` (raters x dims), NaN = missing."""
-    rated = (~np.isnan(x)).astype(float)  # m x k
-    scored = (~np.isnan(y)).astype(float)  # m x d
-    n = rated.T @ scored  # k x d
-    both = rated.T[:, :, None] * scored[None, :, :]  # k x m x d: rater kept for the pair
-    x_ranks = np.matmul(_comparisons(x).transpose(0, 2, 1), both) + 0.5  # k x m x d
-    y_ranks = np.matmul(_comparisons(y).transpose(0, 2, 1), both.transpose(2, 1, 0)) + 0.5  # d x m x k
-    y_ranks = y_ranks.transpose(2, 1, 0)  # k x m x d
-    kept_x = both * x_ranks
-    s_xy = (kept_x * y_ranks).sum(axis=1)
-    s_xx = (kept_x * x_ranks).sum(axis=1)
-    s_yy = (both * y_ranks * y_ranks).sum(axis=1)
-    c = n * ((n + 1) / 2) ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = (s_xy - c) / np.sqrt((s_xx - c) * (s_yy - c))
-    rho[(n < 2) | (s_xx - c <= 0) | (s_yy - c <= 0)] = np.nan
-    return np.clip(rho, -1.0, 1.0), n.astype(np.int64)
+    """rho and n (items x dimensions) for ratings ``x`` (raters x items) and scores ``y`` (raters x dims), NaN = missing.
+
+    Items rated by every rater of the block and dimensions scored for all of them (the usual
+    case) share one ranking each and one matrix product; the other pairs are ranked pairwise
+    (``_masked_rank_correlation``) in chunks of at most ``CHUNK_CELLS`` tensor cells.
+    """
+    m, k = x.shape
+    rho = np.full((k, y.shape[1]), np.nan)
+    n = np.zeros((k, y.shape[1]), dtype=np.int64)
+    full_items = np.flatnonzero(~np.isnan(x).any(axis=0))
+    full_dimensions = np.flatnonzero(~np.isnan(y).any(axis=0))
+    if full_items.size and full_dimensions.size:
+        rho[np.ix_(full_items, full_dimensions)] = _rank_correlation(x[:, full_items], y[:, full_dimensions])
+        n[np.ix_(full_items, full_dimensions)] = m
+    rest = [
+        (np.flatnonzero(np.isnan(x).any(axis=0)), np.arange(y.shape[1])),
+        (full_items, np.flatnonzero(np.isnan(y).any(axis=0))),
+    ]
+    for items, dimensions in rest:
+        if not (items.size and dimensions.size):
+            continue
+        per_chunk = max(1, CHUNK_CELLS // (m * dimensions.size))
+        for first in range(0, items.size, per_chunk):
+            chunk = items[first : first + per_chunk]
+            block = np.ix_(chunk, dimensions)
+            rho[block], n[block] = _masked_rank_correlation(x[:, chunk], y[:, dimensions])
+    return rho, n
 
 
 def _trait_matrix(traits: pd.DataFrame) -> np.ndarray:
@@ -79,9 +141,13 @@ def _trait_matrix(traits: pd.DataFrame) -> np.ndarray:
     if traits.index.has_duplicates:
         raise ValueError(f"traits has the participant {traits.index[traits.index.duplicated()][0]!r} twice.")
     try:
-        return traits.to_numpy(dtype=float, na_value=np.nan)
+        values = traits.to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError) as error:
         raise ValueError(f"traits must be numeric: {error}") from error
+    if np.isinf(values).any():
+        row, column = np.argwhere(np.isinf(values))[0]
+        raise ValueError(f"traits has an infinite score for participant {traits.index[row]!r} on {traits.columns[column]!r}.")
+    return values
 
 
 def spearman_long(ratings: pd.DataFrame, traits: pd.DataFrame, items: list | None = None) -> pd.DataFrame:
@@ -127,6 +193,9 @@ def spearman_long(ratings: pd.DataFrame, traits: pd.DataFrame, items: list | Non
         values = pd.to_numeric(ratings["rating"]).to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError) as error:
         raise ValueError(f"ratings must be numeric: {error}") from error
+    if np.isinf(values).any():
+        first = ratings[np.isinf(values)].iloc[0]
+        raise ValueError(f"Participant {first['participant_id']!r} rated item {first['item_id']!r} {first['rating']!r}, not a finite number.")
     order = list(dict.fromkeys(ratings["item_id"])) if items is None else list(items)
     if len(set(order)) != len(order):
         raise ValueError("items lists an item twice.")
@@ -147,13 +216,8 @@ def spearman_long(ratings: pd.DataFrame, traits: pd.DataFrame, items: list | Non
     n_dims = t.shape[1]
     rho = np.full((len(order), n_dims), np.nan)
     count = np.zeros((len(order), n_dims), dtype=np.int64)
-    for block_rows, block_items in _blocks(item_codes, rows):
-        x = np.full((block_rows.size, len(block_items)), np.nan)
-        codes = np.asarray([code for code, _, _ in block_items])
-        for column, (_, start, end) in enumerate(block_items):
-            x[np.searchsorted(block_rows, rows[start:end]), column] = values[start:end]
-        block_rho, block_n = _block_spearman(x, t[block_rows])
-        rho[codes], count[codes] = block_rho, block_n
+    for block_rows, codes, x in _blocks(item_codes, rows, values):
+        rho[codes], count[codes] = _block_spearman(x, t[block_rows])
 
     p = spearman_p_value(rho, count)
     return pd.DataFrame(
@@ -168,45 +232,43 @@ def spearman_long(ratings: pd.DataFrame, traits: pd.DataFrame, items: list | Non
     )
 
 
-def _blocks(item_codes: np.ndarray, rows: np.ndarray):
-    """Blocks of items with overlapping raters: (sorted union of rater rows, [(item code, start, end)]).
+def _blocks(item_codes: np.ndarray, rows: np.ndarray, values: np.ndarray):
+    """Blocks of items with (nearly) the same raters: (sorted rater rows, item codes, ratings as raters x items, NaN = not rated).
 
-    ``item_codes`` and ``rows`` are sorted by item, then row. Items with identical rater sets are
-    grouped first; groups are then merged greedily, in order of their first rater, while the
-    union of raters stays within ``BLOCK_OVERLAP`` of the larger set and the block's comparison
-    tensor within ``BLOCK_CELLS``.
+    ``item_codes``, ``rows`` and ``values`` are sorted by item, then row, without missing ratings.
+    Items with identical rater sets are grouped first; groups are then merged greedily, in order
+    of their first rater, while the union of raters stays within ``BLOCK_OVERLAP`` of the larger
+    set (an item group with a few skipped ratings stays one block).
     """
     if item_codes.size == 0:
         return
     starts = np.flatnonzero(np.r_[True, item_codes[1:] != item_codes[:-1]])
     ends = np.r_[starts[1:], item_codes.size]
-    exact: dict[bytes, list[tuple[int, int, int]]] = {}
+    exact: dict[bytes, list[tuple[int, int]]] = {}
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        exact.setdefault(rows[start:end].tobytes(), []).append((int(item_codes[start]), start, end))
-    groups = sorted(exact.values(), key=lambda members: (rows[members[0][1]], members[0][0]))
+        exact.setdefault(rows[start:end].tobytes(), []).append((start, end))
+    groups = sorted(exact.values(), key=lambda members: (rows[members[0][0]], item_codes[members[0][0]]))
 
-    block_rows: np.ndarray | None = None
-    block_items: list[tuple[int, int, int]] = []
+    block_rows, block_items = None, []
     for members in groups:
-        _, start, end = members[0]
+        start, end = members[0]
         group_rows = rows[start:end]
         if block_rows is not None:
             union = np.union1d(block_rows, group_rows)
-            cells = (len(block_items) + len(members)) * union.size * union.size
-            if union.size <= BLOCK_OVERLAP * max(block_rows.size, group_rows.size) and cells <= BLOCK_CELLS:
+            if union.size <= BLOCK_OVERLAP * max(block_rows.size, group_rows.size):
                 block_rows = union
                 block_items.extend(members)
                 continue
-            yield from _split(block_rows, block_items)
+            yield _block(block_rows, block_items, item_codes, rows, values)
         block_rows, block_items = group_rows, list(members)
-    yield from _split(block_rows, block_items)
+    yield _block(block_rows, block_items, item_codes, rows, values)
 
 
-def _split(block_rows: np.ndarray, block_items: list):
-    """A block in chunks of items small enough for ``BLOCK_CELLS``."""
-    per_chunk = max(1, BLOCK_CELLS // max(1, block_rows.size * block_rows.size))
-    for first in range(0, len(block_items), per_chunk):
-        yield block_rows, block_items[first : first + per_chunk]
+def _block(block_rows, block_items, item_codes, rows, values):
+    x = np.full((block_rows.size, len(block_items)), np.nan)
+    for column, (start, end) in enumerate(block_items):
+        x[np.searchsorted(block_rows, rows[start:end]), column] = values[start:end]
+    return block_rows, item_codes[[start for start, _ in block_items]], x
 
 
 def spearman_matrix(ratings: pd.DataFrame, traits: pd.DataFrame) -> pd.DataFrame:

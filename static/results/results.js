@@ -29,7 +29,11 @@
       const meta = chart.getDatasetMeta(0);
       const scale = chart.scales[chart.options.indexAxis === "y" ? "x" : "y"];
       const ctx = chart.ctx;
+      const area = chart.chartArea;
       ctx.save();
+      ctx.beginPath();
+      ctx.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+      ctx.clip();
       ctx.strokeStyle = "#1d2330";
       ctx.lineWidth = 1.4;
       meta.data.forEach((bar, i) => {
@@ -212,4 +216,101 @@
       panel.innerHTML = head + (cards || '<p class="muted">No items are keyed to this dimension.</p>');
     });
   }
+  // --- page charts: each page ships its data as <script type="application/json"> (no inline code, CSP-safe) ---
+
+  function leaderboardPage() {
+    const d = VP.data("welfare-data");
+    if (!d) return;
+    VP.chart("welfare-chart", {
+      type: "bar",
+      data: { labels: d.labels, datasets: [{ label: "welfare (1-6 scale)", data: d.values, backgroundColor: VP.colour(0, 0.7) }] },
+      options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { title: { display: true, text: "welfare" } } } },
+    });
+  }
+
+  function modelPage() {
+    const blocks = VP.data("model-data");
+    if (!blocks) return;
+    const finite = (xs) => xs.filter((x) => x !== null && x !== undefined);
+    blocks.forEach((b) => {
+      const centred = b.field === "score";
+      VP.chart("radar-" + b.family, {
+        type: "radar",
+        data: { labels: b.chart.labels, datasets: [{ label: b.label, data: b.chart.values, backgroundColor: VP.colour(0, 0.2), borderColor: VP.colour(0), pointRadius: 3 }] },
+        options: { plugins: { legend: { display: false } }, scales: { r: centred ? { suggestedMin: -1, suggestedMax: 1 } : { suggestedMin: 1, suggestedMax: 6 } } },
+      });
+      const hasCi = finite(b.chart.low).length > 0;
+      const yScale = centred
+        ? { suggestedMin: Math.min(0, ...finite(b.chart.low), ...finite(b.chart.values)),
+            suggestedMax: Math.max(0, ...finite(b.chart.high), ...finite(b.chart.values)),
+            title: { display: true, text: "score (centred)" } }
+        : { min: 1, max: 6, title: { display: true, text: "mean rating" } };
+      VP.chart("bar-" + b.family, {
+        type: "bar",
+        data: { labels: b.chart.labels, datasets: [{ label: b.label, data: b.chart.values,
+          backgroundColor: b.chart.values.map((v) => (v !== null && v < (centred ? 0 : 3.5) ? VP.colour(0, 0.6) : VP.colour(1, 0.6))) }] },
+        options: { plugins: { legend: { display: false }, intervals: hasCi ? { low: b.chart.low, high: b.chart.high } : {} },
+          scales: { y: yScale } },
+      });
+    });
+  }
+
+  function comparePage() {
+    const d = VP.data("compare-data");
+    if (!d) return;
+    VP.chart("compare-radar", {
+      type: "radar",
+      data: { labels: d.labels, datasets: d.datasets.map((ds, i) => ({ label: ds.label, data: ds.data, borderColor: VP.colour(i), backgroundColor: VP.colour(i, 0.12), pointRadius: 3 })) },
+      options: { scales: { r: d.centred ? { suggestedMin: -1, suggestedMax: 1 } : { suggestedMin: 1, suggestedMax: 6 } } },
+    });
+    const c = VP.data("conditions-data");
+    if (c) {
+      VP.chart("conditions-chart", {
+        type: "bar",
+        data: { labels: c.labels, datasets: c.datasets.map((ds, i) => ({ label: ds.label, data: ds.data, backgroundColor: VP.colour(i, 0.7) })) },
+        options: { scales: { y: { title: { display: true, text: "condition − baseline" } } } },
+      });
+    }
+  }
+
+  function alignmentPage() {
+    const pca = VP.data("pca-data");
+    if (!pca) return;
+    const kinds = ["model", "human group"];
+    VP.chart("pca-chart", {
+      type: "scatter",
+      data: { datasets: kinds.map((kind, i) => ({ label: kind === "model" ? "Models" : "Human groups",
+        data: pca.points.filter((p) => p.kind === kind).map((p) => ({ x: p.x, y: p.y, label: p.name })),
+        backgroundColor: VP.colour(i, 0.8), pointStyle: kind === "model" ? "circle" : "rectRot", pointRadius: 5 })) },
+      options: { layout: { padding: { right: 90 } }, plugins: { pointLabels: { display: pca.points.length <= 60 },
+        tooltip: { callbacks: { label: (ctx) => `${ctx.raw.label} (${ctx.raw.x.toFixed(2)}, ${ctx.raw.y.toFixed(2)})` } } },
+        scales: { x: { title: { display: true, text: "PC1" } }, y: { title: { display: true, text: "PC2" } } } },
+    });
+    const labels = VP.data("dimension-names");
+    (VP.data("bias-data") || []).forEach((chart) => {
+      const bars = (sets) => sets.map((ds, i) => ({ label: ds.label, data: ds.data, backgroundColor: VP.colour(i, 0.75) }));
+      const opts = { scales: { y: { suggestedMin: -0.6, suggestedMax: 0.6 } } };
+      if (chart.human.length) VP.chart("bias-human-" + chart.kind, { type: "bar", data: { labels, datasets: bars(chart.human) }, options: opts });
+      VP.chart("bias-model-" + chart.kind, { type: "bar", data: { labels, datasets: bars(chart.model) }, options: opts });
+    });
+  }
+
+  function selfTestPage() {
+    const d = VP.data("self-data");
+    if (!d) return;
+    const sets = [{ label: "You", data: d.you, borderColor: VP.colour(1), backgroundColor: VP.colour(1, 0.15) }];
+    if (d.model) sets.push({ label: d.model_label, data: d.model, borderColor: VP.colour(0), backgroundColor: VP.colour(0, 0.12) });
+    VP.chart("self-radar", { type: "radar", data: { labels: d.labels, datasets: sets } });
+  }
+
+  // A select that reloads the page with its value as a query parameter (e.g. the model page's run).
+  document.querySelectorAll("select[data-navigate-param]").forEach((select) => {
+    select.addEventListener("change", () => {
+      const params = new URLSearchParams(location.search);
+      params.set(select.dataset.navigateParam, select.value);
+      location.search = params.toString();
+    });
+  });
+
+  [leaderboardPage, modelPage, comparePage, alignmentPage, selfTestPage].forEach((init) => init());
 })();

@@ -60,3 +60,41 @@ def test_an_existing_name_needs_replace(tmp_path):
         call_command("import_itembank", str(path), "--name", "bank1", "--skip-checks")
     call_command("import_itembank", str(path), "--name", "bank1", "--replace", "--skip-checks")
     assert ItemBank.objects.get().items.count() == 1
+
+
+def test_a_record_written_by_psychometrics_export_items_is_read_back_unchanged():
+    import json
+
+    from benchmark.itembank_format import parse_item
+    from psychometrics.itembank import item_bank_jsonl_lines, item_bank_record
+
+    record = item_bank_record(
+        {"item_id": "dearabby-7", "source": "dearabby", "title": "Dear Abby", "query": "q", "response": "r"},
+        [{"family": "pvq", "dimension": "Self-Direction", "rho": 0.41, "p_value": 0.003, "n": 46},
+         {"family": "bfi", "dimension": "Openness", "rho": float("nan"), "p_value": None, "n": 46}],
+    )
+    item = parse_item(json.loads(next(item_bank_jsonl_lines([record]))))
+    assert (item.item_id, item.title, item.query, item.response) == ("dearabby-7", "Dear Abby", "q", "r")
+    assert [(c.family, c.dimension, c.rho, c.p_value, c.n) for c in item.correlations] == [
+        ("pvq", "Self-Direction", 0.41, 0.003, 46), ("bfi", "Openness", None, None, 46),
+    ]
+
+
+@pytest.mark.parametrize(("name", "message"), [("", "name: This field cannot be blank"),
+                                                ("x" * 120, "name: Ensure this value has at most 100 characters")])
+def test_a_bad_bank_name_is_a_clear_command_error_and_nothing_is_imported(bank_file, name, message):
+    from django.core.management import CommandError, call_command
+
+    from benchmark.models import ItemBank
+
+    with pytest.raises(CommandError, match=f"invalid item bank: {message}"):
+        call_command("import_itembank", str(bank_file), "--name", name, "--skip-checks")
+    assert not ItemBank.objects.exists()
+
+
+def test_a_file_with_a_long_name_can_be_run_directly(tmp_path, bank_file):
+    from benchmark.services import itembank_for_file
+
+    long_path = tmp_path / ("a-very-long-file-name-" * 6 + ".jsonl")
+    long_path.write_bytes(bank_file.read_bytes())
+    assert itembank_for_file(path=long_path).items.count() == 12

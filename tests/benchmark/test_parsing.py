@@ -55,3 +55,18 @@ def test_an_answer_that_repeats_the_option_list_is_not_a_choice():
 
 def test_two_different_phrases_are_decided_by_length():
     assert parse_rating("Like me? No - not like me at all.") == 1
+
+
+@pytest.mark.parametrize(("text", "rating"), [
+    ("Not at all like me.", 1),  # not "like me" (5): the same option in other words
+    ("A little bit like me", 3),  # not "like me" (5)
+    ("<think>Very much like me? Or not like me at all? Let me weigh it.</think>\n\nSomewhat like me", 4),
+    ("<THINKING>like me</THINKING> A little like me", 3),
+])
+def test_rewordings_and_reasoning_blocks_are_read_as_the_option_meant(text, rating):
+    assert parse_rating(text) == rating
+
+
+@pytest.mark.parametrize("text", ["not very much like me", "It isn't like me.", "Never like me", "not somewhat like me"])
+def test_a_negated_phrase_is_left_unparsed_rather_than_read_as_its_opposite(text):
+    assert parse_rating(text) is None

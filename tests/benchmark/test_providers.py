@@ -115,6 +115,19 @@ def test_retry_after_is_read_in_every_form(headers, seconds):
     assert parse_retry_after(httpx.Headers(headers)) == seconds
 
 
+@pytest.mark.parametrize("value", ["soon", "tomorrow at noon", "12 seconds"])
+def test_an_unreadable_retry_after_is_ignored_rather_than_crashing(value):
+    assert parse_retry_after(httpx.Headers({"retry-after": value})) is None
+
+
+def test_a_retry_after_date_without_a_zone_is_read_as_gmt():
+    import email.utils
+    import time
+
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True).removesuffix(" GMT")
+    assert 55 <= parse_retry_after(httpx.Headers({"retry-after": in_a_minute})) <= 60
+
+
 def test_the_cache_key_ignores_credentials_but_not_parameters():
     a = get_provider("openai", model="m", base_url="http://h/v1", api_key="one")
     b = get_provider("openai", model="m", base_url="http://h/v1", api_key="two")

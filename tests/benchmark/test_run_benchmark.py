@@ -32,7 +32,7 @@ def test_it_writes_scores_parse_counts_and_the_six_answers_per_item(bank, llm_se
     assert document["settings"]["threshold"] == 0.3 and document["settings"]["mode"] == "positive"
     parse = document["parse"]
     assert parse["answered"] == 72 and parse["parsed"] + parse["failed"] == 72 and parse["failed"] >= 7
-    assert set(document["scores"]) <= {"pvq", "higher_pvq", "bfi"} and document["scores"]["pvq"]
+    assert set(document["scores"]) == {"pvq", "higher_pvq", "bfi"} and document["scores"]["pvq"]
     for entry in document["scores"]["pvq"].values():
         assert set(entry) == {"score", "mean", "sd", "n_items", "ci_low", "ci_high"}
     assert len(document["items"]) == 12
@@ -138,7 +138,23 @@ def test_logprobs_add_an_expected_rating_score(bank, llm_server, tmp_path):
     (["--itembank", "test-bank", "--provider", "openai"], "missing --model"),
     (["--itembank", "test-bank", "--provider", "openai", "--model", "m", "--threshold", "2"], "threshold"),
     (["--resume", "999"], "no run with id 999"),
+    (["--itembank", "test-bank", "--provider", "openai", "--model", "m", "--out", "/nonexistent-dir/out.json"],
+     "--out /nonexistent-dir/out.json: directory /nonexistent-dir does not exist"),
 ])
 def test_bad_arguments_get_a_clear_message(bank, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("run_benchmark", *args, "--skip-checks")
+
+
+def test_the_output_always_has_the_three_families_even_when_a_bank_keys_no_item_to_one(db, tmp_path, llm_server):
+    lines = [json.dumps({"item_id": f"i{k}", "source": "sharegpt", "title": None, "query": f"q{k}", "response": f"r{k}",
+                         "correlations": [{"family": "pvq", "dimension": "Power", "rho": 0.5, "p_value": 0.01, "n": 40}]})
+             for k in range(3)]
+    path = tmp_path / "pvq-only.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.json"
+    call_command("run_benchmark", "--items", str(path), "--provider", "openai", "--base-url", llm_server().base_url,
+                 "--model", "m", "--out", str(out), "--skip-checks", "--verbosity", "0")
+    scores = json.loads(out.read_text())["scores"]
+    assert list(scores) == ["pvq", "higher_pvq", "bfi"]
+    assert list(scores["pvq"]) == ["Power"] and scores["higher_pvq"] == {} and scores["bfi"] == {}

@@ -114,3 +114,39 @@ def test_concurrency_must_be_positive(llm_server):
     provider = get_provider("openai", model="m", base_url="http://127.0.0.1:9/v1")
     with pytest.raises(ValueError, match="concurrency"):
         run_requests(provider, [], on_batch=lambda batch: None, concurrency=0)
+
+
+def test_a_long_retry_after_is_honoured_beyond_our_own_backoff_cap():
+    policy = RetryPolicy(max_delay=30.0)
+    assert policy.delay(1, ProviderError("429", retryable=True, retry_after=45.0)) >= 45.0
+
+
+def test_a_malformed_retry_after_falls_back_to_backoff_and_every_request_is_answered(llm_server):
+    server = llm_server(rate_limit_every=2, retry_after="soon")
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    results, on_batch = _collect()
+    run_requests(provider, _requests(provider, 6), on_batch=on_batch, concurrency=2, policy=FAST)
+    assert sorted(result.tag for result in results) == list(range(6)) and server.counts["429"] > 0
+
+
+def test_an_unexpected_error_stops_the_run_loudly_instead_of_leaving_answers_missing(llm_server):
+    server = llm_server()
+    provider = get_provider("openai", model="my-model", base_url=server.base_url)
+
+    def broken(payload):
+        raise RuntimeError("provider bug")
+
+    provider.read_response = broken
+    with pytest.raises(RunAborted, match=r"openai model 'my-model': unexpected RuntimeError: provider bug"):
+        run_requests(provider, _requests(provider, 4), on_batch=lambda batch: None, concurrency=2, policy=FAST)
+
+
+def test_a_run_stopped_while_a_request_waits_out_a_long_retry_after_ends_without_waiting_it_out(llm_server):
+    server = llm_server(rate_limit_every=1, retry_after="3600")  # every request is told to come back in an hour
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    started = time.monotonic()
+    with pytest.raises(RunAborted, match="stopped on request"):
+        run_requests(provider, _requests(provider, 1), on_batch=lambda batch: None, concurrency=1,
+                     policy=RetryPolicy(max_attempts=3, timeout=5, max_retry_after=3600), flush_interval=0.05,
+                     should_stop=lambda: server.counts["429"] >= 1)
+    assert time.monotonic() - started < 1800  # a hang-guard, not a speed claim: waiting out the hour fails

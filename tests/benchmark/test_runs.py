@@ -112,3 +112,36 @@ def test_items_for_dimension_follows_the_scoring_rule(bank):
     assert positive == {c.item.item_id for c in rows if c.rho >= 0.3}
     assert signed == {c.item.item_id for c in rows if abs(c.rho) >= 0.3}
     assert positive <= signed
+
+
+def test_a_chunk_still_queued_when_the_run_was_paused_leaves_it_paused(bank, llm_server):
+    server = llm_server()
+    run = _create(bank, server)
+    run_pause(run=run)
+    run_benchmark_chunk_task.delay(run.pk, list(bank.items.values_list("pk", flat=True))).get()
+    run.refresh_from_db()
+    assert run.status == Run.Status.PAUSED and server.counts["requests"] == 0
+
+
+def test_a_chunk_still_queued_after_another_chunk_failed_keeps_the_failure_visible(bank, llm_server):
+    server = llm_server(api_key="right")  # every request gets a permanent 401
+    run = _create(bank, server)
+    item_pks = list(bank.items.values_list("pk", flat=True))
+    first = run_benchmark_chunk_task.delay(run.pk, item_pks[:6]).get()
+    assert first["status"] == "failed"
+    server.behaviour.api_key = None
+    run_benchmark_chunk_task.delay(run.pk, item_pks[6:]).get()
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED and "HTTP 401" in run.error
+    assert run.progress_done == 0
+
+
+def test_a_paused_run_continues_with_run_benchmark_resume(bank, llm_server):
+    from django.core.management import call_command
+
+    server = llm_server()
+    run = _create(bank, server)
+    run_pause(run=run)
+    call_command("run_benchmark", "--resume", str(run.pk), "--skip-checks", "--verbosity", "0")
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED and server.counts["requests"] == 72

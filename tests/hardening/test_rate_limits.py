@@ -93,7 +93,7 @@ def researcher():
     return get_user_model().objects.create_user("alice", password="correct horse battery staple")
 
 
-def login(client, path="/accounts/login/", username="alice", password="wrong", addr="10.1.1.1"):
+def login(client, path="/accounts/login/", username="alice", password="wrong", addr="10.1.1.1"):  # noqa: S107
     return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=addr)
 
 

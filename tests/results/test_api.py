@@ -90,7 +90,7 @@ def test_bad_item_filters_are_a_400_with_a_message(api, bank, query, fragment):
          "Stimulation:0,Achievement:0,Self-Direction:0", "at least one weight must be positive"),
     ],
 )
-def test_bad_leaderboard_parameters_are_a_400_with_a_message(api, scored, query, fragment):
+def test_bad_leaderboard_parameters_are_a_400_with_a_message(api, db, query, fragment):
     response = api.get(f"/api/v1/leaderboard/?{query}")
     assert response.status_code == 400
     assert fragment in response.content.decode()
@@ -134,7 +134,7 @@ def test_a_user_without_researcher_permission_gets_403(api, bank, visitor_token)
 
 
 def test_a_researcher_starts_a_run_that_a_worker_completes(api, tmp_path, researcher_token, django_capture_on_commit_callbacks):
-    bank = imported_bank(tmp_path, name="small", n_items=6, seed=3)
+    imported_bank(tmp_path, name="small", n_items=6, seed=3)
     api.credentials(HTTP_AUTHORIZATION=f"Token {researcher_token}")
     with LLMTestServer() as server, django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/v1/runs/", {
@@ -147,6 +147,7 @@ def test_a_researcher_starts_a_run_that_a_worker_completes(api, tmp_path, resear
     detail = api.get(f"/api/v1/runs/{created['id']}/").json()
     assert detail["status"] == "completed" and detail["progress"]["done"] == 36
     assert detail["parse"]["answered"] == 36
+    assert detail["task"]["state"] == "SUCCESS" and detail["task"]["result"]["status"] == "completed"
     scores = api.get(f"/api/v1/runs/{created['id']}/scores/").json()
     assert scores["status"] == "completed" and scores["scores"]
     assert Run.objects.get(pk=created["id"]).created_by.username == "alice"

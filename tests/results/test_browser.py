@@ -21,7 +21,9 @@ DRAWN_PIXELS = """(id) => {
 
 
 @pytest.fixture
-def site(live_server, tmp_path):
+def site(live_server, tmp_path, settings):
+    # The results pages carry no inline script: they must work under the strict Content-Security-Policy.
+    settings.CSP_INLINE_SCRIPT_PATHS = [p for p in getattr(settings, "CSP_INLINE_SCRIPT_PATHS", []) if p != "/results/"]
     published_results_load()
     bank = imported_bank(tmp_path, name="browser-bank", n_items=60, seed=2)
     for name, bias in (("model-a", None), ("model-b", {"scruples": 2}), ("model-c", {"sharegpt": -2})):
@@ -40,6 +42,8 @@ def page():
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text else None)
         yield page
         browser.close()
         assert errors == [], errors
@@ -50,7 +54,9 @@ def _order(page) -> list[str]:
 
 
 def test_the_leaderboard_reorders_when_dimensions_and_aggregation_change(site, page, tmp_path):
-    page.goto(f"{site['url']}/results/")
+    response = page.goto(f"{site['url']}/results/")
+    policy = response.headers.get("content-security-policy", "")
+    assert "script-src 'self';" in policy  # strict: no 'unsafe-inline'
     assert page.eval_on_selector_all("#leaderboard tbody tr", "rows => rows.length") == 44
     assert page.evaluate(DRAWN_PIXELS, "welfare-chart") > 500
     everything = _order(page)
@@ -85,10 +91,11 @@ def test_the_model_page_draws_its_charts_and_opens_the_items_of_a_dimension(site
     page.goto(f"{site['url']}/results/models/{site['llms']['model-b']}/")
     for chart in ("radar-pvq", "bar-pvq", "radar-bfi", "bar-bfi"):
         assert page.evaluate(DRAWN_PIXELS, chart) > 500, chart
-    print(page.content()[:3000])
-    page.click("button.dim-link[data-dimension=Benevolence]")
+    first = page.locator("button.dim-link[data-family=pvq]").first
+    dimension = first.get_attribute("data-dimension")
+    first.click()
     page.wait_for_selector("#items-panel .item-card")
-    assert "Benevolence:" in page.inner_text("#items-panel h3")
+    assert f"{dimension}:" in page.inner_text("#items-panel h3")
     page.click("#items-panel details summary")
     assert page.locator("#items-panel details table tbody tr").first.is_visible()
     page.screenshot(path=str(tmp_path / "model.png"), full_page=True)
@@ -106,3 +113,16 @@ def test_the_comparison_overlays_the_chosen_models(site, page, tmp_path):
     assert page.evaluate(DRAWN_PIXELS, "pca-chart") > 500
     assert page.evaluate(DRAWN_PIXELS, "bias-model-gender") > 500
     page.screenshot(path=str(tmp_path / "alignment.png"), full_page=True)
+
+
+def test_the_self_test_shows_a_profile_chart_and_the_closest_models(site, page, tmp_path):
+    page.goto(f"{site['url']}/results/self-test/?form=neutral")
+    page.evaluate("""() => document.querySelectorAll('#self-test-form fieldset').forEach((set, i) =>
+        set.querySelector(`input[value="${[4, 6, 2, 5, 3][i % 5]}"]`).checked = true)""")
+    with page.expect_navigation():
+        page.click("#self-test-form button[type=submit]")
+    page.wait_for_selector("#self-test-result")
+    assert page.evaluate(DRAWN_PIXELS, "self-radar") > 500
+    assert page.locator("#closest-models tbody tr").count() == 5
+    assert "Your answers were not stored" in page.inner_text("#self-test-result")
+    page.screenshot(path=str(tmp_path / "self-test.png"), full_page=True)

@@ -57,23 +57,27 @@ def test_the_leaderboard_downloads_as_tidy_csv_and_json(client, scored, bank):
     assert client.get("/results/?format=xml").status_code == 400
 
 
-@pytest.mark.parametrize(("path", "table"), [
+TABLES = [
     ("/results/alignment/?itembank={bank}", "spearman"),
     ("/results/alignment/?itembank={bank}", "pca"),
     ("/results/alignment/?itembank={bank}", "persona_bias"),
+    ("/results/alignment/?itembank={bank}", "persona_summary"),
     ("/results/compare/?itembank={bank}", "scores"),
     ("/results/compare/?itembank={bank}&model={model}", "conditions"),
     ("/results/models/{model}/", "scores"),
     ("/results/items/?itembank={bank}", "items"),
-])
-def test_every_table_downloads_as_csv_and_json(client, scored, bank, path, table):
-    url = path.format(bank=bank.name, model=scored["model-a"].llm_id)
-    for fmt in ("csv", "json"):
-        response = client.get(f"{url}{'&' if '?' in url else '?'}format={fmt}&table={table}")
-        assert response.status_code == 200, (url, fmt)
-        assert response["Content-Disposition"].endswith(f'.{fmt}"')
-    records = json.loads(client.get(f"{url}{'&' if '?' in url else '?'}format=json&table={table}").content)
-    assert records, table
+]
+
+
+def test_every_table_downloads_as_csv_and_json(client, scored, bank):
+    for path, table in TABLES:
+        url = path.format(bank=bank.name, model=scored["model-a"].llm_id)
+        url += "&" if "?" in url else "?"
+        for fmt in ("csv", "json"):
+            response = client.get(f"{url}format={fmt}&table={table}")
+            assert response.status_code == 200, (url, fmt)
+            assert response["Content-Disposition"].endswith(f'.{fmt}"')
+        assert json.loads(client.get(f"{url}format=json&table={table}").content), table
 
 
 def test_a_dimension_opens_the_items_behind_the_score(client, scored, bank):

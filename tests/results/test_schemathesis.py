@@ -2,6 +2,8 @@
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
@@ -17,7 +19,15 @@ EXAMPLES = 60  # per generation mode; keeps this file well under a minute
 @pytest.fixture
 def schema(scored):
     published_results_load()
-    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", application).include(path_regex=RESULTS_PATHS)
+    # Calling the WSGI app directly fires request_started/finished, whose close_old_connections would
+    # close the test's open transaction on PostgreSQL; Django's own test client disconnects it the same way.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/?format=json", application).include(path_regex=RESULTS_PATHS)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def test_the_schema_lists_every_results_operation(schema):

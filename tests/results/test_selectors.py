@@ -116,3 +116,17 @@ def test_closest_models_rank_by_spearman(scored, bank):
     assert closest.iloc[0]["model"] == "model-c" and closest.iloc[0]["rho"] == pytest.approx(1.0)
     assert closest.iloc[0]["model_id"] == scored["model-c"].llm_id
     assert list(closest["rho"]) == sorted(closest["rho"], reverse=True)
+
+
+def test_persona_bias_summary_correlates_model_effects_with_the_human_group(db):
+    from benchmark.paper_data import COLUMNS, ESS_REFERENCES, GPT4O_PERSONA_EFFECTS
+    from tests.results.builders import ess_references
+
+    ess_references()
+    summary = selectors.persona_bias_summary(selectors.published_persona_bias()).set_index("persona")
+    human = {key: values for _, _, key, values in ESS_REFERENCES}["politics-right"]
+    model = GPT4O_PERSONA_EFFECTS["politics-right"]
+    assert summary.at["Right-wing", "reference"] == "ESS: Right-wing" and summary.at["Right-wing", "n"] == len(COLUMNS)
+    assert summary.at["Right-wing", "spearman_rho"] == pytest.approx(stats.spearmanr(model, human).statistic)
+    assert summary.at["Right-wing", "mean_abs_difference"] == pytest.approx(
+        np.mean(np.abs(np.subtract(model, human))))

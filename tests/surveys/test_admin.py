@@ -30,3 +30,14 @@ def test_the_admin_action_marks_active_participants_as_returned(demo_study):
     admin.post("/admin/surveys/participant/", {"action": "mark_returned", "_selected_action": [active.pk]})
     active.refresh_from_db()
     assert active.status == Participant.Status.RETURNED
+
+
+def test_check_placement_is_editable_until_someone_arrives_then_frozen(demo_study):
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("boss", "b@example.org", "pw"))
+    change_url = f"/admin/surveys/study/{demo_study.pk}/change/"
+    assert b'name="attention_check_pages"' in admin.get(change_url).content
+    arrive(Client(), "demo")
+    frozen = admin.get(change_url).content
+    assert b'name="attention_check_pages"' not in frozen and b'name="attention_check_count"' not in frozen
+    assert b'name="consent_text"' in frozen

@@ -6,6 +6,7 @@ machine; then every stored answer is compared with what was clicked.
 
 import random
 import re
+import threading
 
 import pytest
 
@@ -73,3 +74,41 @@ def test_a_participant_completes_the_demo_study_in_a_real_browser(live_server, t
     assert len(answers) == 31 and answers == {k: v for k, v in chosen.items() if k.startswith(("pvq-", "bfi-"))}
     checks = AttentionCheckResponse.objects.filter(participant=participant)
     assert checks.count() == 4 and all(c.passed for c in checks)
+
+
+@pytest.mark.browser
+def test_the_dashboard_refreshes_its_counts_without_a_page_reload(live_server, transactional_db, settings, tmp_path):
+    from django.contrib.auth import get_user_model
+    from playwright.sync_api import expect, sync_playwright
+
+    from surveys.services import participant_arrive
+
+    settings.VAR_DIR = tmp_path
+    study, _ = seed_demo_study()
+    get_user_model().objects.create_user("watcher", password="pw-for-tests-only", is_staff=True)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        page.clock.install()  # fast-forward the 15 s refresh timer instead of waiting for it
+        page.goto(f"{live_server.url}/accounts/login/?next=/studies/demo/dashboard/")
+        page.fill("input[name=username]", "watcher")
+        page.fill("input[name=password]", "pw-for-tests-only")
+        page.locator("form [type=submit]").click()
+        page.wait_for_url(re.compile(r"/studies/demo/dashboard/$"))
+        page.evaluate("window.reloadMarker = 1")  # gone if the page reloads
+        expect(page.locator('[data-count="arrivals"]')).to_have_text("0")
+
+        # Playwright's sync API runs an event loop in this thread, where Django refuses DB calls.
+        arrival = threading.Thread(target=participant_arrive, kwargs={"study": study, "prolific_pid": "ab" * 12})
+        arrival.start()
+        arrival.join()
+        page.clock.fast_forward(16_000)
+        expect(page.locator('[data-count="arrivals"]')).to_have_text("1")
+        expect(page.locator('[data-count="active"]')).to_have_text("1")
+        expect(page.locator("#group-rows tr td:nth-child(4)", has_text="1")).to_have_count(1)
+        assert page.evaluate("window.reloadMarker") == 1
+        browser.close()

@@ -1,15 +1,18 @@
 """The researcher dashboard: access, counts, live feed and downloads."""
 
 import io
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
+from surveys.models import Participant
 from surveys.selectors import studies_for_researcher
 from surveys.services import participant_arrive, participant_preview
-from tests.factories import StudyFactory
+from tests.factories import ParticipantFactory, StudyFactory
 from tests.surveys.helpers import arrive, complete
 
 
@@ -80,3 +83,40 @@ def test_a_researcher_can_preview_and_the_preview_is_excluded(demo_study, resear
     page = client.get(response["Location"])
     assert b"Preview" in page.content
     assert Client().get("/s/demo/preview/").status_code == 302  # login first
+
+
+def test_every_count_the_issue_names_and_the_median_time_are_right(demo_study, researcher):
+    now = timezone.now()
+    a, b = demo_study.groups.order_by("name")
+    S = Participant.Status
+
+    def make(status, group, *, minutes=None, expired=False, preview=False):
+        arrived = now - timedelta(hours=2)
+        ParticipantFactory(
+            study=demo_study, group=group, status=status, is_preview=preview, arrived_at=arrived,
+            expires_at=now - timedelta(minutes=1) if expired else now + timedelta(hours=1),
+            completed_at=arrived + timedelta(minutes=minutes) if minutes is not None else None,
+        )
+
+    for minutes, group in [(10, a), (20, a), (40, b)]:  # completed: median 20 min = 1200 s
+        make(S.COMPLETED, group, minutes=minutes, expired=True)  # completed keep their place past the limit
+    make(S.ACTIVE, a)
+    make(S.ACTIVE, b, expired=True)  # not yet swept by the task: counts as expired, holds no place
+    make(S.EXPIRED, b, expired=True)
+    make(S.RETURNED, a)
+    make(S.FAILED_CHECKS, b, minutes=5)
+    make(S.NO_CONSENT, a, minutes=0)
+    make(S.COMPLETED, a, minutes=1, preview=True)  # previews count nowhere
+
+    data = logged_in(researcher).get("/studies/demo/dashboard.json").json()
+    assert data["counts"] == {"arrivals": 9, "active": 1, "completed": 3, "failed_checks": 1, "no_consent": 1,
+                              "returned": 1, "expired": 2}
+    assert data["median_completion_seconds"] == 1200
+    groups = {g["name"]: g for g in data["groups"]}
+    assert (groups["A"]["completed"], groups["A"]["holding_places"]) == (2, 3)
+    assert (groups["B"]["completed"], groups["B"]["holding_places"]) == (1, 1)
+    assert groups["A"]["target"] == 46 and groups["A"]["percent"] == round(100 * 3 / 46, 1)
+    page = logged_in(researcher).get("/studies/demo/dashboard/").content.decode()
+    for label in ("arrivals", "active", "completed", "failed checks", "returned", "expired", "median completion time"):
+        assert label in page
+    assert "1200 s" in page

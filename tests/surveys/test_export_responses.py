@@ -112,3 +112,28 @@ def test_previews_are_included_only_on_request(finished, tmp_path):
     out = tmp_path / "r.csv"
     call_command("export_responses", "demo", "--include-preview", "--out", str(out))
     assert len(pd.read_csv(out)) == 13
+
+
+@pytest.mark.parametrize("what", ["ratings", "pvq21", "bfi10", "checks", "participants", "pages"])
+def test_no_export_holds_a_prolific_id_unless_asked(finished, tmp_path, what):
+    sessions = list(Participant.objects.values_list("prolific_session_id", flat=True))
+    for fmt in ("csv", "jsonl", "parquet"):
+        out = tmp_path / f"{what}.{fmt}"
+        call_command("export_responses", "demo", "--what", what, "--out", str(out))
+        frame = read(out, fmt)
+        assert len(frame) and not [c for c in frame.columns if c.startswith("prolific")], (what, fmt)
+        assert set(frame["participant_id"]) <= set(Participant.objects.values_list("pseudonym", flat=True))
+        raw = out.read_bytes()
+        assert not [pid for pid in PIDS + sessions if pid and pid.encode() in raw], (what, fmt)
+    out = tmp_path / f"{what}-raw.csv"
+    call_command("export_responses", "demo", "--what", what, "--raw-ids", "--out", str(out))
+    assert set(pd.read_csv(out, dtype=str)["prolific_pid"]) == set(PIDS)
+
+
+def test_a_raw_id_export_is_logged_without_the_ids(finished, tmp_path, caplog):
+    call_command("export_responses", "demo", "--what", "ratings", "--out", str(tmp_path / "pseudo.csv"))
+    assert not [r for r in caplog.records if r.name == "surveys.exports"]
+    call_command("export_responses", "demo", "--what", "participants", "--raw-ids", "--out", str(tmp_path / "raw.csv"))
+    [audit] = [r.getMessage() for r in caplog.records if r.name == "surveys.exports"]
+    assert "Raw Prolific IDs exported: study 'demo', participants, 2 rows" in audit and "raw.csv" in audit
+    assert not [pid for pid in PIDS if pid in audit]

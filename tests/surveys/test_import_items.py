@@ -57,6 +57,9 @@ def test_it_imports_every_format(study, tmp_path, suffix, text):
     ("json", json.dumps(ROWS[:2] + [{**ROWS[2], "group": ["B"]}], indent=2), "line 18, column 'group': expected text"),
     ("json", json.dumps(ROWS[:1] + [{**ROWS[1], "respones": "x"}], indent=1), "column 'respones': unknown column"),
     ("csv", "item_id,group,query\nx,A,q\n", "line 1: missing column 'response'"),
+    # csv's field size limit is 131072 characters; the header row used to escape as a raw csv.Error.
+    ("csv", "item_id,group,source,title,query,response" + "x" * 200_000 + "\nx,A,,,q,r\n", "line 1 (header): field larger than field limit"),
+    ("csv", "item_id,group,source,title,query,response\nx,A,,,q," + "r" * 200_000 + "\n", "line 2: field larger than field limit"),
 ])
 def test_a_bad_row_is_reported_with_its_line_and_nothing_is_imported(study, tmp_path, suffix, text, message):
     path = tmp_path / f"items.{suffix}"

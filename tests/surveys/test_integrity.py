@@ -154,11 +154,16 @@ def bad_post_cases(participant):
         ("rating above the scale", {**good, item_field: "7"}, MSG_OUT_OF_SCALE.split("'")[2][:20]),
         ("rating below the scale", {**good, item_field: "0"}, "is not an answer on the scale"),
         ("rating not a number", {**good, item_field: "abc"}, "is not an answer on the scale"),
+        # str.isdigit() accepts these; int('²') raises (was a 500) and int('٣') reads 3.
+        ("rating in superscript digits", {**good, item_field: "²"}, "is not an answer on the scale"),
+        ("rating in Arabic-Indic digits", {**good, item_field: "٣"}, "is not an answer on the scale"),
+        ("two answers for one response", {**good, item_field: ["3", "5"]}, "more than one answer for response"),
         ("item not in the assignment", {**good, f"item-{other_item.pk}": "3"}, MSG_NOT_ON_PAGE.split("'")[2][:20]),
         ("missing answer", missing, MSG_MISSING.split("{")[0]),
         ("forged future page", {**good, "step": str(participant.step + 1)}, "nothing was saved"),
         ("malformed page number", {**good, "step": "2; DROP TABLE"}, "is not valid"),
         ("missing page number", {k: v for k, v in good.items() if k != "step"}, "is not valid"),
+        ("page number in superscript digits", {**good, "step": "²"}, "is not valid"),
     ]
 
 

@@ -1,13 +1,16 @@
 """The page plan: reproducible randomisation and attention-check placement."""
 
+import re
 from collections import Counter
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from surveys import plan as plans
+from surveys.models import AttentionCheckResponse, PageSubmission, Study
 from surveys.plan import PlanItem, build_plan
-from tests.surveys.helpers import answers_for, arrive, current_page
+from tests.surveys.helpers import answers_for, arrive, complete, current_page
 
 ITEMS = [PlanItem(pk=n, title="T" if n < 6 else "", query=f"Q{n // 3}") for n in range(12)]
 
@@ -65,3 +68,49 @@ def test_the_pvq21_wording_follows_the_gender_given_just_before(demo_study):
         assert needle in page.content, gender
         participant.refresh_from_db()
         assert participant.pvq_form == {"female": "female", "male": "male"}.get(gender, "neutral")
+
+
+# --- per-study placement of the checks ---
+
+
+def checks_by_page(pages) -> dict[str, int]:
+    return {p.key: len(p.checks) for p in pages if p.checks}
+
+
+def test_a_study_can_put_each_check_on_a_named_page():
+    for seed in range(10):
+        pages = build_plan(seed=seed, items=ITEMS, check_count=4, check_pages=("items:2", "items:2", "bfi10", "pvq21"))
+        assert checks_by_page(pages) == {"items-2": 2, "pvq21": 1, "bfi10": 1}
+        assert [c.key for p in pages for c in p.checks] == ["check1", "check2", "check3", "check4"]
+
+
+def test_items_without_a_number_go_to_distinct_random_item_pages_and_large_numbers_to_the_last():
+    pages = build_plan(seed=5, items=ITEMS, check_count=4, check_pages=("items",) * 3 + ("items:99",))
+    counts = [len(p.checks) for p in pages if p.kind == plans.ITEMS]
+    assert sum(counts) == 4 and counts[-1] >= 1 and counts.count(0) <= 1
+    only_questionnaires = build_plan(seed=5, items=ITEMS, check_count=2, check_pages=("pvq21", "pvq21"))
+    assert checks_by_page(only_questionnaires) == {"pvq21": 2}
+
+
+@pytest.mark.parametrize("text, bad", [("items, pvq", "'pvq'"), ("items:0", "'items:0'"), ("bfi10:2", "'bfi10:2'"), ("items,,bfi10", "Check 2: ''")])
+def test_a_bad_placement_names_the_entry(text, bad):
+    with pytest.raises(ValueError, match=re.escape(bad)):
+        plans.parse_check_pages(text)
+
+
+def test_the_study_rejects_a_placement_that_does_not_match_its_check_count(db):
+    study = Study(slug="x", title="X", attention_check_count=3, attention_check_pages="items, bfi10")
+    with pytest.raises(ValidationError, match="names 2 places, but the study has 3 attention checks"):
+        study.full_clean()
+    study.attention_check_pages = "items, items:2, bfi10"
+    study.full_clean()
+
+
+def test_the_checks_are_stored_on_the_pages_the_study_names(demo_study):
+    Study.objects.filter(pk=demo_study.pk).update(attention_check_count=3, attention_check_pages="items:2, bfi10, items:2")
+    client = Client()
+    url, participant = arrive(client, "demo")
+    complete(client, url, participant)
+    pages = dict(PageSubmission.objects.filter(participant=participant).values_list("step", "page_key"))
+    where = sorted(pages[step] for step in AttentionCheckResponse.objects.filter(participant=participant).values_list("step", flat=True))
+    assert where == ["bfi10", "items-2", "items-2"]

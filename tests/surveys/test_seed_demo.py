@@ -13,11 +13,14 @@ def test_seed_demo_is_idempotent_and_prints_working_links(db, settings, tmp_path
     settings.VAR_DIR = tmp_path
     call_command("seed_demo")
     first = capsys.readouterr().out
+    Study.objects.filter(slug="demo").update(status=Study.Status.CLOSED, attention_check_count=3, attention_check_pages="items:1, pvq21, bfi10")
     call_command("seed_demo")
     second = capsys.readouterr().out
 
     study = Study.objects.get(slug="demo")
     assert study.status == Study.Status.LIVE and study.attention_check_count == 4 and study.consent_text
+    assert study.attention_check_pages == "" and (study.completion_code, study.failed_checks_code, study.no_consent_code) == (
+        "DEMO-COMPLETE", "DEMO-FAILCHK", "DEMO-NOCONSENT")
     assert ItemGroup.objects.filter(study=study).count() == 2 and Item.objects.filter(study=study).count() == 12
     assert Item.objects.filter(study=study).exclude(title="").exists() and Item.objects.filter(study=study, title="").exists()
     password = (tmp_path / "demo-researcher-password").read_text().strip()

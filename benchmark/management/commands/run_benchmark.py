@@ -11,7 +11,7 @@ from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
 from benchmark.scoring import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
 from benchmark.selectors import run_report
-from benchmark.services import BenchmarkError, itembank_for_file, run_create, run_execute
+from benchmark.services import BenchmarkError, itembank_for_file, run_create, run_execute, run_reopen
 
 
 class Command(BaseCommand):
@@ -56,10 +56,15 @@ class Command(BaseCommand):
         parser.add_argument("--out", help="write the result JSON here ('-' for stdout)")
 
     def handle(self, *args, **options):
+        out = options["out"]
+        if out and out != "-" and not Path(out).resolve().parent.is_dir():
+            # Checked before any request: finding out after an hour of API calls would be a waste.
+            raise CommandError(f"--out {out}: directory {Path(out).resolve().parent} does not exist")
         if options["resume"]:
             run = Run.objects.filter(pk=options["resume"]).first()
             if run is None:
                 raise CommandError(f"no run with id {options['resume']}")
+            run_reopen(run=run)
         else:
             run = self._create(options)
         self.stderr.write(f"run {run.pk}: {run.model} ({run.provider}) on {run.bank.name}, condition {run.condition}")

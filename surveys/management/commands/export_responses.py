@@ -1,3 +1,5 @@
+import getpass
+import logging
 import sys
 from pathlib import Path
 
@@ -5,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from surveys.exports import EXPORT_FORMATS, EXPORT_KINDS, export_frame, write_export
 from surveys.models import Study
+
+logger = logging.getLogger("surveys.exports")
 
 
 class Command(BaseCommand):
@@ -22,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--what", choices=EXPORT_KINDS, default="ratings", help="Which table to export (default: ratings).")
         parser.add_argument(
             "--raw-ids", action="store_true",
-            help="Also export Prolific IDs (personal data: only for payment reconciliation).",
+            help="Also export Prolific IDs (personal data: only for payment reconciliation; each such export is logged).",
         )
         parser.add_argument("--include-preview", action="store_true", help="Include researcher preview participants.")
 
@@ -36,6 +40,14 @@ class Command(BaseCommand):
         if out is None and fmt == "parquet":
             raise CommandError("Parquet is binary: give a file with --out.")
         frame = export_frame(study=study, what=what, raw_ids=raw_ids, include_preview=include_preview)
+        if raw_ids:
+            # An audit line for every export of personal data (never the IDs themselves).
+            try:
+                user = getpass.getuser()
+            except (KeyError, OSError):
+                user = "unknown user"
+            logger.warning("Raw Prolific IDs exported: study '%s', %s, %d rows, to %s, by %s.",
+                           study.slug, what, len(frame), out or "standard output", user)
         if out is None:
             sys.stdout.write(write_export(frame, fmt=fmt).getvalue().decode())
             return

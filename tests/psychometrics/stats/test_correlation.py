@@ -140,15 +140,24 @@ def test_any_small_sample_matches_scipy(pairs):
         assert np.isnan(result.loc[0, "rho"])
 
 
-def test_small_blocks_give_the_same_result_as_large_ones(monkeypatch):
-    import psychometrics.stats.correlation as correlation
-
+def test_items_with_different_raters_and_scattered_missing_scores_match_scipy():
+    # Items fall into many rater groups (partly overlapping), and missing scores differ by dimension.
     ratings, traits = _study(seed=3, items=25)
     ratings.iloc[:20, 10:] = np.nan
-    expected = spearman_matrix(ratings, traits)
-    monkeypatch.setattr(correlation, "BLOCK_CELLS", 1)  # one item per block
-    monkeypatch.setattr(correlation, "BLOCK_OVERLAP", 1.0)
-    pd.testing.assert_frame_equal(spearman_matrix(ratings, traits), expected, atol=1e-12, rtol=0)
+    ratings.iloc[30:, :5] = np.nan
+    _assert_matches_scipy(spearman_matrix(ratings, traits), ratings, traits)
+
+
+def test_thousands_of_raters_per_item_match_scipy():
+    # Work grows with raters x log(raters), not raters squared: 3,000 raters rate every item.
+    rng = np.random.default_rng(8)
+    ratings = pd.DataFrame(rng.integers(1, 7, (3000, 4)).astype(float), columns=list("abcd"))
+    ratings.loc[rng.random(3000) < 0.1, "b"] = np.nan
+    traits = pd.DataFrame(rng.normal(size=(3000, 3)).round(1), columns=["X", "Y", "Z"])
+    traits.loc[rng.random(3000) < 0.05, "Z"] = np.nan
+    result = spearman_matrix(ratings, traits)
+    assert result["n"].min() < 3000 and result["n"].max() == 3000
+    _assert_matches_scipy(result, ratings, traits)
 
 
 @settings(max_examples=25, deadline=None)

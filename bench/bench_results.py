@@ -1,0 +1,118 @@
+"""Leaderboard cost with many models: the results selector against a per-run (N+1) baseline.
+
+On a throw-away test database, loads the published dataset (44 models) and adds synthetic
+published runs up to ``N_MODELS`` models, then times ``results.selectors.leaderboard`` (two
+queries, pivoted in pandas) against the straightforward implementation that reads each run's
+scores with its own query and aggregates in Python, and counts the queries of the leaderboard
+page. Prints the time ratio selector / baseline (lower is better) and the page's query count,
+which must not grow with the number of models. Run alone: ``python -m bench results``.
+"""
+
+import random
+import statistics
+import time
+
+N_MODELS = 300
+REPEATS = 5
+
+
+def _populate() -> None:
+    from benchmark.models import LLM, Run, Score
+    from psychometrics.stats.dimensions import FAMILIES
+    from results.selectors import PUBLISHED_BANK_NAME
+    from results.services import published_results_load
+
+    published_results_load()
+    bank = Run.objects.filter(source=Run.Source.PUBLISHED).first().bank
+    assert bank.name == PUBLISHED_BANK_NAME
+    rng = random.Random(7)
+    existing = LLM.objects.count()
+    llms = LLM.objects.bulk_create(
+        LLM(provider="published", name=f"synthetic-{n}", display_name=f"synthetic-{n}", is_published_only=True)
+        for n in range(N_MODELS - existing)
+    )
+    runs = Run.objects.bulk_create(
+        Run(bank=bank, llm=llm, provider="published", model=llm.name, source=Run.Source.PUBLISHED,
+            status=Run.Status.COMPLETED, condition="baseline")
+        for llm in llms
+    )
+    Score.objects.bulk_create(
+        Score(run=run, family="pvq", dimension=dimension, score=round(rng.uniform(-0.8, 0.9), 2))
+        for run in runs for dimension in FAMILIES["pvq"]
+    )
+
+
+def _baseline(bank, dimensions: list[str]) -> list[tuple[str, float]]:
+    """The naive leaderboard: one query per run × dimension, Python loops."""
+    from benchmark.models import Score
+    from results.selectors import PUBLISHED_SHIFT, baseline_runs
+
+    rows = []
+    for run in baseline_runs(bank):
+        utilities = []
+        for dimension in dimensions:
+            score = Score.objects.filter(run=run, family="pvq", dimension=dimension).first()
+            utilities.append(score.mean if score.mean is not None else score.score + PUBLISHED_SHIFT)
+        rows.append((str(run.llm), sum(utilities) / len(utilities)))
+    return sorted(rows, key=lambda row: -row[1])
+
+
+def _time(function) -> float:
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _measure() -> None:
+    from django.db import connection
+    from django.test import Client
+
+    from psychometrics.stats.dimensions import FAMILIES
+    from results.selectors import bank_default, leaderboard
+
+    _populate()
+    bank = bank_default(None)
+    dimensions = FAMILIES["pvq"]
+    ours = leaderboard(bank=bank, dimensions=dimensions)
+    naive = _baseline(bank, dimensions)
+    assert [row["model"] for row in ours.rows][:10] == [model for model, _ in naive][:10], "the two disagree"
+    selector_time = _time(lambda: leaderboard(bank=bank, dimensions=dimensions))
+    baseline_time = _time(lambda: _baseline(bank, dimensions))
+    client = Client()
+    queries = []
+    with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
+        response = client.get("/results/", HTTP_HOST="127.0.0.1")
+    assert response.status_code == 200
+    page_time = _time(lambda: client.get("/results/", HTTP_HOST="127.0.0.1"))
+    print(f"{len(ours.rows)} models x {len(dimensions)} values: selector {selector_time * 1000:.1f} ms, "
+          f"per-run baseline {baseline_time * 1000:.1f} ms")
+    print(f"leaderboard page: {page_time * 1000:.0f} ms, {len(queries)} queries")
+    print(f"ratio selector / baseline = {selector_time / baseline_time:.3f} (lower is better)")
+
+
+def main() -> None:
+    from django.db import connection
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        _measure()
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    import django
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    django.setup()
+    main()
