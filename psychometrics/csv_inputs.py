@@ -71,8 +71,16 @@ def _records(path: Path, reader, header: list[str]):
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) != len(header):
-                raise InputFileError(path, f"has {len(row)} fields, the header has {len(header)}", line=reader.line_num)
+            if len(row) < len(header):
+                raise InputFileError(
+                    path, f"no value (the line has {len(row)} fields, the header {len(header)})",
+                    line=reader.line_num, column=header[len(row)],
+                )
+            if len(row) > len(header):
+                raise InputFileError(
+                    path, f"{row[len(header)].strip()!r} is beyond the last column (the line has {len(row)} fields, "
+                    f"the header {len(header)})", line=reader.line_num,
+                )
             yield reader.line_num, dict(zip(header, (cell.strip() for cell in row), strict=True))
     except csv.Error as error:
         raise InputFileError(path, f"is not a readable CSV file ({error})", line=reader.line_num) from None
@@ -95,7 +103,7 @@ def read_ratings_csv(path) -> pd.DataFrame:
     """
     path = Path(path)
     with _open(path) as handle:
-        reader = csv.reader(_lines(path, handle))
+        reader = csv.reader(_lines(path, handle), strict=True)
         header = _header(path, reader)
         missing = [c for c in RATINGS_COLUMNS if c not in header]
         if missing:
@@ -133,7 +141,7 @@ def read_traits_csv(path) -> pd.DataFrame:
     """
     path = Path(path)
     with _open(path) as handle:
-        reader = csv.reader(_lines(path, handle))
+        reader = csv.reader(_lines(path, handle), strict=True)
         header = _header(path, reader)
         if PARTICIPANT_COLUMN not in header:
             raise InputFileError(path, f"missing column {PARTICIPANT_COLUMN!r}; the header is {','.join(header)}", line=1)

@@ -385,6 +385,10 @@ def self_test_page(request):
         "chart": {"labels": FAMILIES[PVQ], "you": [round(float(profile[d]), 3) for d in FAMILIES[PVQ]],
                   "model": top_vector, "model_label": top["model"] if top is not None else None},
         "profile_csv": pd.DataFrame([{"dimension": d, "score": float(profile[d])} for d in profile.index]).to_csv(index=False),
+        "closest_csv": closest.to_csv(index=False),
+        "self_test_json": {"form": form, "profile": {d: round(float(profile[d]), 6) for d in profile.index},
+                           "closest_models": [{key: _json_ready(value) for key, value in row.items()}
+                                              for row in closest.to_dict("records")]},
     })
     return render(request, "results/self_test.html", context)
 

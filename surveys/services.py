@@ -120,8 +120,8 @@ def participant_arrive(
     """Return the participant for ``prolific_pid``, assigning a new one to the least-filled group.
 
     The same PROLIFIC_PID always gets the same participant back. A new participant gets the item
-    group with the fewest places held (completed + active and unexpired, previews excluded),
-    ties broken at random. Study row lock (PostgreSQL) / write lock (SQLite) makes concurrent
+    group (among those with items) with the fewest places held (completed + active and
+    unexpired, previews excluded), ties broken at random. Study row lock (PostgreSQL) / write lock (SQLite) makes concurrent
     arrivals see each other's places. Raises StudyClosed, StudyFull or SurveyError.
     """
     now = now or timezone.now()
@@ -134,7 +134,9 @@ def participant_arrive(
                 return existing
             if study.status != Study.Status.LIVE and not is_preview:
                 raise StudyClosed(MSG_CLOSED)
-            fill = group_fill(study=study, now=now)
+            # A group without items (e.g. created in the admin before its import) gets no one.
+            with_items = set(Item.objects.filter(study=study).order_by().values_list("group_id", flat=True).distinct())
+            fill = {group: n for group, n in group_fill(study=study, now=now).items() if group in with_items}
             if not fill:
                 raise SurveyError(MSG_NO_GROUPS)
             least = min(fill.values())

@@ -1,19 +1,19 @@
 """Spearman correlations of every item with every dimension, vectorised.
 
-Participants rate the items of their item group, so items fall into groups rated by exactly the
-same raters. Each group is ranked once (along the raters, average ranks for ties, as
-``scipy.stats.rankdata``) and correlated with all dimensions by one matrix product; a Python loop
-runs over groups, never over item x dimension pairs.
+Participants rate the items of their item group, so items fall into blocks that share (nearly)
+the same raters. In a block, the items rated by every rater and the dimensions scored for every
+rater (the usual case) are ranked once each (average ranks for ties, as
+``scipy.stats.rankdata``) and correlated by one matrix product. A Python loop runs over blocks,
+never over item x dimension pairs.
 
 Missing answers are handled exactly: for each item x dimension pair only the raters with both a
-rating and a score count, and ranks are taken within those raters. A group's items share their
-raters, so a pair's raters depend only on the dimension's missing scores. Dimensions without
-missing scores among a group's raters (the usual case) share one ranking of the ratings; for the
-others every item is ranked within every dimension's raters in one batched sort. Spearman's rho
-is Pearson's r of the ranks; with centred ranks ``a = rank - (n + 1) / 2``,
+rating and a score count, and ranks are taken within those raters, as ``scipy.stats.spearmanr``
+on the pairwise-complete data. The pairs of a block that miss some raters are ranked all at once
+in a raters x items x dimensions tensor, the missing raters moved past every value. Spearman's
+rho is Pearson's r of the ranks; with centred ranks ``a = rank - (n + 1) / 2``,
 ``rho = sum(a_x a_y) / sqrt(sum(a_x^2) sum(a_y^2))``. Centred ranks are multiples of 0.5, so
-every sum is exact in floating point, whatever the order of summation. The work per group grows
-with ``raters x log(raters)``, so large rater counts stay cheap.
+every sum is exact in floating point, whatever the order of summation. The work grows with
+``raters x log(raters)`` per pair at worst, never with raters squared.
 """
 
 import numpy as np
@@ -195,7 +195,7 @@ def spearman_long(ratings: pd.DataFrame, traits: pd.DataFrame, items: list | Non
         raise ValueError(f"ratings must be numeric: {error}") from error
     if np.isinf(values).any():
         first = ratings[np.isinf(values)].iloc[0]
-        raise ValueError(f"Participant {first['participant_id']!r} rated item {first['item_id']!r} {first['rating']!r}, not a finite number.")
+        raise ValueError(f"Participant {first['participant_id']!r} rated item {first['item_id']!r} {float(first['rating'])}, not a finite number.")
     order = list(dict.fromkeys(ratings["item_id"])) if items is None else list(items)
     if len(set(order)) != len(order):
         raise ValueError("items lists an item twice.")

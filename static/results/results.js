@@ -289,7 +289,10 @@
     const labels = VP.data("dimension-names");
     (VP.data("bias-data") || []).forEach((chart) => {
       const bars = (sets) => sets.map((ds, i) => ({ label: ds.label, data: ds.data, backgroundColor: VP.colour(i, 0.75) }));
-      const opts = { scales: { y: { suggestedMin: -0.6, suggestedMax: 0.6 } } };
+      // One y-range for both panels of a group kind, so human and model bars compare by eye.
+      const values = [...chart.human, ...chart.model].flatMap((ds) => ds.data).filter((x) => x !== null);
+      const bound = Math.max(0.3, ...values.map(Math.abs));
+      const opts = { scales: { y: { min: -Math.ceil(bound * 10) / 10, max: Math.ceil(bound * 10) / 10 } } };
       if (chart.human.length) VP.chart("bias-human-" + chart.kind, { type: "bar", data: { labels, datasets: bars(chart.human) }, options: opts });
       VP.chart("bias-model-" + chart.kind, { type: "bar", data: { labels, datasets: bars(chart.model) }, options: opts });
     });

@@ -125,11 +125,6 @@ def test_the_command_line_export_needs_raw_ids_to_show_prolific_ids(study, tmp_p
     assert PID in raw.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="surveys: export_responses --raw-ids writes no audit log line (issue 7: raw Prolific IDs "
-    "'are logged'). Reported in the hardening report.",
-)
 def test_a_raw_id_export_leaves_an_audit_line_without_the_ids(study, all_logs, tmp_path):
     client = Client()
     url, participant = arrive(client, study.slug, PID)

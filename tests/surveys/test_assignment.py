@@ -103,3 +103,10 @@ def test_the_same_pid_is_never_assigned_twice(study):
     first = participant_arrive(study=study, prolific_pid=pid(1))
     again = participant_arrive(study=study, prolific_pid=pid(1))
     assert first.pk == again.pk and Participant.objects.count() == 1
+
+
+def test_a_group_without_items_gets_no_one(study):
+    empty = ItemGroupFactory(study=study, name="D-empty")
+    for n in range(6):
+        assert participant_arrive(study=study, prolific_pid=pid(n)).group_id != empty.pk
+    assert group_fill(study=study)[empty.pk] == 0

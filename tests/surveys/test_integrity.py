@@ -302,3 +302,41 @@ def test_items_imported_later_do_not_shift_a_participant_who_already_started(dem
     assert field_order(client.get(url)) == before
     complete(client, url, participant)
     assert Rating.objects.filter(participant=participant).count() == 6
+
+
+@pytest.mark.parametrize(
+    "kind, change, message",
+    [
+        (plans.CONSENT, {"consent": "maybe"}, "Please choose whether you agree to take part."),
+        (plans.ABOUT, {"gender": "robot"}, "Please choose an answer for gender."),
+        (plans.ABOUT, {"age_band": "12-17"}, "Please choose an age band."),
+        (plans.PVQ21_PAGE, {"pvq-21": "7"}, "'7' is not an answer on the scale for description"),
+        (plans.BFI10_PAGE, {"bfi-3": "6"}, "'6' is not an answer on the scale for statement"),  # 6 exists on PVQ-21 only
+        (plans.BFI10_PAGE, {"pvq-1": "3"}, "'pvq-1' is not part of this page"),
+    ],
+)
+def test_bad_posts_on_every_kind_of_page_store_nothing(demo_study, kind, change, message):
+    client = Client()
+    url, participant = arrive(client, "demo")
+    advance_to(client, url, participant, kind)
+    before, step = stored(participant), participant.step
+    response = client.post(url, {**answers_for(participant), **change})
+    assert response.status_code == 400 and message.encode() in response.content.replace(b"&#x27;", b"'")
+    participant.refresh_from_db()
+    assert stored(participant) == before and participant.step == step
+    if kind == plans.CONSENT:
+        assert participant.consented_at is None and participant.status == Participant.Status.ACTIVE
+    if kind == plans.ABOUT:
+        assert (participant.gender, participant.age_band, participant.pvq_form) == ("", "", "")
+
+
+def test_a_check_answer_outside_its_scale_stores_nothing(demo_study):
+    client = Client()
+    url, participant = arrive(client, "demo")
+    advance_to(client, url, participant, plans.BFI10_PAGE)
+    page = current_page(participant)
+    assert page.checks, "the demo puts one check into BFI-10"
+    before = stored(participant)
+    response = client.post(url, {**answers_for(participant), f"check-{page.checks[0].key}": "6"})
+    assert response.status_code == 400 and b"is not an answer on the scale" in response.content
+    assert stored(participant) == before

@@ -38,6 +38,10 @@ def test_every_kind_of_page_renders_with_its_fields(demo_study):
             if name != "step":
                 assert f'name="{name}"'.encode() in page.content, name
         seen.add(page.templates[0].name)
+        if page.templates[0].name == "surveys/page_pvq21.html":
+            assert b"How much like you is this person?" in page.content  # the ESS question
+        if page.templates[0].name == "surveys/page_items.html":
+            assert page.content.count(b"How similar is this response to your own thoughts?") == len(data) - 1
         client.post(url, data)
         participant.refresh_from_db()
     assert {"surveys/page_consent.html", "surveys/page_items.html", "surveys/page_pvq21.html",

@@ -119,6 +119,15 @@ def test_a_repeated_rating_is_an_error_naming_participant_and_item():
         spearman_long(long, pd.DataFrame({"D": [1.0]}, index=["a"]))
 
 
+def test_infinite_ratings_or_scores_are_rejected_by_name():
+    long = pd.DataFrame({"participant_id": ["a", "b"], "item_id": ["i", "i"], "rating": [1.0, np.inf]})
+    traits = pd.DataFrame({"D": [1.0, 2.0]}, index=["a", "b"])
+    with pytest.raises(ValueError, match="Participant 'b' rated item 'i' inf"):
+        spearman_long(long, traits)
+    with pytest.raises(ValueError, match="infinite score for participant 'a' on 'D'"):
+        spearman_long(long.assign(rating=[1.0, 2.0]), traits.assign(D=[-np.inf, 2.0]))
+
+
 def test_non_numeric_ratings_are_rejected():
     with pytest.raises(ValueError, match="numeric"):
         spearman_matrix(pd.DataFrame({"a": ["x", "y"]}), pd.DataFrame({"D": [1.0, 2.0]}))
@@ -146,6 +155,17 @@ def test_items_with_different_raters_and_scattered_missing_scores_match_scipy():
     ratings.iloc[:20, 10:] = np.nan
     ratings.iloc[30:, :5] = np.nan
     _assert_matches_scipy(spearman_matrix(ratings, traits), ratings, traits)
+
+
+def test_small_chunks_and_unmerged_rater_groups_give_the_same_result(monkeypatch):
+    import psychometrics.stats.correlation as correlation
+
+    ratings, traits = _study(seed=4, items=25)
+    ratings.iloc[:20, 10:] = np.nan
+    expected = spearman_matrix(ratings, traits)
+    monkeypatch.setattr(correlation, "CHUNK_CELLS", 1)  # one item per chunk
+    monkeypatch.setattr(correlation, "BLOCK_OVERLAP", 1.0)  # only identical rater sets share a block
+    pd.testing.assert_frame_equal(spearman_matrix(ratings, traits), expected, atol=1e-12, rtol=0)
 
 
 def test_thousands_of_raters_per_item_match_scipy():

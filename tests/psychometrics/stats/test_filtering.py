@@ -106,6 +106,15 @@ def test_low_consistency_is_an_exclusion_reason_for_each_instrument():
     assert decisions.loc["b", "reasons"] == [INCONSISTENT_BFI10]
 
 
+def test_the_limits_themselves_are_allowed():
+    # Exactly 2 failed checks and exactly 6 minutes pass; one more check or one second less do not.
+    people = _people(("limit", False, 2, 360.0), ("checks", False, 3, 360.0), ("fast", False, 2, 359.0))
+    pvq = pd.DataFrame(dict.fromkeys(("limit", "checks", "fast"), CAREFUL_PVQ)).T
+    bfi = pd.DataFrame(dict.fromkeys(("limit", "checks", "fast"), CAREFUL_BFI)).T
+    decisions = participant_decisions(people, pvq, bfi, FilterRules()).set_index("participant")
+    assert decisions["reasons"].to_dict() == {"limit": [], "checks": [FAILED_ATTENTION_CHECKS], "fast": [TOO_FAST]}
+
+
 def test_rules_set_to_none_are_switched_off():
     people = _people(("fast", False, 5, 10.0))
     rules = FilterRules(max_failed_checks=None, min_completion_seconds=None)
