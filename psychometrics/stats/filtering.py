@@ -103,8 +103,8 @@ def even_odd_consistency(answers: pd.DataFrame, scales: dict[str, tuple[int, ...
     Each scale's items, in instrument order, are split into odd-positioned (1st, 3rd, ...) and
     even-positioned (2nd, 4th, ...) halves and each half is averaged. The index is the
     within-person Pearson correlation between the odd-half and even-half scores across scales,
-    corrected for halved length with the Spearman-Brown formula ``2r / (1 + r)``.
-    Careful respondents score near 1; random responding scores near 0.
+    corrected for halved length with the Spearman-Brown formula ``2r / (1 + r)``, bounded below
+    at -1. Careful respondents score near 1; random responding scores near 0.
 
     Scales with a missing half are skipped; the index is NaN when fewer than three scales remain
     or either set of half-scores is constant (e.g. identical answers throughout).
@@ -137,7 +137,8 @@ def even_odd_consistency(answers: pd.DataFrame, scales: dict[str, tuple[int, ...
         if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
             continue
         r = float(np.corrcoef(x, y)[0, 1])
-        result[i] = 2 * r / (1 + r) if r > -1 else -1.0
+        # Spearman-Brown runs off to -infinity as r nears -1; any negative r is already as bad as it gets.
+        result[i] = max(2 * r / (1 + r), -1.0) if r > -1 else -1.0
     return pd.Series(result, index=answers.index, name="even_odd_consistency")
 
 

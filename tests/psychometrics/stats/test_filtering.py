@@ -54,6 +54,13 @@ def test_ignoring_the_reversed_wording_gives_negative_bfi10_consistency():
     assert bfi10_consistency(pd.DataFrame([contradicting])).iloc[0] < 0
 
 
+def test_the_index_stays_between_minus_one_and_one():
+    rng = np.random.default_rng(12)
+    random_answers = pd.DataFrame(rng.integers(1, 7, (400, 21)), columns=range(1, 22))
+    index = pvq21_consistency(random_answers).dropna()
+    assert index.between(-1, 1).all() and (index == -1).any() and (index < 0).mean() > 0.2
+
+
 def test_random_responding_is_mostly_flagged_and_careful_responding_is_not():
     rng = np.random.default_rng(11)
     random_answers = pd.DataFrame(rng.integers(1, 7, (400, 21)), columns=range(1, 22))
