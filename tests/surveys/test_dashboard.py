@@ -120,3 +120,14 @@ def test_every_count_the_issue_names_and_the_median_time_are_right(demo_study, r
     for label in ("arrivals", "active", "completed", "failed checks", "returned", "expired", "median completion time"):
         assert label in page
     assert "1200 s" in page
+
+
+@pytest.mark.django_db
+def test_the_dashboard_links_the_analysis_and_prolific_pages(client):
+    study = StudyFactory(slug="linked")
+    user = get_user_model().objects.create_user("owner", password="x")
+    study.researchers.add(user)
+    client.force_login(user)
+    page = client.get("/studies/linked/dashboard/").content.decode()
+    assert 'href="/studies/linked/analysis/"' in page
+    assert 'href="/studies/linked/prolific/"' in page
