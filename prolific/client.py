@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -64,8 +65,42 @@ def pseudonymise(prolific_id: str) -> str:
     return f"h:{digest[:12]}"
 
 
+# Prolific's participant, submission and study ids are 24-character hexadecimal object ids.
+PROLIFIC_ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{24}(?![0-9A-Za-z])")
+# A submission id in a request path, e.g. /api/v1/submissions/<id>/transition/ (not bulk-approve).
+SUBMISSION_PATH_RE = re.compile(r"/submissions/(?!bulk-approve/)[^/?#\s]+/")
+
+
+def redact_prolific_ids(text: str) -> str:
+    """``text`` with Prolific ids replaced by keyed hashes and submission ids in paths by a placeholder.
+
+    Prolific's error details can name the ids they refer to ("which IDs are incorrect"); those
+    details go to the call log and to messages, where Prolific ids must never appear.
+    """
+    text = SUBMISSION_PATH_RE.sub("/submissions/{submission_id}/", text)
+    return PROLIFIC_ID_RE.sub(lambda m: pseudonymise(m[0]), text)
+
+
+class RedactProlificIds(logging.Filter):
+    """Strip Prolific ids from log records of libraries we do not control (httpx logs every URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_prolific_ids(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 def _error_detail(response: httpx.Response) -> str:
-    """Prolific's error text: ``{"error": {"detail": ...}}``, DRF's ``{"detail": ...}`` or the raw body."""
+    """Prolific's error text: ``{"error": {"detail": ...}}``, DRF's ``{"detail": ...}`` or the raw body.
+
+    Prolific ids in it are replaced by keyed hashes (see ``redact_prolific_ids``).
+    """
+    return redact_prolific_ids(_raw_error_detail(response))
+
+
+def _raw_error_detail(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -254,13 +289,17 @@ class ProlificClient:
             subject=subject,
         )
 
-    def submissions_bulk_approve(self, prolific_study_id: str, participant_ids: Iterable[str]) -> Any:
-        ids = list(participant_ids)
+    def submissions_bulk_approve(self, submission_ids: Iterable[str]) -> Any:
+        """Approve many submissions in one call, by submission id (the variant Prolific recommends).
+
+        Prolific accepts the batch and applies it asynchronously: a 200 is not yet an approval.
+        """
+        ids = list(submission_ids)
         return self.request(
             "POST",
             "/api/v1/submissions/bulk-approve/",
-            json={"study_id": prolific_study_id, "participant_ids": ids},
-            subject=f"{len(ids)} participants",
+            json={"submission_ids": ids},
+            subject=f"{len(ids)} submissions",
         )
 
     def submission_request_return(self, submission_id: str, *, reasons: list[str], subject: str) -> dict:

@@ -35,6 +35,19 @@ class SubmissionStatus(models.TextChoices):
     UNKNOWN = "UNKNOWN", "Unknown"
 
 
+def submission_status_normalise(value) -> str:
+    """A Prolific status spelled as ``SubmissionStatus`` spells it.
+
+    Prolific writes statuses with spaces ("AWAITING REVIEW") but accepts underscores in filters
+    ("AWAITING_REVIEW"); both spellings (and "TIMED_OUT") map to the same value. Unknown statuses
+    are kept upper-cased so that the report shows them.
+    """
+    text = " ".join(str(value or "").upper().replace("_", " ").split())
+    if text == "TIMED OUT":
+        return SubmissionStatus.TIMED_OUT
+    return text[:24]
+
+
 class ProlificSettings(models.Model):
     """How the platform talks to Prolific for one study.
 

@@ -245,14 +245,15 @@ def review_plan(*, study: Study) -> ReviewPlan:
             f"The rejection message has {len(rejection_message)} characters; Prolific requires at least "
             f"{MIN_REJECTION_MESSAGE_LENGTH}. Edit it in the settings before sending."
         )
-    approve_pids = [a.prolific_pid for a in approvals]
+    # Bulk approval by submission id: Prolific "strongly recommends" it over study_id + participant_ids.
+    approve_ids = [a.submission_id for a in approvals]
     requests = []
-    for start in range(0, len(approve_pids), BULK_APPROVE_BATCH):
+    for start in range(0, len(approve_ids), BULK_APPROVE_BATCH):
         requests.append(
             {
                 "method": "POST",
                 "path": "/api/v1/submissions/bulk-approve/",
-                "json": {"study_id": study.prolific_study_id, "participant_ids": approve_pids[start : start + BULK_APPROVE_BATCH]},
+                "json": {"submission_ids": approve_ids[start : start + BULK_APPROVE_BATCH]},
             }
         )
     for planned in rejections:

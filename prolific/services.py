@@ -22,6 +22,7 @@ from prolific.models import (
     ReviewAction,
     SubmissionStatus,
     WebhookEvent,
+    submission_status_normalise,
 )
 from prolific.secrets_box import secret_decrypt, secret_encrypt, secret_hint
 from prolific.selectors import (
@@ -192,20 +193,25 @@ def _confirm_actions(actions, now: datetime) -> None:
     """Mark sent review actions confirmed (or failed) from the submission status Prolific reports.
 
     A return request counts as confirmed once Prolific records it (``return_requested``); an
-    action whose submission reached another final status failed.
+    action whose submission reached another final status failed. A failed action is confirmed too
+    when Prolific shows its outcome after all (the call timed out or errored after Prolific applied it).
     """
     confirmed, failed = [], []
-    for action in actions.filter(state=ReviewAction.State.SENT).select_related("submission"):
+    pending = actions.filter(state__in=[ReviewAction.State.SENT, ReviewAction.State.FAILED])
+    for action in pending.select_related("submission"):
         submission = action.submission
         if submission.status == EXPECTED_STATUS[action.action] or (
             action.action == ReviewAction.Action.REQUEST_RETURN and submission.return_requested_at
         ):
-            action.state, action.confirmed_at = ReviewAction.State.CONFIRMED, now
+            action.state, action.confirmed_at, action.error = ReviewAction.State.CONFIRMED, now, ""
             confirmed.append(action)
-        elif STATUS_RANK.get(submission.status, 0) >= STATUS_RANK[SubmissionStatus.TIMED_OUT]:
+        elif (
+            action.state == ReviewAction.State.SENT
+            and STATUS_RANK.get(submission.status, 0) >= STATUS_RANK[SubmissionStatus.TIMED_OUT]
+        ):
             action.state, action.error = ReviewAction.State.FAILED, f"Prolific reports the submission as {submission.status}."
             failed.append(action)
-    ReviewAction.objects.bulk_update(confirmed, ["state", "confirmed_at"], batch_size=500)
+    ReviewAction.objects.bulk_update(confirmed, ["state", "confirmed_at", "error"], batch_size=500)
     ReviewAction.objects.bulk_update(failed, ["state", "error"], batch_size=500)
 
 
@@ -252,7 +258,7 @@ def submissions_reconcile(
         new, updated = [], []
         for row in rows:
             submission_id, pid = str(row.get("id", "")), str(row.get("participant_id") or row.get("participant") or "")
-            status = str(row.get("status", "")).upper()[:24] or SubmissionStatus.UNKNOWN
+            status = submission_status_normalise(row.get("status")) or SubmissionStatus.UNKNOWN
             if not submission_id:
                 continue
             entry = known.get(submission_id)
@@ -313,7 +319,7 @@ def webhook_event_record(
     tolerated: a status that ranks below the current one, or an equal-rank status with an older
     timestamp, is stored as ``stale`` and not applied.
     """
-    status = str(payload.get("status", "")).upper()
+    status = submission_status_normalise(payload.get("status"))
     submission_id = str(payload.get("resource_id", ""))
     try:
         with transaction.atomic():
@@ -424,7 +430,7 @@ def review_send(
         items = work if kind == "approve" else [work]
         try:
             if kind == "approve":
-                client.submissions_bulk_approve(study.prolific_study_id, [a.prolific_pid for a in work])
+                client.submissions_bulk_approve([a.submission_id for a in work])
                 state = ReviewAction.State.SENT  # Prolific applies bulk approvals asynchronously
             elif work.action == ReviewAction.Action.REJECT:
                 body = client.submission_transition(
@@ -452,6 +458,6 @@ def review_send(
 
 
 def _state_from_response(body, expected_status: str) -> str:
-    if isinstance(body, dict) and str(body.get("status", "")).upper() == expected_status:
+    if isinstance(body, dict) and submission_status_normalise(body.get("status")) == expected_status:
         return ReviewAction.State.CONFIRMED
     return ReviewAction.State.SENT

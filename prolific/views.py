@@ -30,7 +30,7 @@ from prolific.webhooks import (
     SIGNATURE_HEADER,
     SIGNATURE_TIMESTAMP_HEADER,
     event_time,
-    signature_is_valid,
+    request_is_signed,
     timestamp_is_fresh,
     webhook_secrets,
 )
@@ -179,7 +179,9 @@ def webhook(request):
         submission_id=str(payload.get("resource_id", "")), prolific_pid=str(payload.get("participant_id", ""))
     )
     secrets = webhook_secrets(study=study)
-    if not any(signature_is_valid(secret=s, timestamp=signed_at, body=request.body, signature=signature) for s in secrets):
+    if not request_is_signed(
+        secrets=secrets, timestamp=signed_at, raw_body=request.body, payload=payload, signature=signature
+    ):
         return _webhook_error("Signature does not match.", 403)
     if not event_id:
         return _webhook_error(f"Missing {EVENT_ID_HEADER}.", 400)

@@ -8,6 +8,7 @@ redeliveries and ``X-Timestamp`` says when the event was sent (used for ordering
 import base64
 import hashlib
 import hmac
+import json
 import time
 from datetime import UTC, datetime
 
@@ -27,13 +28,42 @@ def signature_is_valid(*, secret: str, timestamp: str, body: bytes, signature: s
     return hmac.compare_digest(expected, signature.encode())
 
 
+def signed_body_candidates(raw_body: bytes, payload) -> list[bytes]:
+    """The byte strings Prolific may have signed: the raw body, and the body as Python's
+    ``json.dumps`` writes it (Prolific's own verification example re-serialises the parsed body,
+    so a sender that signs ``json.dumps(body)`` but sends other whitespace still verifies)."""
+    candidates = [raw_body]
+    reserialised = json.dumps(payload).encode()
+    if reserialised != raw_body:
+        candidates.append(reserialised)
+    return candidates
+
+
+def request_is_signed(*, secrets: list[str], timestamp: str, raw_body: bytes, payload, signature: str) -> bool:
+    """True when ``signature`` matches any secret over any candidate signed body."""
+    return any(
+        signature_is_valid(secret=secret, timestamp=timestamp, body=body, signature=signature)
+        for secret in secrets
+        for body in signed_body_candidates(raw_body, payload)
+    )
+
+
+def unix_seconds(value: str) -> float:
+    """A UNIX timestamp header in seconds. Prolific documents "a UNIX timestamp" without a unit;
+    values too large to be seconds (after the year 5138) are read as milliseconds. Raises ValueError."""
+    seconds = float(value)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ValueError(value)
+    return seconds / 1000 if seconds > 1e11 else seconds
+
+
 def timestamp_is_fresh(timestamp: str, *, now: float | None = None) -> bool:
     """Refuse replays of old signed requests (``PROLIFIC_WEBHOOK_MAX_AGE_SECONDS``; 0 disables)."""
     max_age = settings.PROLIFIC_WEBHOOK_MAX_AGE_SECONDS
     if max_age <= 0:
         return True
     try:
-        sent = float(timestamp)
+        sent = unix_seconds(timestamp)
     except ValueError:
         return False
     return abs((now or time.time()) - sent) <= max_age
@@ -57,6 +87,6 @@ def webhook_secrets(*, study=None) -> list[str]:
 def event_time(header_value: str | None) -> datetime:
     """The event's UNIX timestamp header as an aware datetime (now when absent or malformed)."""
     try:
-        return datetime.fromtimestamp(float(header_value), tz=UTC)
+        return datetime.fromtimestamp(unix_seconds(header_value), tz=UTC)
     except (TypeError, ValueError, OverflowError):
         return datetime.now(tz=UTC)

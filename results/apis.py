@@ -45,9 +45,19 @@ class IsResearcher(BasePermission):
 
 
 class Pagination(PageNumberPagination):
+    """Page numbers from 1; a page or page_size that is not a positive integer is a 400, a page past the end a 404."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    invalid_page_message = "page {page_number} does not exist ({message})"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        for name in (self.page_query_param, self.page_size_query_param):
+            raw = request.query_params.get(name)
+            if raw is not None and raw != "last" and not (raw.isdigit() and 0 < int(raw) <= MAX_ID):
+                raise BadRequest(f"{name} must be a positive integer, got {raw!r}")
+        return super().paginate_queryset(queryset, request, view=view)
 
 
 def _object_or_404(queryset, pk: int, what: str):
@@ -57,13 +67,22 @@ def _object_or_404(queryset, pk: int, what: str):
     return obj
 
 
-def _query(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
+def _validated(serializer) -> dict:
+    """The serializer's validated data; invalid input is a 400 ``{"detail": "<field>: <message>", "errors": {<field>: [...]}}``."""
+    if not serializer.is_valid():
+        message = "; ".join(f"{field}: {' '.join(str(m) for m in messages)}" for field, messages in serializer.errors.items())
+        raise BadRequest({"detail": message, "errors": serializer.errors})
     return serializer.validated_data
 
 
-ERROR = inline_serializer("Error", fields={"detail": serializers.CharField()})
+def _query(serializer_class, request) -> dict:
+    return _validated(serializer_class(data=request.query_params))
+
+
+ERROR = inline_serializer("Error", fields={
+    "detail": serializers.CharField(),
+    "errors": serializers.DictField(required=False, help_text="Per-parameter messages, for a bad query or body field."),
+})
 PAGE_PARAMETERS = [
     OpenApiParameter("page", OpenApiTypes.INT, required=False, description="Page number (from 1)."),
     OpenApiParameter("page_size", OpenApiTypes.INT, required=False, description="Results per page (max 500)."),
@@ -285,9 +304,7 @@ class RunListCreateApi(APIView):
     def post(self, request):
         from benchmark.tasks import run_benchmark_task
 
-        serializer = self.RunCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = _validated(self.RunCreateInputSerializer(data=request.data))
         try:
             bank = selectors.bank_resolve(data["itembank"], request.user)
             with transaction.atomic():
@@ -365,7 +382,7 @@ class LeaderboardApi(APIView):
         dimensions = serializers.CharField(required=False, help_text="Comma-separated dimensions (default: all of the family).")
         aggregate = serializers.ChoiceField(choices=list(welfare.AGGREGATIONS), required=False, default=welfare.UTILITARIAN)
         weights = serializers.CharField(required=False,
-                                        help_text="Comma-separated weights in dimension order, or Dimension:weight pairs.")
+                                        help_text="Comma-separated weights in the order the dimensions are listed in `dimensions` (the family's order when it is omitted), or Dimension:weight pairs.")
 
     class LeaderboardRowSerializer(serializers.Serializer):
         rank = serializers.IntegerField()
@@ -379,6 +396,8 @@ class LeaderboardApi(APIView):
         welfare = serializers.FloatField(allow_null=True)
         max_dimension = serializers.CharField(allow_null=True)
         min_dimension = serializers.CharField(allow_null=True)
+        max_dimensions = serializers.ListField(child=serializers.CharField(), help_text="Every dimension tied at the row maximum.")
+        min_dimensions = serializers.ListField(child=serializers.CharField(), help_text="Every dimension tied at the row minimum.")
 
     class LeaderboardSerializer(serializers.Serializer):
         itembank = serializers.CharField(allow_null=True)

@@ -211,6 +211,13 @@ def _clean(value):
 def dimensions_resolve(family: str, value: str | list[str] | None) -> list[str]:
     """The chosen dimensions of ``family`` in canonical order; all of them when none is given."""
     names = FAMILIES[family]
+    chosen = _dimensions_as_given(family, value)
+    return [name for name in names if name in chosen]
+
+
+def _dimensions_as_given(family: str, value: str | list[str] | None) -> list[str]:
+    """The chosen dimensions of ``family`` in the order the client listed them (canonical order when none is given)."""
+    names = FAMILIES[family]
     if not value:
         return list(names)
     raw = value.split(",") if isinstance(value, str) else value
@@ -221,14 +228,19 @@ def dimensions_resolve(family: str, value: str | list[str] | None) -> list[str]:
         found_family, name = canonical_dimension(part)
         if found_family != family:
             raise ResultsError(f"dimension {part.strip()!r} is not one of {FAMILY_LABELS[family]}: {', '.join(names)}")
-        chosen.append(name)
+        if name not in chosen:
+            chosen.append(name)
     if not chosen:
         raise ResultsError("choose at least one dimension")
-    return [name for name in names if name in chosen]
+    return chosen
 
 
 def weights_resolve(value: str | None, dimensions: list[str]) -> dict[str, float]:
-    """Weights from ``"1,2,1"`` (in the order of ``dimensions``) or ``"Power:2,Benevolence:0.5"``."""
+    """Weights from ``"1,2,1"`` (in the order of ``dimensions``) or ``"Power:2,Benevolence:0.5"``.
+
+    ``leaderboard`` passes the dimensions in the order the client listed them, so
+    ``dimensions=Power,Benevolence&weights=2,1`` gives Power 2 and Benevolence 1.
+    """
     if not value or not value.strip():
         return {}
     parts = [part.strip() for part in value.split(",") if part.strip()]
@@ -295,6 +307,14 @@ class Leaderboard:
         return pd.DataFrame(records, columns=columns)
 
 
+def _tied(values: dict[str, float], pick) -> list[str]:
+    """Every dimension whose value equals the row's ``pick`` (max or min); none for a row of fewer than two values."""
+    if len(values) < 2:
+        return []
+    extreme = pick(values.values())
+    return [name for name, value in values.items() if value == extreme]
+
+
 def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, aggregate: str = welfare.UTILITARIAN,
                 weights: str | dict | None = None) -> Leaderboard:
     """Models × dimensions of one value system on one item bank, ranked by a welfare function.
@@ -303,10 +323,12 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
     mean: their utility is the centred score + 3.5 (``utility_basis`` says which was used).
     """
     family = family_resolve(family)
-    chosen = dimensions_resolve(family, dimensions)
+    as_given = _dimensions_as_given(family, dimensions)
+    chosen = [name for name in FAMILIES[family] if name in as_given]
     if aggregate not in welfare.AGGREGATIONS:
         raise ResultsError(f"aggregate must be one of {', '.join(welfare.AGGREGATIONS)}, got {aggregate!r}")
-    weight_map = weights if isinstance(weights, dict) else weights_resolve(weights, chosen)
+    # Positional weights follow the order in which the dimensions were listed (not the canonical order).
+    weight_map = weights if isinstance(weights, dict) else weights_resolve(weights, as_given)
     if bank is None:
         return Leaderboard(None, family, chosen, aggregate, weight_map, [])
     frame = scores_frame(baseline_runs(bank))
@@ -340,6 +362,8 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
             "welfare": _clean(welfare_array[position]),
             "max_dimension": max(present, key=present.get) if len(present) > 1 else None,
             "min_dimension": min(present, key=present.get) if len(present) > 1 else None,
+            # Ties are all marked, as the paper marks them (claude-3-5-haiku's Achievement and Hedonism, -0.03).
+            "max_dimensions": _tied(present, max), "min_dimensions": _tied(present, min),
         })
     rows.sort(key=lambda row: (row["welfare"] is None, -(row["welfare"] or 0), row["model"].lower()))
     for rank, row in enumerate(rows, start=1):

@@ -141,13 +141,14 @@ def leaderboard_page(request):
         for name in board.dimensions:
             value = row["values"].get(name)
             cells.append({"dimension": name, "value": value, "style": heat_style(value, centre=centre, span=span),
-                          "is_max": name == row["max_dimension"], "is_min": name == row["min_dimension"]})
+                          "is_max": name in row["max_dimensions"], "is_min": name in row["min_dimensions"]})
         rows.append({**row, "cells": cells})
     context.update({
         **_common(family), "bank": bank, "banks": banks, "board": board, "rows": rows,
         "all_dimensions": [(name, name in board.dimensions, board.weights.get(name, 1.0)) for name in FAMILIES[family]],
         "aggregate": board.aggregate, "aggregate_label": welfare.AGGREGATIONS[board.aggregate],
         "any_shifted": any(row["utility_basis"] != "mean" for row in board.rows),
+        "all_published": bool(board.rows) and all(row["source"] == "published" for row in board.rows),
         "chart": {"labels": [row["model"] for row in board.rows], "values": [row["welfare"] for row in board.rows]},
         "chart_height": max(280, 22 * len(board.rows) + 60),
         "query": request.GET.urlencode(),
@@ -190,6 +191,8 @@ def model_page(request, model_id: int):
         "llm": llm, "runs": runs, "run": run, "by_family": by_family,
         "items_url": reverse("results:run-items", args=[run.pk]) if run else "",
         "has_items": bool(run and run.source != Run.Source.PUBLISHED),
+        # Downloads keep ?run= so they hold the run on screen, not the default one.
+        "query": f"run={run.pk}" if run else "",
     }
     return render(request, "results/model.html", context)
 
@@ -256,6 +259,10 @@ def compare_page(request):
                                                                                        centre=centre, span=span)}
                 for v in values]})
     cond_family = conditions[conditions["family"] == family] if len(conditions) else conditions
+    if len(cond_family):  # each condition's rows in the family's own dimension order, as the charts
+        order = {name: index for index, name in enumerate(FAMILIES[family])}
+        cond_family = cond_family.assign(_rank=cond_family["dimension"].map(order)).sort_values(
+            ["condition", "_rank"], kind="stable").drop(columns="_rank")
     cond_chart = {"labels": FAMILIES[family], "datasets": [
         {"label": condition, "data": [None if pd.isna(x) else round(float(x), 3) for x in
                                       group.set_index("dimension")["difference"].reindex(FAMILIES[family])]}
@@ -268,8 +275,8 @@ def compare_page(request):
                                          for d in FAMILIES[family]]} for llm in chosen]},
         "condition_llm": condition_llm, "conditions": cond_family.to_dict("records") if len(cond_family) else [],
         "cond_chart": cond_chart, "query": request.GET.urlencode(),
-        "condition_models": sorted({run.llm for run in Run.objects.filter(bank=bank).exclude(condition="baseline")
-                                   .select_related("llm")}, key=str) if bank else [],
+        "condition_models": sorted({run.llm for run in selectors.runs_visible(request.user).filter(bank=bank)
+                                   .exclude(condition="baseline")}, key=str) if bank else [],
     }
     return render(request, "results/compare.html", context)
 
@@ -290,9 +297,8 @@ def alignment_page(request):
     both = pd.concat([models.assign(kind="model"), references.assign(kind="human group")])
     pca = selectors.pca_map(both.drop(columns="kind"))
     pca["kind"] = pca["name"].map(both["kind"].groupby(level=0).first())
-    persona_models = sorted({run.llm for run in Run.objects.filter(bank=bank, condition__startswith="persona:",
-                                                                     status=Run.Status.COMPLETED)
-                            .select_related("llm")}, key=str) if bank else []
+    persona_models = sorted({run.llm for run in selectors.runs_visible(request.user).filter(
+        bank=bank, condition__startswith="persona:", status=Run.Status.COMPLETED)}, key=str) if bank else []
     bias_llm, bias_label = None, None
     choice = request.GET.get("model", "")
     if choice.isdigit():
@@ -311,7 +317,7 @@ def alignment_page(request):
     heat = []
     reference_names = list(references.index)
     lookup = {(r.model, r.reference): r for r in correlations.itertuples()}
-    for model in models.index:
+    for model in sorted(models.index, key=lambda name: str(name).lower()):
         cells = []
         for name in reference_names:
             rho = lookup[(model, name)].rho
@@ -422,6 +428,10 @@ def items_page(request):
         if download:
             return download
     page = Paginator(items, 25).get_page(request.GET.get("page"))
+    if filters["dimension"]:  # the correlation that selected each item, shown beside it
+        chosen = selectors.dimension_resolve(filters["dimension"])
+        for item in page:
+            item.selected = [c for c in item.correlations.all() if (c.family, c.dimension) == chosen]
     params = request.GET.copy()
     params.pop("page", None)
     context.update({"page": page, "query": params.urlencode(), "threshold": scoring.DEFAULT_THRESHOLD,

@@ -60,6 +60,7 @@
       ctx.font = "11px system-ui, sans-serif";
       ctx.fillStyle = "#1d2330";
       chart.data.datasets.forEach((ds, di) => {
+        if (opts.datasets && !opts.datasets.includes(di)) return;
         chart.getDatasetMeta(di).data.forEach((pt, i) => {
           const label = ds.data[i] && ds.data[i].label;
           if (label) ctx.fillText(label, pt.x + 5, pt.y - 4);
@@ -221,10 +222,20 @@
   function leaderboardPage() {
     const d = VP.data("welfare-data");
     if (!d) return;
+    // The axis is fitted to the data, not started at 0: welfare values on the 1-6 scale often differ
+    // only in the first or second decimal, which bars from 0 would hide. The axis title says so.
+    const values = d.values.filter((x) => x !== null && x !== undefined);
+    const x = { title: { display: true, text: "welfare (1–6 scale; axis does not start at 0)" } };
+    if (values.length) {
+      const lo = Math.min(...values), hi = Math.max(...values);
+      const pad = Math.max((hi - lo) * 0.15, 0.02);
+      x.min = Math.max(0, Math.floor((lo - pad) * 100) / 100);
+      x.max = Math.ceil((hi + pad) * 100) / 100;
+    }
     VP.chart("welfare-chart", {
       type: "bar",
       data: { labels: d.labels, datasets: [{ label: "welfare (1-6 scale)", data: d.values, backgroundColor: VP.colour(0, 0.7) }] },
-      options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { title: { display: true, text: "welfare" } } } },
+      options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x } },
     });
   }
 
@@ -250,7 +261,13 @@
         data: { labels: b.chart.labels, datasets: [{ label: b.label, data: b.chart.values,
           backgroundColor: b.chart.values.map((v) => (v !== null && v < (centred ? 0 : 3.5) ? VP.colour(0, 0.6) : VP.colour(1, 0.6))) }] },
         options: { plugins: { legend: { display: false }, intervals: hasCi ? { low: b.chart.low, high: b.chart.high } : {} },
-          scales: { y: yScale } },
+          scales: { y: Object.assign({ grace: "5%" }, yScale) },
+          // A bar opens the items behind its score, like the dimension buttons in the table.
+          onClick: (_event, elements) => {
+            if (!elements.length) return;
+            const button = document.querySelector(`button.dim-link[data-family="${b.family}"][data-dimension="${b.chart.labels[elements[0].index]}"]`);
+            if (button) button.click();
+          } },
       });
     });
   }
@@ -282,7 +299,7 @@
       data: { datasets: kinds.map((kind, i) => ({ label: kind === "model" ? "Models" : "Human groups",
         data: pca.points.filter((p) => p.kind === kind).map((p) => ({ x: p.x, y: p.y, label: p.name })),
         backgroundColor: VP.colour(i, 0.8), pointStyle: kind === "model" ? "circle" : "rectRot", pointRadius: 5 })) },
-      options: { layout: { padding: { right: 90 } }, plugins: { pointLabels: { display: pca.points.length <= 60 },
+      options: { layout: { padding: { right: 90 } }, plugins: { pointLabels: { display: true, datasets: pca.points.length <= 30 ? null : [1] },
         tooltip: { callbacks: { label: (ctx) => `${ctx.raw.label} (${ctx.raw.x.toFixed(2)}, ${ctx.raw.y.toFixed(2)})` } } },
         scales: { x: { title: { display: true, text: "PC1" } }, y: { title: { display: true, text: "PC2" } } } },
     });

@@ -40,10 +40,10 @@ def test_it_retries_a_429_honouring_retry_after_then_succeeds(fake):
 
 
 def test_it_retries_wallet_contention_on_bulk_approve(fake):
-    fake.add_submission(PROLIFIC_STUDY, "pidA")
+    sid = fake.add_submission(PROLIFIC_STUDY, "pidA")
     fake.payment_contention_next(2)
     with client_for(fake) as client:
-        client.submissions_bulk_approve(PROLIFIC_STUDY, ["pidA"])
+        client.submissions_bulk_approve([sid])
     calls = list(ApiCall.objects.order_by("id").values_list("status_code", "error"))
     assert calls[:2] == [(429, WALLET_CONTENTION), (429, WALLET_CONTENTION)]
     assert calls[2] == (200, "")
@@ -87,9 +87,29 @@ def test_the_call_log_holds_no_token_and_no_submission_or_participant_id(fake, c
     caplog.set_level("INFO", logger="prolific.client")
     with client_for(fake) as client:
         client.submission_transition(sid, action="APPROVE", subject=pseudonymise("5ce69ff9b1e73b000146186d"))
-        client.submissions_bulk_approve(PROLIFIC_STUDY, ["5ce69ff9b1e73b000146186d"])
+        client.submissions_bulk_approve([sid])
     logged = " ".join(" ".join(map(str, row)) for row in ApiCall.objects.values_list()) + caplog.text
     assert TOKEN not in logged
     assert sid not in logged
     assert "5ce69ff9b1e73b000146186d" not in logged
     assert "/api/v1/submissions/{submission_id}/transition/" in logged
+
+
+def test_prolific_ids_named_in_an_error_detail_never_reach_the_log_or_the_message(fake):
+    sid = fake.add_submission(PROLIFIC_STUDY, "5ce69ff9b1e73b000146186d")
+    detail = {"submission_ids": [f"{sid} is not awaiting review"], "participant": ["5ce69ff9b1e73b000146186d"]}
+    fake.fail_next("POST", "bulk-approve", 400, body={"error": {"status": 400, "title": "Bad Request", "detail": detail}})
+    with client_for(fake) as client, pytest.raises(ProlificRejected) as caught:
+        client.submissions_bulk_approve([sid])
+    logged = " ".join(ApiCall.objects.values_list("error", flat=True)) + str(caught.value)
+    assert sid not in logged and "5ce69ff9b1e73b000146186d" not in logged
+    assert pseudonymise(sid) in logged and "is not awaiting review" in logged
+
+
+def test_httpx_request_logs_carry_no_submission_id(fake, caplog):
+    sid = fake.add_submission(PROLIFIC_STUDY, "5ce69ff9b1e73b000146186d")
+    caplog.set_level("INFO", logger="httpx")
+    with client_for(fake) as client:
+        client.submission_transition(sid, action="APPROVE", subject="P1")
+    assert "/api/v1/submissions/{submission_id}/transition/" in caplog.text  # httpx did log the request
+    assert sid not in caplog.text

@@ -33,6 +33,8 @@ def test_reconcile_then_review_then_send(fake, study):
     assert "Fetched 2 submissions" in run("wave1", "reconcile")
     preview = run("wave1", "review")
     assert passed.pseudonym in preview and "approve" in preview and "FAILED_CHECK" in preview
+    assert f'"submission_ids": ["<{passed.pseudonym}>"]' in preview  # ids printed as pseudonyms
+    assert sid not in preview and passed.prolific_pid not in preview
     assert fake.requests_to("POST", "submissions") == []
 
     sent = run("wave1", "review", "--send")

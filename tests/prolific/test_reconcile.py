@@ -78,3 +78,14 @@ def test_a_dry_run_reports_but_changes_nothing(fake, study):
     participant.refresh_from_db()
     assert participant.status == Participant.Status.ACTIVE
     assert not ProlificSubmission.objects.exists()
+
+
+def test_statuses_spelled_with_underscores_mean_the_same(fake, study):
+    """Prolific spells 'AWAITING REVIEW' and 'TIMED-OUT' but accepts underscores in filters."""
+    timed_out, _ = participant_on_prolific(fake, study, status=Participant.Status.ACTIVE, prolific_status="TIMED_OUT")
+    waiting, _ = participant_on_prolific(fake, study, status=Participant.Status.COMPLETED, prolific_status="AWAITING_REVIEW")
+    result = submissions_reconcile(study=study)
+    assert by_who(result.report)[timed_out.pseudonym] == Category.TIMED_OUT
+    assert by_who(result.report)[waiting.pseudonym] == Category.MATCHED
+    assert result.places_freed == 1
+    assert set(ProlificSubmission.objects.values_list("status", flat=True)) == {"TIMED-OUT", "AWAITING REVIEW"}

@@ -36,7 +36,7 @@ def cohort(fake, study):
 
 def test_the_preview_lists_exactly_the_requests_that_will_be_sent(fake, study, cohort):
     plan = review_plan(study=study)
-    (p1, _), (p2, _), (failed, failed_sid), (declined, declined_sid) = (
+    (p1, p1_sid), (p2, p2_sid), (failed, failed_sid), (declined, declined_sid) = (
         cohort["passed1"], cohort["passed2"], cohort["failed"], cohort["declined"]
     )
     assert sorted(a.pseudonym for a in plan.approvals) == sorted([p1.pseudonym, p2.pseudonym])
@@ -44,8 +44,10 @@ def test_the_preview_lists_exactly_the_requests_that_will_be_sent(fake, study, c
     assert [a.pseudonym for a in plan.returns] == [declined.pseudonym]
     assert plan.unmatched == 1
     message = prolific_settings_get(study=study).rejection_message
-    assert plan.requests[0]["json"]["study_id"] == PROLIFIC_STUDY
-    assert sorted(plan.requests[0]["json"]["participant_ids"]) == sorted([p1.prolific_pid, p2.prolific_pid])
+    # Prolific "strongly recommends" the submission-id variant of bulk approval.
+    assert plan.requests[0]["path"] == "/api/v1/submissions/bulk-approve/"
+    assert list(plan.requests[0]["json"]) == ["submission_ids"]
+    assert sorted(plan.requests[0]["json"]["submission_ids"]) == sorted([p1_sid, p2_sid])
     assert plan.requests[1:] == [
         {"method": "POST", "path": f"/api/v1/submissions/{failed_sid}/transition/",
          "json": {"action": "REJECT", "message": message, "rejection_category": "FAILED_CHECK"}},
@@ -145,3 +147,26 @@ def test_the_latest_psychometrics_analysis_decides_who_is_paid(fake, study, coho
     assert [a.pseudonym for a in plan.rejections] == [failed.pseudonym]
     returns = {a.pseudonym: a.reason for a in plan.returns}
     assert p2.pseudonym in returns and "faster than the minimum time" in returns[p2.pseudonym]
+
+
+def test_a_decision_prolific_applied_despite_an_error_answer_is_confirmed_by_the_next_reconcile(fake, study, cohort):
+    failed_sid = cohort["failed"][1]
+    fake.fail_next("POST", "/transition/", 502, times=10)  # every attempt answers 502 …
+    result = review_send(study=study)
+    assert len(result.failed) == 1
+    reject = ReviewAction.objects.get(action=ReviewAction.Action.REJECT)
+    assert reject.state == ReviewAction.State.FAILED
+    fake.set_status(failed_sid, "REJECTED")  # … although Prolific had applied the rejection
+    submissions_reconcile(study=study)
+    reject.refresh_from_db()
+    assert (reject.state, reject.error) == (ReviewAction.State.CONFIRMED, "")
+    assert review_plan(study=study).rejections == []
+
+
+def test_nothing_is_confirmed_approved_while_prolific_has_not_applied_the_bulk_approval(fake, study, cohort):
+    fake.state.approve_lag = 10**6  # Prolific accepts the batch but never applies it
+    review_send(study=study)
+    approvals = ReviewAction.objects.filter(action=ReviewAction.Action.APPROVE)
+    assert approvals.count() == 2
+    assert not approvals.filter(state=ReviewAction.State.CONFIRMED).exists()
+    assert fake.status_of(cohort["passed1"][1]) == "PROCESSING"

@@ -120,3 +120,40 @@ def test_reconcile_and_webhooks_agree(fake, study, active):
     submissions_reconcile(study=study)
     response = deliver(status_change(sid, participant.prolific_pid, "RETURNED"), event_id="ev1")
     assert response.json()["place_freed"] is False  # already freed by the reconcile
+
+
+def test_a_signature_over_the_reserialised_body_is_accepted_as_in_prolifics_example(active):
+    """Prolific's verification example signs ``json.dumps(body)``; the wire body may be compact."""
+    participant, sid = active
+    payload = status_change(sid, participant.prolific_pid, "RETURNED")
+    signed_at = str(int(time.time()))
+    compact = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {
+        "HTTP_X_PROLIFIC_REQUEST_SIGNATURE": sign(SECRET, signed_at, json.dumps(payload).encode()),
+        "HTTP_X_PROLIFIC_REQUEST_TIMESTAMP": signed_at,
+        "HTTP_X_EVENT_ID": "ev-compact",
+        "HTTP_X_TIMESTAMP": signed_at,
+    }
+    response = Client().post(URL, compact, content_type="application/json", **headers)
+    assert response.status_code == 200 and response.json()["place_freed"] is True
+    tampered = json.dumps({**payload, "status": "APPROVED"}, separators=(",", ":")).encode()
+    headers["HTTP_X_EVENT_ID"] = "ev-tampered"
+    assert Client().post(URL, tampered, content_type="application/json", **headers).status_code == 403
+
+
+def test_an_underscored_status_in_an_event_is_understood(active):
+    participant, sid = active
+    response = deliver(status_change(sid, participant.prolific_pid, "TIMED_OUT"), event_id="ev-underscore")
+    assert response.json() == {"outcome": "applied", "duplicate": False, "place_freed": True}
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.EXPIRED
+
+
+def test_timestamps_in_milliseconds_are_read_as_such(active):
+    """Prolific documents 'a UNIX timestamp' without a unit: milliseconds must not look 50,000 years off."""
+    participant, sid = active
+    now_ms = str(int(time.time() * 1000))
+    response = deliver(status_change(sid, participant.prolific_pid, "RETURNED"), event_id="ev-ms", signed_at=now_ms, event_ts=now_ms)
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get(event_id="ev-ms")
+    assert abs(event.event_at.timestamp() - int(now_ms) / 1000) < 1

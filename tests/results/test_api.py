@@ -159,7 +159,8 @@ def test_a_bad_run_request_is_a_400(api, bank, researcher_token):
                                       "persona": "gender-male", "steer": "Power"}, format="json")
     assert both.status_code == 400 and "at most one" in both.json()["detail"]
     unknown = api.post("/api/v1/runs/", {"itembank": bank.name, "provider": "carrier-pigeon", "model": "m"}, format="json")
-    assert unknown.status_code == 400 and "provider" in unknown.json()
+    assert unknown.status_code == 400 and "provider" in unknown.json()["errors"]
+    assert unknown.json()["detail"].startswith("provider: ")
     setting = api.post("/api/v1/runs/", {"itembank": bank.name, "provider": "openai", "model": "m",
                                          "settings": {"threshold": 3}}, format="json")
     assert setting.status_code == 400 and "threshold" in setting.json()["detail"]
@@ -216,3 +217,46 @@ def test_the_schema_and_the_docs_are_served(api, client):
     assert "post" in paths["/api/v1/runs/"]
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger-ui" in docs.content
+
+
+def test_positional_weights_follow_the_order_the_dimensions_are_listed_in(api, db):
+    from results.services import published_results_load
+
+    published_results_load()
+    # Table 5, claude-3-opus: Power -0.44, Benevolence 0.71, Tradition -0.22; utilities are score + 3.5.
+    body = api.get("/api/v1/leaderboard/?dimensions=Power,Benevolence,Tradition&weights=2,1,0.5").json()
+    assert body["weights"] == {"Power": 2.0, "Tradition": 0.5, "Benevolence": 1.0}
+    opus = next(row for row in body["rows"] if row["model"] == "claude-3-opus")
+    by_hand = (2 * (3.5 - 0.44) + 1 * (3.5 + 0.71) + 0.5 * (3.5 - 0.22)) / 3.5
+    assert opus["welfare"] == pytest.approx(by_hand, abs=1e-4)
+    nash = api.get("/api/v1/leaderboard/?dimensions=Benevolence,Power&weights=3,1&aggregate=nash").json()
+    opus = next(row for row in nash["rows"] if row["model"] == "claude-3-opus")
+    assert opus["welfare"] == pytest.approx((4.21 ** 3 * 3.06) ** 0.25, abs=1e-4)
+
+
+def test_tied_row_extremes_are_all_marked_as_in_the_paper(api, db):
+    from results.services import published_results_load
+
+    published_results_load()
+    rows = api.get("/api/v1/leaderboard/").json()["rows"]
+    haiku = next(row for row in rows if row["model"] == "claude-3-5-haiku")
+    # Table 5 prints -0.03† on both Achievement and Hedonism, 0.07* on Benevolence.
+    assert sorted(haiku["min_dimensions"]) == ["Achievement", "Hedonism"]
+    assert haiku["max_dimensions"] == ["Benevolence"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "fragment"),
+    [
+        ("page=abc", 400, "page must be a positive integer, got 'abc'"),
+        ("page=0", 400, "page must be a positive integer"),
+        ("page_size=-5", 400, "page_size must be a positive integer"),
+        ("page=999", 404, "page 999 does not exist"),
+        ("threshold=abc", 400, "threshold: A valid number is required."),
+    ],
+)
+def test_bad_paging_and_query_values_are_json_errors_with_a_detail(api, bank, query, status, fragment):
+    response = api.get(f"/api/v1/items/?{query}")
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert fragment in response.json()["detail"]

@@ -154,3 +154,32 @@ def test_pages_cost_the_same_queries_with_more_models(client, scored, bank):
     for name in ("model-d", "model-e", "model-f"):
         completed_run(bank, name)
     assert [count(url) for url in urls] == before
+
+
+def test_the_leaderboard_marks_tied_extremes_and_shows_welfare_next_to_the_model(client):
+    published_results_load()
+    html = client.get("/results/").content.decode()
+    row = html[html.index('data-model="claude-3-5-haiku"'):]
+    row = row[: row.index("</tr>")]
+    assert row.count("is-min") == 2  # Table 5: Achievement and Hedonism both -0.03†
+    assert row.index('class="num welfare"') < row.index("is-max")  # the ranked number is not scrolled away
+
+
+def test_unpublished_runs_do_not_leak_into_the_condition_and_persona_choosers(client, scored, bank):
+    male = scored["model-a:male"]
+    male.is_published = False
+    male.save()
+    scored["model-a:female"].delete()
+    compare = client.get(f"/results/compare/?itembank={bank.name}").content.decode()
+    alignment = client.get(f"/results/alignment/?itembank={bank.name}").content.decode()
+    for html in (compare, alignment):
+        chooser = html.split('<select name="model">', 1)[1].split("</select>", 1)[0]
+        assert f'value="{male.llm_id}"' not in chooser
+
+
+def test_the_model_page_downloads_the_run_on_screen(client, scored):
+    male = scored["model-a:male"]
+    html = client.get(f"/results/models/{male.llm_id}/?run={male.pk}").content.decode()
+    assert f"?run={male.pk}&amp;format=csv&amp;table=scores" in html
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/results/models/{male.llm_id}/?run={male.pk}&format=csv").content.decode())))
+    assert {row["run_id"] for row in rows} == {str(male.pk)}

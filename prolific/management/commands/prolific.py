@@ -115,9 +115,15 @@ class Command(BaseCommand):
             self.stdout.write(f"  {plan.unmatched} submissions awaiting review have no participant here: review them on Prolific.")
         for problem in plan.problems:
             self.stderr.write(problem)
-        self.stdout.write("Requests:" if plan.requests else "Nothing to send.")
+        # Command output often ends up in logs: submission ids are printed as <pseudonym> placeholders
+        # (the study's Prolific page shows the requests verbatim).
+        placeholders = {item.submission_id: f"<{item.pseudonym}>" for item in plan.approvals + plan.rejections + plan.returns}
+        self.stdout.write("Requests (submission ids shown as <pseudonym>):" if plan.requests else "Nothing to send.")
         for request in plan.requests:
-            self.stdout.write(f"  {request['method']} {request['path']} {json.dumps(request['json'])}")
+            line = f"{request['method']} {request['path']} {json.dumps(request['json'])}"
+            for submission_id, placeholder in placeholders.items():
+                line = line.replace(submission_id, placeholder)
+            self.stdout.write(f"  {line}")
         if not send or plan.is_empty:
             return
         result = services.review_send(
