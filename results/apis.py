@@ -388,6 +388,7 @@ class LeaderboardApi(APIView):
         rank = serializers.IntegerField()
         model_id = serializers.IntegerField()
         model = serializers.CharField()
+        organization = serializers.CharField(help_text="The model's developer, where known.")
         run_id = serializers.IntegerField()
         source = serializers.CharField()
         values = serializers.DictField(child=serializers.FloatField(allow_null=True))

@@ -298,12 +298,13 @@ class Leaderboard:
         records = [
             {"rank": row["rank"], "model": row["model"], "run_id": row["run_id"], "source": row["source"],
              "family": self.family, "dimension": name, self.value_field: row["values"].get(name),
+             "is_row_max": name in row["max_dimensions"], "is_row_min": name in row["min_dimensions"],
              "utility": row["utilities"].get(name), "utility_basis": row["utility_basis"],
-             "aggregate": self.aggregate, "welfare": row["welfare"]}
+             "weight": self.weights.get(name, 1.0), "aggregate": self.aggregate, "welfare": row["welfare"]}
             for row in self.rows for name in self.dimensions
         ]
-        columns = ["rank", "model", "run_id", "source", "family", "dimension", self.value_field, "utility",
-                   "utility_basis", "aggregate", "welfare"]
+        columns = ["rank", "model", "run_id", "source", "family", "dimension", self.value_field, "is_row_max",
+                   "is_row_min", "utility", "utility_basis", "weight", "aggregate", "welfare"]
         return pd.DataFrame(records, columns=columns)
 
 
@@ -349,13 +350,15 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
     except ValueError as exc:
         raise ResultsError(str(exc)) from None
     rows = []
+    organizations = dict(LLM.objects.filter(pk__in=[int(key[1]) for key in values.index]).values_list("pk", "organization"))
     value_matrix, utility_matrix = values.to_numpy(float), utilities.to_numpy(float)
     welfare_array = welfare_values.to_numpy(float)
     for position, (run_id, model_id, model, source) in enumerate(values.index):
         row_values = {name: _clean(value_matrix[position, j]) for j, name in enumerate(chosen)}
         present = {name: value for name, value in row_values.items() if value is not None}
         rows.append({
-            "run_id": int(run_id), "model_id": int(model_id), "model": model, "source": source,
+            "run_id": int(run_id), "model_id": int(model_id), "model": model,
+            "organization": organizations.get(int(model_id), ""), "source": source,
             "values": row_values,
             "utilities": {name: _clean(utility_matrix[position, j]) for j, name in enumerate(chosen)},
             "utility_basis": str(basis[position]),

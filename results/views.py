@@ -230,7 +230,7 @@ def compare_page(request):
         family = _family_choice(request)
     except ResultsError as exc:
         return _error_page(request, "results/compare.html", str(exc), _common(PVQ))
-    available = list(selectors.baseline_runs(bank).order_by("llm__display_name")) if bank else []
+    available = sorted(selectors.baseline_runs(bank), key=lambda run: str(run.llm).lower()) if bank else []
     ids = [int(v) for v in request.GET.getlist("models") if v.isdigit() and int(v) <= MAX_ID]
     if len(ids) > MAX_COMPARE:
         return _error_page(request, "results/compare.html", f"compare at most {MAX_COMPARE} models, got {len(ids)}",

@@ -96,16 +96,103 @@
     a.remove();
   }
 
-  // SVG export: the chart's pixels embedded in a scalable SVG document with its title and
-  // data as text, so it drops into vector documents (Chart.js draws on canvas only).
-  function chartSvg(chart, title) {
+  // SVG export. Chart.js draws on canvas only, so the chart is drawn a second time into a
+  // canvas2svg recording context (static/vendor/canvas2svg.js): real vector shapes and text.
+  // Three gaps of canvas2svg 1.0.16 are bridged here: Path2D (Chart.js strokes lines through it,
+  // so Path2D is swapped for a recorder whose commands are replayed), clip paths that lose their
+  // rectangle, and the missing setLineDash/resetTransform. Should anything fail, the download is an
+  // SVG document embedding the chart's pixels instead. Both carry the data in <desc>.
+  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+  const describe = (chart) => chart.data.datasets.map((ds) => `${ds.label || ""}: ${JSON.stringify(ds.data)}`).join("\n");
+
+  class RecordedPath {
+    constructor() { this.ops = []; }
+  }
+  ["moveTo", "lineTo", "bezierCurveTo", "quadraticCurveTo", "arc", "arcTo", "rect", "ellipse", "closePath"].forEach((name) => {
+    RecordedPath.prototype[name] = function (...args) { this.ops.push([name, args]); };
+  });
+
+  function patchCanvas2Svg(C2S) {
+    const P = C2S.prototype;
+    if (P.__vpPatched) return;
+    P.__vpPatched = true;
+    if (!P.setLineDash) {
+      P.setLineDash = function (dash) { this.__vpDash = dash; };
+      P.getLineDash = function () { return this.__vpDash || []; };
+    }
+    if (!P.resetTransform) P.resetTransform = function () {};
+    // Chart.js writes fonts as "normal 12px 'Helvetica Neue', ...", which canvas2svg's parser rejects.
+    P.__parseFont = function () {
+      const m = /^\s*((?:(?:italic|oblique|normal|small-caps|bold(?:er)?|lighter|[1-9]00)\s+)*)([.\d]+(?:px|pt|em|rem|%))(?:\s*\/\s*\S+)?\s+(.+?)\s*$/i.exec(this.font || "") || [];
+      const words = (m[1] || "").toLowerCase();
+      return { style: (/italic|oblique/.exec(words) || ["normal"])[0], size: m[2] || "10px", family: m[3] || "sans-serif",
+        weight: (/bold(?:er)?|lighter|[1-9]00/.exec(words) || ["normal"])[0], decoration: "normal", href: null };
+    };
+    const clip = P.clip, stroke = P.stroke, fill = P.fill;
+    P.clip = function () {
+      if (this.__currentElement.nodeName === "path") this.__applyCurrentDefaultPath();
+      return clip.call(this);
+    };
+    const replay = (context, path) => {
+      context.beginPath();
+      path.ops.forEach(([name, args]) => context[name](...args));
+    };
+    P.stroke = function (path) { if (path instanceof RecordedPath) replay(this, path); return stroke.call(this); };
+    P.fill = function (path) { if (path instanceof RecordedPath) replay(this, path); return fill.call(this); };
+  }
+
+  function vectorSvg(chart, title) {
+    const C2S = window.C2S;
+    const w = chart.width, h = chart.height;
+    patchCanvas2Svg(C2S);
+    const context = new C2S(w, h);
+    const canvas = document.createElement("canvas");
+    canvas.width = w;
+    canvas.height = h;
+    canvas.getContext = () => context;
+    context.canvas = canvas;
+    const savedPath2D = window.Path2D;
+    let copy = null;
+    window.Path2D = RecordedPath;
+    try {
+      copy = new window.Chart(context, {
+        type: chart.config.type,
+        data: JSON.parse(JSON.stringify(chart.config.data)),
+        options: Object.assign({}, chart.config.options, { responsive: false, animation: false, devicePixelRatio: 1 }),
+      });
+    } finally {
+      window.Path2D = savedPath2D;
+    }
+    // Serialise a copy before destroy(), which clears the canvas (a white rectangle over everything).
+    const svg = context.getSvg().cloneNode(true);
+    copy.destroy();
+    svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+    const titleNode = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    titleNode.textContent = title;
+    const descNode = document.createElementNS("http://www.w3.org/2000/svg", "desc");
+    descNode.textContent = describe(chart);
+    svg.insertBefore(descNode, svg.firstChild);
+    svg.insertBefore(titleNode, svg.firstChild);
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(svg);
+  }
+
+  function rasterSvg(chart, title) {
     const w = chart.width, h = chart.height;
     const png = chart.toBase64Image("image/png", 1);
-    const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-    const desc = chart.data.datasets.map((ds) => `${ds.label || ""}: ${JSON.stringify(ds.data)}`).join("\n");
     return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">` +
-      `<title>${esc(title)}</title><desc>${esc(desc)}</desc><image width="${w}" height="${h}" xlink:href="${png}"/></svg>`;
+      `<title>${esc(title)}</title><desc>${esc(describe(chart))}</desc><image width="${w}" height="${h}" xlink:href="${png}"/></svg>`;
   }
+
+  VP.chartSvg = function (chart, title) {
+    if (window.C2S) {
+      try {
+        return vectorSvg(chart, title);
+      } catch (error) {
+        console.warn("vector SVG failed, embedding the chart image instead:", error);
+      }
+    }
+    return rasterSvg(chart, title);
+  };
 
   document.addEventListener("click", (event) => {
     const png = event.target.closest("[data-chart-png]");
@@ -118,7 +205,7 @@
     if (svg) {
       const chart = VP.charts[svg.dataset.chartSvg];
       if (!chart) return;
-      const blob = new Blob([chartSvg(chart, svg.dataset.filename || svg.dataset.chartSvg)], { type: "image/svg+xml" });
+      const blob = new Blob([VP.chartSvg(chart, svg.dataset.filename || svg.dataset.chartSvg)], { type: "image/svg+xml" });
       const url = URL.createObjectURL(blob);
       save(url, (svg.dataset.filename || svg.dataset.chartSvg) + ".svg");
       setTimeout(() => URL.revokeObjectURL(url), 1000);
@@ -205,11 +292,20 @@
         panel.innerHTML = `<p class="error-box">${esc(data.detail)}</p>`;
         return;
       }
-      const head = `<div class="chart-head"><h3>${esc(data.dimension)}: ${data.items.length} items (ρ ≥ ${esc(data.threshold)}, p < ${esc(data.alpha)}, ${esc(data.mode)})</h3>` +
+      const head = `<div class="chart-head"><h3>${esc(data.dimension)}: ${data.items.length} items (ρ ≥ ${esc(data.threshold)}, p < ${esc(data.alpha)}, ${esc(data.mode)}), most endorsed first</h3>` +
         `<span class="downloads"><a href="${url}&format=csv">CSV</a><a href="${url}" download="items.json">JSON</a></span></div>`;
-      const cards = data.items.map((item) => {
+      // Case studies: the responses the model endorsed most first, those it rejected last.
+      const byRating = (item) => (item.mean_rating === null ? -Infinity : item.mean_rating);
+      const ordered = data.items.slice().sort((a, b) => byRating(b) - byRating(a));
+      const stance = (item) => {
+        if (item.mean_rating === null) return "";
+        if (item.mean_rating >= 4) return ' <span class="badge endorses">endorses</span>';
+        if (item.mean_rating <= 3) return ' <span class="badge rejects">rejects</span>';
+        return ' <span class="badge">neutral</span>';
+      };
+      const cards = ordered.map((item) => {
         const answers = item.answers.map((a) => `<tr><td>${a.prompt_index + 1}</td><td>${a.rating === null ? "<em>unparsed</em>" : a.rating}</td><td>${esc(a.raw_text)}</td></tr>`).join("");
-        return `<div class="item-card"><h4>${esc(item.title || item.item_id)}</h4>` +
+        return `<div class="item-card"><h4>${esc(item.title || item.item_id)}${stance(item)}</h4>` +
           `<div class="meta">${esc(item.item_id)} · ${esc(item.source)} · ρ = ${item.rho === null ? "–" : item.rho.toFixed(2)} · model's mean rating ${item.mean_rating === null ? "–" : item.mean_rating.toFixed(2)}</div>` +
           `<blockquote><strong>Query:</strong> ${esc(item.query)}</blockquote><blockquote><strong>Response:</strong> ${esc(item.response)}</blockquote>` +
           `<details><summary>Six answers</summary><table><thead><tr><th>Prompt</th><th>Rating</th><th>Raw answer</th></tr></thead><tbody>${answers}</tbody></table></details></div>`;
@@ -234,7 +330,8 @@
     }
     VP.chart("welfare-chart", {
       type: "bar",
-      data: { labels: d.labels, datasets: [{ label: "welfare (1-6 scale)", data: d.values, backgroundColor: VP.colour(0, 0.7) }] },
+      // Bars start at the axis minimum (base), not at 0 far off to the left.
+      data: { labels: d.labels, datasets: [{ label: "welfare (1-6 scale)", data: d.values, base: x.min, backgroundColor: VP.colour(0, 0.7) }] },
       options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x } },
     });
   }
@@ -247,7 +344,7 @@
       const centred = b.field === "score";
       VP.chart("radar-" + b.family, {
         type: "radar",
-        data: { labels: b.chart.labels, datasets: [{ label: b.label, data: b.chart.values, backgroundColor: VP.colour(0, 0.2), borderColor: VP.colour(0), pointRadius: 3 }] },
+        data: { labels: b.chart.labels, datasets: [{ label: b.label, data: b.chart.values, base: centred ? 0 : 1, backgroundColor: VP.colour(0, 0.2), borderColor: VP.colour(0), pointRadius: 3 }] },
         options: { plugins: { legend: { display: false } }, scales: { r: centred ? { suggestedMin: -1, suggestedMax: 1 } : { suggestedMin: 1, suggestedMax: 6 } } },
       });
       const hasCi = finite(b.chart.low).length > 0;
@@ -258,7 +355,7 @@
         : { min: 1, max: 6, title: { display: true, text: "mean rating" } };
       VP.chart("bar-" + b.family, {
         type: "bar",
-        data: { labels: b.chart.labels, datasets: [{ label: b.label, data: b.chart.values,
+        data: { labels: b.chart.labels, datasets: [{ label: b.label, data: b.chart.values, base: centred ? 0 : 1,
           backgroundColor: b.chart.values.map((v) => (v !== null && v < (centred ? 0 : 3.5) ? VP.colour(0, 0.6) : VP.colour(1, 0.6))) }] },
         options: { plugins: { legend: { display: false }, intervals: hasCi ? { low: b.chart.low, high: b.chart.high } : {} },
           scales: { y: Object.assign({ grace: "5%" }, yScale) },

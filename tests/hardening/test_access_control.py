@@ -40,6 +40,8 @@ TABLE = [
     ("POST", "/studies/{slug}/prolific/reconcile/", {**RESEARCHER_ONLY, "researcher": "skip", "admin": "skip"}),
     ("POST", "/studies/{slug}/prolific/review/send/", {**RESEARCHER_ONLY, "researcher": "skip", "admin": "skip"}),
     ("POST", "/api/v1/studies/{slug}/analyses/", {**API_RESEARCHER_ONLY, "researcher": "any", "admin": "any"}),
+    # Benchmark runs belong to no study: creating one needs staff or the 'researchers' group (results app).
+    ("POST", "/api/v1/runs/", {**API_RESEARCHER_ONLY, "researcher": "denied", "admin": "any"}),
     ("GET", "/admin/", STAFF_ONLY),
     ("GET", "/admin/surveys/participant/", STAFF_ONLY),
     ("GET", "/studies/", {**RESEARCHER_ONLY, "other_researcher": "ok"}),

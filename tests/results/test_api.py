@@ -260,3 +260,13 @@ def test_bad_paging_and_query_values_are_json_errors_with_a_detail(api, bank, qu
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
     assert fragment in response.json()["detail"]
+
+
+def test_threshold_and_alpha_overrides_each_change_the_selection(api, bank):
+    default = _selected_ids(bank, "Benevolence")
+    for query, expected in (("threshold=0.45", _selected_ids(bank, "Benevolence", threshold=0.45)),
+                            ("alpha=0.001", _selected_ids(bank, "Benevolence", alpha=0.001)),
+                            ("threshold=0.2&alpha=0.2", _selected_ids(bank, "Benevolence", threshold=0.2, alpha=0.2))):
+        assert expected != default, query  # the override matters on this bank, so the check can fail
+        body = api.get(f"/api/v1/items/?itembank={bank.name}&dimension=Benevolence&{query}&page_size=500").json()
+        assert sorted(item["item_id"] for item in body["results"]) == expected, query

@@ -1,5 +1,7 @@
 """Headless Chromium (Playwright) on a live server: the leaderboard reacts, the charts render."""
 
+from pathlib import Path
+
 import pytest
 
 from benchmark.models import LLM
@@ -126,3 +128,44 @@ def test_the_self_test_shows_a_profile_chart_and_the_closest_models(site, page, 
     assert page.locator("#closest-models tbody tr").count() == 5
     assert "Your answers were not stored" in page.inner_text("#self-test-result")
     page.screenshot(path=str(tmp_path / "self-test.png"), full_page=True)
+
+
+def test_charts_download_as_png_and_as_vector_svg(site, page, tmp_path):
+    page.goto(f"{site['url']}/results/models/{site['llms']['model-b']}/")
+    # A bar opens the items behind its score, like the dimension buttons.
+    page.locator("#bar-pvq").scroll_into_view_if_needed()
+    x, y, label = page.evaluate("""() => { const c = VP.charts['bar-pvq']; const b = c.getDatasetMeta(0).data[0];
+      const r = c.canvas.getBoundingClientRect(); return [r.left + b.x, r.top + (b.y + b.base) / 2, c.data.labels[0]]; }""")
+    page.mouse.click(x, y)
+    page.wait_for_selector("#items-panel .item-card")
+    assert page.inner_text("#items-panel h3").startswith(f"{label}:")
+    with page.expect_download() as png:
+        page.click("[data-chart-png='bar-pvq']")
+    assert png.value.suggested_filename == "bar-pvq.png"
+    assert Path(png.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with page.expect_download() as svg:
+        page.click("[data-chart-svg='bar-pvq']")
+    assert svg.value.suggested_filename == "bar-pvq.svg"
+    text = Path(svg.value.path()).read_text(encoding="utf-8")
+    # Real vector output: shapes and text elements, not a bitmap wrapped in SVG.
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<svg')
+    assert "<image" not in text and text.count("<path") > 10
+    labels = page.evaluate("() => VP.charts['bar-pvq'].data.labels")
+    assert ">score (centred)</text>" in text
+    assert all(f">{label}</text>" in text for label in labels), (labels, text[:2000])
+    # It renders: drawn by the browser onto a canvas, the file paints the bars' colours.
+    page.goto("about:blank")
+    coloured = page.evaluate("""async (svg) => {
+      const img = new Image();
+      img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg);
+      await img.decode();
+      const canvas = document.createElement("canvas");
+      canvas.width = img.width; canvas.height = img.height;
+      const ctx = canvas.getContext("2d");
+      ctx.drawImage(img, 0, 0);
+      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - data[i + 2]) > 60) n++;  // red or blue bars
+      return n;
+    }""", text)
+    assert coloured > 500

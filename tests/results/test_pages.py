@@ -50,8 +50,9 @@ def test_the_leaderboard_downloads_as_tidy_csv_and_json(client, scored, bank):
     assert csv_response["Content-Disposition"] == 'attachment; filename="leaderboard-leaderboard.csv"'
     rows = list(csv.DictReader(io.StringIO(csv_response.content.decode())))
     assert len(rows) == 6 and {r["dimension"] for r in rows} == {"Power", "Benevolence"}
-    assert set(rows[0]) == {"rank", "model", "run_id", "source", "family", "dimension", "score", "utility",
-                            "utility_basis", "aggregate", "welfare"}
+    assert set(rows[0]) == {"rank", "model", "run_id", "source", "family", "dimension", "score", "is_row_max",
+                            "is_row_min", "utility", "utility_basis", "weight", "aggregate", "welfare"}
+    assert sum(r["is_row_max"] == "True" for r in rows) >= 3  # each model's higher of the two values is marked
     records = json.loads(client.get(f"/results/?itembank={bank.name}&format=json").content)
     assert len(records) == 30
     assert client.get("/results/?format=xml").status_code == 400
@@ -183,3 +184,15 @@ def test_the_model_page_downloads_the_run_on_screen(client, scored):
     assert f"?run={male.pk}&amp;format=csv&amp;table=scores" in html
     rows = list(csv.DictReader(io.StringIO(client.get(f"/results/models/{male.llm_id}/?run={male.pk}&format=csv").content.decode())))
     assert {row["run_id"] for row in rows} == {str(male.pk)}
+
+
+def test_the_model_page_labels_the_big_five_interval_as_the_centred_scores(client, scored):
+    run = scored["model-a"]
+    html = client.get(f"/results/models/{run.llm_id}/?run={run.pk}").content.decode()
+    bfi = html[html.index("<h2 style=\"margin:0\">Big Five (BFI)</h2>"):]
+    bfi = bfi[: bfi.index("</section>")]
+    # The table shows mean ratings; its interval column belongs to the centred score, shown beside it.
+    assert "95% interval of the centred score" in bfi and "Score (centred)" in bfi
+    extraversion = run.scores.get(family="bfi", dimension="Extraversion")
+    assert f"[{extraversion.ci_low:.2f}, {extraversion.ci_high:.2f}]" in bfi
+    assert f'data-value="{extraversion.score}"' in bfi

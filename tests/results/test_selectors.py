@@ -57,7 +57,7 @@ def test_the_leaderboard_uses_mean_ratings_as_utilities(scored, bank):
                                                        abs=1e-4)
     assert [row["model"] for row in board.rows] == sorted(
         [row["model"] for row in board.rows], key=lambda m: -((means[(m, "Power")] + 3 * means[(m, "Benevolence")]) / 4))
-    assert board.long_frame().shape == (6, 11)
+    assert board.long_frame().shape == (6, 14)  # + is_row_max, is_row_min, weight
 
 
 def test_only_the_newest_baseline_run_of_a_model_is_ranked(scored, bank):
