@@ -367,6 +367,25 @@ class RunScoresApi(APIView):
 # --- leaderboard ----------------------------------------------------------------------------------
 
 
+class LeaderboardRowSerializer(serializers.Serializer):
+    """One model's row of the leaderboard (documents ``selectors.leaderboard`` rows in the schema)."""
+
+    rank = serializers.IntegerField()
+    model_id = serializers.IntegerField()
+    model = serializers.CharField()
+    organization = serializers.CharField(help_text="The model's developer, where known.")
+    run_id = serializers.IntegerField()
+    source = serializers.CharField()
+    values = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    utilities = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    utility_basis = serializers.CharField()
+    welfare = serializers.FloatField(allow_null=True)
+    max_dimension = serializers.CharField(allow_null=True)
+    min_dimension = serializers.CharField(allow_null=True)
+    max_dimensions = serializers.ListField(child=serializers.CharField(), help_text="Every dimension tied at the row maximum.")
+    min_dimensions = serializers.ListField(child=serializers.CharField(), help_text="Every dimension tied at the row minimum.")
+
+
 class LeaderboardApi(APIView):
     """Models ranked by a social welfare function over chosen dimensions of one value system.
 
@@ -384,22 +403,6 @@ class LeaderboardApi(APIView):
         weights = serializers.CharField(required=False,
                                         help_text="Comma-separated weights in the order the dimensions are listed in `dimensions` (the family's order when it is omitted), or Dimension:weight pairs.")
 
-    class LeaderboardRowSerializer(serializers.Serializer):
-        rank = serializers.IntegerField()
-        model_id = serializers.IntegerField()
-        model = serializers.CharField()
-        organization = serializers.CharField(help_text="The model's developer, where known.")
-        run_id = serializers.IntegerField()
-        source = serializers.CharField()
-        values = serializers.DictField(child=serializers.FloatField(allow_null=True))
-        utilities = serializers.DictField(child=serializers.FloatField(allow_null=True))
-        utility_basis = serializers.CharField()
-        welfare = serializers.FloatField(allow_null=True)
-        max_dimension = serializers.CharField(allow_null=True)
-        min_dimension = serializers.CharField(allow_null=True)
-        max_dimensions = serializers.ListField(child=serializers.CharField(), help_text="Every dimension tied at the row maximum.")
-        min_dimensions = serializers.ListField(child=serializers.CharField(), help_text="Every dimension tied at the row minimum.")
-
     class LeaderboardSerializer(serializers.Serializer):
         itembank = serializers.CharField(allow_null=True)
         family = serializers.CharField()
@@ -407,7 +410,7 @@ class LeaderboardApi(APIView):
         value = serializers.CharField(help_text="'score' (centred) or 'mean' (BFI): which number 'values' holds.")
         aggregate = serializers.CharField()
         weights = serializers.DictField(child=serializers.FloatField())
-        rows = serializers.ListField(child=serializers.DictField())
+        rows = LeaderboardRowSerializer(many=True)
 
     @extend_schema(parameters=[FilterSerializer], responses={200: LeaderboardSerializer, 400: ERROR})
     def get(self, request):

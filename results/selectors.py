@@ -258,6 +258,8 @@ def weights_resolve(value: str | None, dimensions: list[str]) -> dict[str, float
             family, dimension = canonical_dimension(name)
             pairs.append((dimension, number))
     for name, number in pairs:
+        if name in weights:
+            raise ResultsError(f"weight of {name!r} given twice")
         try:
             weights[name] = float(number)
         except ValueError:

@@ -86,6 +86,8 @@ def test_bad_item_filters_are_a_400_with_a_message(api, bank, query, fragment):
         ("dimensions=Power,Benevolence&weights=1", "give one weight per chosen dimension (2"),
         ("dimensions=Power&weights=-1", "finite number >= 0"),
         ("dimensions=Power&weights=Power:x", "weight of 'Power' must be a number"),
+        ("weights=Power:1,power:2", "weight of 'Power' given twice"),
+        ("dimensions=Power,Power&weights=1,2", "give one weight per chosen dimension (1: Power), got 2"),
         ("weights=Power:0,Benevolence:0,Security:0,Universalism:0,Conformity:0,Tradition:0,Hedonism:0,"
          "Stimulation:0,Achievement:0,Self-Direction:0", "at least one weight must be positive"),
     ],
