@@ -21,3 +21,5 @@ urlpatterns = [
     path("", include("results.urls")),
     path("", include("prolific.urls")),
 ]
+
+handler404 = "config.views.not_found"
