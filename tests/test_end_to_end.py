@@ -6,6 +6,7 @@ portraits (PVQ-21 items 12 and 18) and their item ratings, so Benevolence must b
 the analysis selects items for; everything else they answer is noise.
 """
 
+import io
 import json
 import random
 
@@ -53,7 +54,7 @@ def _planted_answers(participant: Participant, latent: float, rng: random.Random
 
 @pytest.mark.django_db(transaction=True)
 def test_a_completed_study_becomes_an_item_bank_that_scores_a_model(tmp_path):
-    call_command("seed_demo", stdout=open(tmp_path / "seed.log", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
     rng = random.Random(2025)
 
     for i in range(PARTICIPANTS):
@@ -69,12 +70,12 @@ def test_a_completed_study_becomes_an_item_bank_that_scores_a_model(tmp_path):
     n_items = Rating.objects.values("item").distinct().count()
     assert n_items > 0
 
-    call_command("analyze", "demo", "--min-seconds", "0", stdout=open(tmp_path / "analyze.log", "w"))
+    call_command("analyze", "demo", "--min-seconds", "0", stdout=io.StringIO())
     analysis = Analysis.objects.latest("id")
     assert analysis.status == Analysis.Status.SUCCEEDED
 
     bank_file = tmp_path / "demo-items.jsonl"
-    call_command("export_items", "demo", "--out", str(bank_file), stdout=open(tmp_path / "export.log", "w"))
+    call_command("export_items", "demo", "--out", str(bank_file), stdout=io.StringIO())
     lines = [json.loads(line) for line in bank_file.read_text().splitlines()]
     assert len(lines) == n_items
     benevolence = [
@@ -84,7 +85,7 @@ def test_a_completed_study_becomes_an_item_bank_that_scores_a_model(tmp_path):
     selected = [c for c in benevolence if c["rho"] is not None and c["rho"] >= 0.3 and c["p_value"] < 0.05]
     assert len(selected) >= n_items // 2, "the planted Benevolence signal was not recovered"
 
-    call_command("import_itembank", str(bank_file), "--name", "demo-bank", stdout=open(tmp_path / "import.log", "w"))
+    call_command("import_itembank", str(bank_file), "--name", "demo-bank", stdout=io.StringIO())
     bank = ItemBank.objects.get(name="demo-bank")
     assert BankItem.objects.filter(bank=bank).count() == n_items
 
@@ -93,7 +94,7 @@ def test_a_completed_study_becomes_an_item_bank_that_scores_a_model(tmp_path):
         call_command(
             "run_benchmark", "--itembank", "demo-bank", "--provider", "openai", "--base-url", server.base_url,
             "--model", "local-test-model", "--concurrency", "8", "--out", str(out),
-            stdout=open(tmp_path / "run.log", "w"), stderr=open(tmp_path / "run.err", "w"),
+            stdout=io.StringIO(), stderr=io.StringIO(),
         )
         assert server.counts["answered"] == n_items * 6
 
