@@ -54,6 +54,11 @@ class BenchmarkError(Exception):
     UNKNOWN_PROVIDER = "unknown provider {provider!r}; choose one of {choices}"
     BAD_SETTING = "setting {name!r}: {problem}"
     RUN_FAILED = "run {run_id} ({model}) stopped: {cause}"
+    LOW_PARSE_RATE = (
+        "{model} answered, but only {parsed} of {answered} answers ({rate:.0%}) could be read as one of the six "
+        "phrases, below the minimum parse rate {minimum:.0%}; no scores were published. The raw answers are kept "
+        "on the run: check the model's output (or lower min_parse_rate) and resume it."
+    )
 
 
 def _full_clean(instance) -> None:
@@ -73,6 +78,7 @@ DEFAULT_RUN_SETTINGS = {
     "max_tokens": 64,
     "logprobs": False,
     "concurrency": 16,
+    "min_parse_rate": 0.5,
     "max_attempts": 8,
     "timeout": 120.0,
     "api_key_env": None,
@@ -150,6 +156,7 @@ def _validated_settings(settings: dict | None) -> dict:
         ("temperature", 0 <= float(merged["temperature"]) <= 2, "must be between 0 and 2"),
         ("concurrency", 1 <= int(merged["concurrency"]) <= 512, "must be between 1 and 512"),
         ("max_attempts", 1 <= int(merged["max_attempts"]) <= 50, "must be between 1 and 50"),
+        ("min_parse_rate", 0 <= float(merged["min_parse_rate"]) <= 1, "must be between 0 and 1"),
         ("timeout", float(merged["timeout"]) > 0, "must be positive"),
     ]
     for name, ok, problem in checks:
@@ -386,6 +393,17 @@ def run_finalize(run_id: int) -> Run:
     run_refresh_counts(run)
     if run.status == Run.Status.COMPLETED or run.answered < run.progress_total:
         return run
+    min_parse_rate = float(run.settings.get("min_parse_rate", DEFAULT_RUN_SETTINGS["min_parse_rate"]))
+    if run.answered and run.parsed / run.answered < min_parse_rate:
+        # An API answering garbage must not publish scores built from the few answers that parsed.
+        Score.objects.filter(run=run).delete()
+        run.status, run.finished_at = Run.Status.FAILED, timezone.now()
+        run.error = BenchmarkError.LOW_PARSE_RATE.format(
+            model=run.model, parsed=run.parsed, answered=run.answered,
+            rate=run.parsed / run.answered, minimum=min_parse_rate,
+        )
+        run.save(update_fields=["status", "finished_at", "error"])
+        return run
     scores = run_score_table(run)
     Score.objects.filter(run=run).delete()
     Score.objects.bulk_create(
@@ -449,45 +467,55 @@ REFERENCE_COLUMNS = ("reference", "family", "dimension", "value")
 REFERENCE_OPTIONAL = ("group_kind", "source", "description")
 
 
+def _parse_reference_rows(reader: csv.DictReader, path: Path) -> list[dict]:
+    rows, seen = [], {}
+    missing = [column for column in REFERENCE_COLUMNS if column not in (reader.fieldnames or [])]
+    if missing:
+        raise ReferenceFormatError(f"{path} line 1: missing column(s) {', '.join(missing)}; expected {','.join(REFERENCE_COLUMNS)}")
+    for row in reader:
+        line = reader.line_num
+        name = (row["reference"] or "").strip()
+        if not name:
+            raise ReferenceFormatError(f"{path} line {line} column reference: empty")
+        dimension_raw = (row["dimension"] or "").strip()
+        if not dimension_raw:
+            raise ReferenceFormatError(f"{path} line {line} column dimension: empty")
+        family, dimension = canonical_dimension(dimension_raw)
+        family_raw = (row["family"] or "").strip().lower()
+        if family == CUSTOM:
+            family = family_raw or CUSTOM
+        elif family_raw and family_raw != family:
+            raise ReferenceFormatError(
+                f"{path} line {line} column family: {row['family']!r} but dimension {dimension_raw!r} belongs to {family!r}"
+            )
+        try:
+            value = float(row["value"])
+        except (TypeError, ValueError):
+            raise ReferenceFormatError(f"{path} line {line} column value: not a number: {row['value']!r}") from None
+        if not math.isfinite(value):
+            raise ReferenceFormatError(f"{path} line {line} column value: not finite: {row['value']!r}")
+        key = (name, family, dimension)
+        if key in seen:
+            raise ReferenceFormatError(f"{path} line {line}: {name}/{family}/{dimension} already given on line {seen[key]}")
+        seen[key] = line
+        rows.append({"reference": name, "family": family, "dimension": dimension, "value": value,
+                     **{column: (row.get(column) or "").strip() for column in REFERENCE_OPTIONAL}})
+    return rows
+
+
 def _read_reference_rows(path: Path) -> list[dict]:
     try:
         handle = path.open(encoding="utf-8", newline="")
     except OSError as exc:
         raise ReferenceFormatError(f"{path}: cannot open ({exc.strerror})") from exc
-    rows, seen = [], {}
     with handle:
         reader = csv.DictReader(handle)
-        missing = [column for column in REFERENCE_COLUMNS if column not in (reader.fieldnames or [])]
-        if missing:
-            raise ReferenceFormatError(f"{path} line 1: missing column(s) {', '.join(missing)}; expected {','.join(REFERENCE_COLUMNS)}")
-        for row in reader:
-            line = reader.line_num
-            name = (row["reference"] or "").strip()
-            if not name:
-                raise ReferenceFormatError(f"{path} line {line} column reference: empty")
-            dimension_raw = (row["dimension"] or "").strip()
-            if not dimension_raw:
-                raise ReferenceFormatError(f"{path} line {line} column dimension: empty")
-            family, dimension = canonical_dimension(dimension_raw)
-            family_raw = (row["family"] or "").strip().lower()
-            if family == CUSTOM:
-                family = family_raw or CUSTOM
-            elif family_raw and family_raw != family:
-                raise ReferenceFormatError(
-                    f"{path} line {line} column family: {row['family']!r} but dimension {dimension_raw!r} belongs to {family!r}"
-                )
-            try:
-                value = float(row["value"])
-            except (TypeError, ValueError):
-                raise ReferenceFormatError(f"{path} line {line} column value: not a number: {row['value']!r}") from None
-            if not math.isfinite(value):
-                raise ReferenceFormatError(f"{path} line {line} column value: not finite: {row['value']!r}")
-            key = (name, family, dimension)
-            if key in seen:
-                raise ReferenceFormatError(f"{path} line {line}: {name}/{family}/{dimension} already given on line {seen[key]}")
-            seen[key] = line
-            rows.append({"reference": name, "family": family, "dimension": dimension, "value": value,
-                         **{column: (row.get(column) or "").strip() for column in REFERENCE_OPTIONAL}})
+        try:
+            rows = _parse_reference_rows(reader, path)
+        except csv.Error as exc:
+            raise ReferenceFormatError(f"{path} line {reader.line_num}: not readable as CSV ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ReferenceFormatError(f"{path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}); save the file as UTF-8") from None
     if not rows:
         raise ReferenceFormatError(f"{path}: no rows")
     return rows

@@ -24,12 +24,6 @@ from surveys.models import Item, ItemGroup
 from tests.factories import StudyFactory
 
 pytestmark = pytest.mark.django_db
-# Errors some importers still let through raw instead of their own error naming file and line: known
-# bugs, pinned by the strict xfail tests at the bottom. The property tests still demand that nothing
-# is stored when they happen. Remove an entry when its xfail test starts passing.
-KNOWN_RAW_ERRORS = {
-    "references": (csv.Error, UnicodeDecodeError),  # benchmark/services.py _read_reference_rows
-}
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -139,8 +133,8 @@ def test_human_reference_import_takes_a_whole_file_or_nothing(data, tmp_path_fac
         before = HumanReference.objects.count()
         try:
             references = references_import(path=path)
-        except (ReferenceFormatError, *KNOWN_RAW_ERRORS["references"]) as error:
-            assert isinstance(error, KNOWN_RAW_ERRORS["references"]) or str(path) in str(error)
+        except ReferenceFormatError as error:
+            assert str(path) in str(error)
             assert HumanReference.objects.count() == before
             return
         assert references
@@ -194,14 +188,12 @@ def test_an_item_file_with_a_huge_field_in_a_row_gets_a_clear_error():
         import_file(study=StudyFactory(slug="huge"), data=VALID_ITEMS + b"it-9,G0,,," + HUGE_FIELD + b",r\n", filename="items.csv")
 
 
-@pytest.mark.xfail(strict=True, raises=csv.Error, reason="benchmark/services.py: csv.Error for a huge field is not a ReferenceFormatError")
 def test_a_reference_file_with_a_huge_field_gets_a_clear_error(tmp_path):
     path = _write(tmp_path, "references.csv", VALID_REFERENCES + b"ess-all,pvq,Power," + HUGE_FIELD + b"\n")
     with pytest.raises(ReferenceFormatError, match="references.csv"):
         references_import(path=path)
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason="benchmark/services.py: a non-UTF-8 reference file raises UnicodeDecodeError")
 def test_a_reference_file_that_is_not_utf8_gets_a_clear_error(tmp_path):
     path = _write(tmp_path, "references.csv", VALID_REFERENCES.replace(b"ess-all", "ess-français".encode("latin-1")))
     with pytest.raises(ReferenceFormatError, match="references.csv"):

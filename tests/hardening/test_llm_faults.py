@@ -57,14 +57,27 @@ def test_a_key_revoked_mid_run_keeps_the_answers_publishes_nothing_and_resumes_f
     assert server.counts["answered"] == run.progress_total
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="benchmark: a run whose every answer is unparseable is marked completed with empty scores "
-    "(run_finalize); it should fail with a clear message. Reported in the hardening report.",
-)
 def test_an_api_answering_only_garbage_does_not_complete_the_run(bank, llm_server):
     run, _ = start_run(bank, llm_server(garbage_every=1))
     run.refresh_from_db()
     assert run.parsed == 0 and run.failed == run.answered
-    assert run.status != Run.Status.COMPLETED
+    assert run.status == Run.Status.FAILED
+    assert not Score.objects.filter(run=run).exists()
+    assert "could be read as one of the six phrases" in run.error
+
+
+def test_a_run_whose_answers_mostly_parse_is_scored(bank, llm_server):
+    run, _ = start_run(bank, llm_server(garbage_every=3))
+    run.refresh_from_db()
+    assert 0 < run.failed < run.parsed
+    assert run.status == Run.Status.COMPLETED
+    assert Score.objects.filter(run=run).exists()
+
+
+def test_the_minimum_parse_rate_is_a_setting_of_the_run(bank, llm_server):
+    run, _ = start_run(bank, llm_server(garbage_every=3), min_parse_rate=0.9)
+    run.refresh_from_db()
+    assert run.parsed / run.answered < 0.9
+    assert run.status == Run.Status.FAILED
+    assert "below the minimum parse rate 90%" in run.error
     assert not Score.objects.filter(run=run).exists()

@@ -51,6 +51,8 @@ class Command(BaseCommand):
         parser.add_argument("--max-tokens", type=int, default=64, help="answer length limit (default 64)")
         parser.add_argument("--logprobs", action="store_true", help="request log-probabilities (OpenAI protocol) for an expected-rating score")
         parser.add_argument("--api-key-env", help="environment variable holding this model's API key")
+        parser.add_argument("--min-parse-rate", type=float, default=0.5,
+                            help="fail the run (no scores published) if fewer answers than this share parse (default 0.5)")
         parser.add_argument("--max-attempts", type=int, default=8, help="attempts per request before the run stops (default 8)")
         parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
         parser.add_argument("--out", help="write the result JSON here ('-' for stdout)")
@@ -117,6 +119,7 @@ class Command(BaseCommand):
                     "temperature": options["temperature"], "max_tokens": options["max_tokens"],
                     "logprobs": options["logprobs"], "concurrency": options["concurrency"],
                     "max_attempts": options["max_attempts"], "timeout": options["timeout"],
+                    "min_parse_rate": options["min_parse_rate"],
                     "api_key_env": options["api_key_env"],
                 },
                 system_prompt=options["system_prompt"],
