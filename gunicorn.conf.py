@@ -1,11 +1,15 @@
 """gunicorn settings for the production shape (`make serve`, `make loadtest`).
 
-The access log records the path without the query string (%(U)s): Prolific entry links carry
-PROLIFIC_PID in the query, and Prolific IDs must never reach a log.
+Access logs never carry personal data or secrets: the path is logged without its query string
+(Prolific entry links carry PROLIFIC_PID there), and the participant-page token in
+``/s/<slug>/p/<token>/`` is replaced by ``…``.
 """
 
 import multiprocessing
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -13,3 +17,24 @@ timeout = 30
 graceful_timeout = 20
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+
+PARTICIPANT_TOKEN = re.compile(r"(/s/[^/]+/p/)[^/]+")
+
+
+class RedactingLogger(Logger):
+    """Access log lines with participant-page tokens replaced."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = PARTICIPANT_TOKEN.sub(r"\1…", atoms["U"])
+        return atoms
+
+
+logger_class = RedactingLogger
+
+
+def post_worker_init(worker):
+    """Import every view before the first request, so a Prolific launch's first arrivals don't wait."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - resolving imports all URLconfs and views
