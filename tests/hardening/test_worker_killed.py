@@ -7,57 +7,26 @@ database, a benchmark run against the local LLM test server. ``make drills`` als
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import redis
-from django.db import connection
 from django.db.models import Count
 
 from benchmark.models import Answer, Run, Score
 from benchmark.services import run_create
 from benchmark.tasks import run_benchmark_task
-from config.celery import app
+from tests.celery_workers import celery_workers, redis_database
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-def _reset_broker_connections():
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.fixture
 def prefork_worker(transactional_db):
-    db = connection.settings_dict
-    database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    broker = urlsplit(os.environ["REDIS_URL"])._replace(path="/13").geturl()  # this package's Redis database
+    broker = redis_database(13)  # this package's Redis database
     redis.Redis.from_url(broker).flushdb()
-    env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker, "DJANGO_DEBUG": "1"}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "--concurrency", "1",
-         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--hostname", "hardening@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    previous = (app.conf.task_always_eager, app.conf.broker_url)
-    app.conf.task_always_eager = False
-    app.conf.broker_url = broker
-    _reset_broker_connections()
-    try:
+    with celery_workers(broker=broker, pool="prefork", name="hardening") as (worker,):
         yield worker
-    finally:
-        app.conf.task_always_eager, app.conf.broker_url = previous
-        _reset_broker_connections()
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 def _pool_pids(worker) -> list[int]:
