@@ -53,13 +53,28 @@ def _number(value, *, what: str, low: float, high: float) -> float | None:
     return float(value)
 
 
-def _text(record: dict, key: str, *, required: bool) -> str:
+def _no_nul(value: str, key: str) -> str:
+    # PostgreSQL text cannot hold NUL; in an item bank it can only be corruption.
+    if "\x00" in value:
+        raise ValueError(f"{key!r} contains a NUL (\\u0000) character")
+    return value
+
+
+def _short(value: str, key: str, limit: int) -> str:
+    if len(value) > limit:
+        raise ValueError(f"{key!r} is longer than {limit} characters: {value[:40]!r}...")
+    return value
+
+
+def _text(record: dict, key: str, *, required: bool, limit: int | None = None) -> str:
     value = record.get(key)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise ValueError(f"{key!r} must be a non-empty string, got {value!r}")
-    return value
+    if limit is not None:
+        _short(value, key, limit)
+    return _no_nul(value, key)
 
 
 def parse_item(record) -> ParsedItem:
@@ -73,6 +88,7 @@ def parse_item(record) -> ParsedItem:
         raise ValueError(f"'item_id' must be a non-empty string, got {record.get('item_id')!r}")
     if len(item_id) > 128:
         raise ValueError(f"'item_id' is longer than 128 characters: {item_id[:40]!r}...")
+    _no_nul(item_id, "item_id")
     correlations_raw = record.get("correlations", [])
     if not isinstance(correlations_raw, list):
         raise ValueError(f"'correlations' must be a list, got {correlations_raw!r}")
@@ -86,6 +102,8 @@ def parse_item(record) -> ParsedItem:
             raise ValueError(f"{where}.dimension must be a non-empty string, got {dimension_raw!r}")
         if not isinstance(family_raw, str) or not family_raw.strip():
             raise ValueError(f"{where}.family must be a non-empty string, got {family_raw!r}")
+        _short(_no_nul(dimension_raw, f"{where}.dimension"), f"{where}.dimension", 64)
+        _short(_no_nul(family_raw, f"{where}.family"), f"{where}.family", 32)
         family, dimension = canonical_dimension(dimension_raw)
         if family == CUSTOM:
             family = family_raw.strip()
@@ -106,7 +124,7 @@ def parse_item(record) -> ParsedItem:
         ))
     return ParsedItem(
         item_id=item_id.strip(),
-        source=_text(record, "source", required=False),
+        source=_text(record, "source", required=False, limit=64),
         title=_text(record, "title", required=False),
         query=_text(record, "query", required=True),
         response=_text(record, "response", required=True),

@@ -465,6 +465,8 @@ class ReferenceFormatError(ValueError):
 
 REFERENCE_COLUMNS = ("reference", "family", "dimension", "value")
 REFERENCE_OPTIONAL = ("group_kind", "source", "description")
+# The database's column widths (HumanReference, HumanReferenceValue), checked before anything is stored.
+REFERENCE_LIMITS = {"reference": 100, "group_kind": 32, "source": 200, "family": 32, "dimension": 64}
 
 
 def _parse_reference_rows(reader: csv.DictReader, path: Path) -> list[dict]:
@@ -474,6 +476,13 @@ def _parse_reference_rows(reader: csv.DictReader, path: Path) -> list[dict]:
         raise ReferenceFormatError(f"{path} line 1: missing column(s) {', '.join(missing)}; expected {','.join(REFERENCE_COLUMNS)}")
     for row in reader:
         line = reader.line_num
+        damaged = [column for column, value in row.items() if isinstance(value, str) and "\x00" in value]
+        if damaged:
+            raise ReferenceFormatError(f"{path} line {line} column {damaged[0]}: contains a NUL (0x00) character; is the file damaged?")
+        too_long = [column for column, limit in REFERENCE_LIMITS.items() if len((row.get(column) or "").strip()) > limit]
+        if too_long:
+            column = too_long[0]
+            raise ReferenceFormatError(f"{path} line {line} column {column}: longer than {REFERENCE_LIMITS[column]} characters")
         name = (row["reference"] or "").strip()
         if not name:
             raise ReferenceFormatError(f"{path} line {line} column reference: empty")
@@ -513,7 +522,8 @@ def _read_reference_rows(path: Path) -> list[dict]:
         try:
             rows = _parse_reference_rows(reader, path)
         except csv.Error as exc:
-            raise ReferenceFormatError(f"{path} line {reader.line_num}: not readable as CSV ({exc})") from None
+            # The record that failed is not counted in line_num yet.
+            raise ReferenceFormatError(f"{path} line {reader.line_num + 1}: not readable as CSV ({exc})") from None
         except UnicodeDecodeError as exc:
             raise ReferenceFormatError(f"{path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}); save the file as UTF-8") from None
     if not rows:

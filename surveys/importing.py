@@ -151,6 +151,10 @@ def _clean_row(line: int, raw: object, filename: str, errors: list[str]) -> dict
             errors.append(f"{where}, column '{name}': expected text, got {json.dumps(value)[:60]}.")
             continue
         value = str(value).strip()
+        if "\x00" in value:
+            # PostgreSQL text cannot hold NUL; a NUL in a data file is corruption, not content.
+            errors.append(f"{where}, column '{name}': contains a NUL (0x00) character; is the file damaged or not UTF-8 text?")
+            continue
         if name in REQUIRED and not value:
             errors.append(f"{where}, column '{name}': empty value; every row needs {', '.join(REQUIRED)}.")
         limit = MAX_LENGTHS.get(name)

@@ -38,6 +38,8 @@ def test_it_imports_items_with_canonical_dimension_names(tmp_path):
     ({**GOOD, "item_id": "x3", "correlations": [{"family": "pvq", "dimension": "Power", "rho": 0.1, "p_value": "low", "n": 4}]},
      r"line 2: correlations\[0\].p_value must be a number or null"),
     ([1, 2], r"line 2: expected a JSON object"),
+    ({**GOOD, "item_id": "x3", "response": "fine\u0000"}, r"line 2: 'response' contains a NUL"),
+    ({**GOOD, "item_id": "x3", "source": "s" * 65}, r"line 2: 'source' is longer than 64 characters"),
 ])
 def test_a_malformed_line_is_reported_with_its_number_and_nothing_is_imported(tmp_path, bad, message):
     path = _write(tmp_path, [GOOD, bad])

@@ -33,6 +33,9 @@ def test_references_import_from_a_long_csv_and_replace_old_values(tmp_path):
     ("reference,family,dimension,value\nA,pvq,Power,1\nA,pvq,power,2\n", "line 3: A/pvq/Power already given on line 2"),
     ("reference,family,dimension,value\nA,bfi,Power,1\n", "line 2 column family: 'bfi'"),
     ("reference,family,dimension,value\nA,pvq,Power,1\n,pvq,Power,1\n", "line 3 column reference: empty"),
+    ("reference,family,dimension,value\nA\x00,pvq,Power,1\n", "line 2 column reference: contains a NUL"),
+    ("reference,family,dimension,value\n" + "A" * 101 + ",pvq,Power,1\n", "line 2 column reference: longer than 100 characters"),
+    ("reference,family,dimension,value\n" + "A,pvq,Power," + "1" * 200_000 + "\n", "line 2: not readable as CSV"),
 ])
 def test_a_bad_reference_file_is_reported_and_nothing_is_imported(tmp_path, content, message):
     path = tmp_path / "refs.csv"

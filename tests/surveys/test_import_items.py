@@ -60,6 +60,8 @@ def test_it_imports_every_format(study, tmp_path, suffix, text):
     # csv's field size limit is 131072 characters; the header row used to escape as a raw csv.Error.
     ("csv", "item_id,group,source,title,query,response" + "x" * 200_000 + "\nx,A,,,q,r\n", "line 1 (header): field larger than field limit"),
     ("csv", "item_id,group,source,title,query,response\nx,A,,,q," + "r" * 200_000 + "\n", "line 2: field larger than field limit"),
+    # PostgreSQL text cannot hold NUL: refused at the edge on every database.
+    ("jsonl", json.dumps({**ROWS[0], "query": "why\u0000"}), "line 1, column 'query': contains a NUL (0x00) character"),
 ])
 def test_a_bad_row_is_reported_with_its_line_and_nothing_is_imported(study, tmp_path, suffix, text, message):
     path = tmp_path / f"items.{suffix}"
