@@ -9,21 +9,15 @@ The goal is a steady-state reconcile within 3x the bare fetch. Run alone: ``pyth
 
 import time
 
+from bench.scratch import scratch_database
+
 N = 2000
 GOAL = 3.0
 
 
 def main() -> None:
-    from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
-
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with scratch_database():
         _measure()
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
 
 
 def _timed(fn):

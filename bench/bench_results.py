@@ -12,6 +12,8 @@ import random
 import statistics
 import time
 
+from bench.scratch import scratch_database
+
 N_MODELS = 300
 REPEATS = 5
 
@@ -94,16 +96,8 @@ def _measure() -> None:
 
 
 def main() -> None:
-    from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
-
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with scratch_database():
         _measure()
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ two, so the goal is each within 10x its bare insert. Run alone: ``python -m benc
 
 import time
 
+from bench.scratch import scratch_database
+
 N_EXISTING = 2000
 N_GROUPS = 20
 REPEATS = 200
@@ -17,16 +19,8 @@ GOAL = 10.0
 
 
 def main() -> None:
-    from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
-
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with scratch_database():
         _measure()
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
 
 
 def _per_call(fn, repeats: int = REPEATS) -> float:
