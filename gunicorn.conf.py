@@ -7,9 +7,10 @@ Access logs never carry personal data or secrets: the path is logged without its
 
 import multiprocessing
 import os
-import re
 
 from gunicorn.glogging import Logger
+
+from config.logging import redact
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -18,15 +19,13 @@ graceful_timeout = 20
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 
-PARTICIPANT_TOKEN = re.compile(r"(/s/[^/]+/p/)[^/]+")
-
 
 class RedactingLogger(Logger):
     """Access log lines with participant-page tokens replaced."""
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        atoms["U"] = PARTICIPANT_TOKEN.sub(r"\1…", atoms["U"])
+        atoms["U"] = redact(atoms["U"])
         return atoms
 
 
