@@ -24,6 +24,10 @@ class ItemBank(models.Model):
     source_study = models.ForeignKey(
         "surveys.Study", null=True, blank=True, on_delete=models.SET_NULL, related_name="item_banks"
     )
+    owner = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="item_banks",
+        help_text="Who imported the bank; a private bank is visible to its owner and its study's researchers.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -114,6 +118,9 @@ class Run(models.Model):
     provider = models.CharField(max_length=32)
     model = models.CharField(max_length=200)
     base_url = models.CharField(max_length=500, blank=True)
+    credential = models.CharField(
+        max_length=64, blank=True, help_text="Operator-configured credential (BENCHMARK_CREDENTIALS) the run uses."
+    )
     settings = models.JSONField(
         default=dict,
         blank=True,
@@ -132,7 +139,7 @@ class Run(models.Model):
     answered = models.PositiveIntegerField(default=0, help_text="Answers received.")
     parsed = models.PositiveIntegerField(default=0, help_text="Answers mapped to a rating 1-6.")
     failed = models.PositiveIntegerField(default=0, help_text="Answers the parser could not map.")
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="Why the run stopped, with the provider's reply: its researchers only.")
     celery_task_id = models.CharField(max_length=255, blank=True)
 
     created_by = models.ForeignKey(
@@ -152,6 +159,28 @@ class Run(models.Model):
     @property
     def parse_rate(self) -> float | None:
         return self.parsed / self.answered if self.answered else None
+
+
+class CredentialGrant(models.Model):
+    """The operator lets the researchers of a study, or the members of a group, use a named credential."""
+
+    credential = models.CharField(max_length=64, help_text="A name in BENCHMARK_CREDENTIALS.")
+    study = models.ForeignKey("surveys.Study", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="credential_grants")
+    group = models.ForeignKey("auth.Group", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="credential_grants")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["credential", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(study__isnull=False, group__isnull=True) | Q(study__isnull=True, group__isnull=False), name="grant_study_xor_group"),
+            models.UniqueConstraint(fields=["credential", "study"], name="grant_unique_study"),
+            models.UniqueConstraint(fields=["credential", "group"], name="grant_unique_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credential} for {self.study or self.group}"
 
 
 class Completion(models.Model):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from benchmark.providers.base import Completed, Provider, ProviderError
+from benchmark.providers.netguard import guarded_client
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ async def _run_async(
             stop.set()
 
     try:
-        async with httpx.AsyncClient(limits=limits) as client:
+        async with guarded_client(limits=limits) as client:
             await asyncio.gather(*(guarded(client) for _ in range(max(1, min(concurrency, len(requests))))))
     finally:
         out.put((_DONE, failure[0] if failure else None))

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from benchmark import scoring
+from benchmark import credentials, scoring
 from benchmark.itembank_format import ItemBankFormatError, read_itembank
 from benchmark.models import (
     LLM,
@@ -81,7 +81,6 @@ DEFAULT_RUN_SETTINGS = {
     "min_parse_rate": 0.5,
     "max_attempts": 8,
     "timeout": 120.0,
-    "api_key_env": None,
 }
 
 
@@ -97,6 +96,7 @@ def itembank_import(
     description: str = "",
     is_private: bool = False,
     replace: bool = False,
+    owner=None,
 ) -> ItemBank:
     """Import a JSONL item bank; every line is validated first and nothing is stored on any error."""
     items = read_itembank(path)
@@ -107,7 +107,7 @@ def itembank_import(
         if existing.runs.exists():
             raise BenchmarkError(BenchmarkError.ITEMBANK_IN_USE.format(name=name))
         existing.delete()
-    bank = ItemBank(name=name, version=version, description=description, is_private=is_private)
+    bank = ItemBank(name=name, version=version, description=description, is_private=is_private, owner=owner)
     _full_clean(bank)
     bank.save()
     rows = BankItem.objects.bulk_create(
@@ -145,6 +145,9 @@ def itembank_for_file(*, path: str | Path) -> ItemBank:
 
 
 def _validated_settings(settings: dict | None) -> dict:
+    if "api_key_env" in (settings or {}):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
+            name="api_key_env", problem="keys come only from operator-configured credentials; name one with 'credential'"))
     merged = {**DEFAULT_RUN_SETTINGS, **(settings or {})}
     unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "extra"}
     if unknown:
@@ -183,9 +186,14 @@ def run_create(
     system_prompt: str | None = None,
     persona: str | None = None,
     steer: str | None = None,
+    credential: str | None = None,
     user=None,
 ) -> Run:
-    """A pending run of ``model`` on ``bank`` under one condition (baseline, persona, steering or custom)."""
+    """A pending run of ``model`` on ``bank`` under one condition (baseline, persona, steering or custom).
+
+    ``credential`` names an operator-configured key (:mod:`benchmark.credentials`); ``user`` None means
+    a management command, which may use any credential.
+    """
     if provider not in PROVIDERS:
         raise BenchmarkError(BenchmarkError.UNKNOWN_PROVIDER.format(provider=provider, choices=", ".join(sorted(PROVIDERS))))
     if sum(bool(x) for x in (system_prompt, persona, steer)) > 1:
@@ -204,12 +212,18 @@ def run_create(
             condition = "custom"
     except ValueError as exc:
         raise BenchmarkError(str(exc)) from exc
+    try:
+        chosen = credentials.resolve(provider=provider, base_url=base_url, credential=credential, user=user,
+                                     default_base_url=PROVIDERS[provider].default_base_url)
+    except credentials.CredentialError as exc:
+        raise BenchmarkError(str(exc)) from exc
     run = Run(
         bank=bank,
         llm=llm_get_or_create(provider=provider, model=model, base_url=base_url or ""),
         provider=provider,
         model=model,
         base_url=base_url or "",
+        credential=chosen.name if chosen else "",
         settings=settings,
         system_prompt=system_prompt or "",
         condition=condition,
@@ -221,14 +235,42 @@ def run_create(
     return run
 
 
+def _run_api_key(run: Run) -> str | None:
+    """The key a run sends, from its credential, checked again at execution (grants and hosts may have changed)."""
+    default_base_url = PROVIDERS[run.provider].default_base_url
+    try:
+        chosen = credentials.resolve(provider=run.provider, base_url=run.base_url or None,
+                                     credential=run.credential or None, user=run.created_by,
+                                     default_base_url=default_base_url)
+    except credentials.CredentialError as exc:
+        raise PermanentProviderError(f"{run.provider} model {run.model!r}: {exc}") from exc
+    if chosen is None:
+        return None
+    key = chosen.key()
+    if key is None:
+        raise PermanentProviderError(
+            f"{run.provider} model {run.model!r}: credential {chosen.name!r} has no key on this server; "
+            "the operator sets its environment variable"
+        )
+    return key
+
+
 def _provider_for(run: Run, api_key: str | None = None):
+    """The run's provider; ``api_key`` (tests, benchmarks) replaces the credential's key but not the endpoint check."""
     settings = run.settings
+    if api_key is None:
+        api_key = _run_api_key(run)
+    else:
+        try:
+            credentials.check_endpoint(base_url=run.base_url or None,
+                                       default_base_url=PROVIDERS[run.provider].default_base_url)
+        except credentials.CredentialError as exc:
+            raise PermanentProviderError(f"{run.provider} model {run.model!r}: {exc}") from exc
     return get_provider(
         run.provider,
         model=run.model,
         base_url=run.base_url or None,
         api_key=api_key,
-        api_key_env=settings.get("api_key_env"),
         settings=GenerationSettings(
             temperature=float(settings.get("temperature", 0.0)),
             max_tokens=settings.get("max_tokens"),

@@ -4,6 +4,7 @@ An empty variable counts as unset everywhere, so ``DATABASE_URL=`` in a ``.env``
 means "use the default", never "use an empty URL".
 """
 
+import json
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -43,3 +44,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def env_json(name: str, default):
+    """A JSON value (e.g. a mapping) from the environment; the default when unset."""
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON ({exc}).") from None

@@ -81,6 +81,7 @@ class Stack:
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "DJANGO_USE_TLS": "0",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "BENCHMARK_ENDPOINT_HOSTS": "127.0.0.1",  # the stand-in LLM servers run here
             "DJANGO_LOG_LEVEL": "WARNING",
             "DATABASE_URL": PG_URL.format(name=database),
             "CELERY_BROKER_URL": REDIS_URL,

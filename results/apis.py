@@ -1,9 +1,11 @@
 """REST API under /api/v1/: items, item banks, models, runs, scores, leaderboard, human references.
 
 One API class per operation, its serializers beside it. Reads are public except for private item
-banks (and banks of private studies), which only researchers see; writes need a researcher
-(staff or a member of the ``researchers`` group) authenticated by token or session. Every bad
-query parameter is a 400 with a JSON message.
+banks (and banks of private studies) and unpublished runs, which only their owners, the researchers
+of their study and superusers see; a run's provider error text is shown to them only. Writes need a
+researcher (a superuser, a member of the ``researchers`` group or a researcher of a study)
+authenticated by token or session; ``is_staff`` alone grants nothing. Every bad query parameter is
+a 400 with a JSON message.
 """
 
 from django.db import transaction
@@ -18,7 +20,7 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from benchmark import scoring
+from benchmark import credentials, scoring
 from benchmark.models import LLM, HumanReference, HumanReferenceValue, Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
@@ -38,7 +40,7 @@ class BadRequest(APIException):
 
 
 class IsResearcher(BasePermission):
-    message = "Creating runs needs a researcher account (staff or a member of the 'researchers' group)."
+    message = "Creating runs needs a researcher account (a researcher of a study, or a member of the 'researchers' group)."
 
     def has_permission(self, request, view) -> bool:
         return selectors.is_researcher(request.user)
@@ -222,7 +224,34 @@ class ModelListApi(APIView):
         return paginator.get_paginated_response(self.ModelSerializer(page, many=True).data)
 
 
+class CredentialListApi(APIView):
+    """The provider credentials you may name in a run (granted per study or group by the operator).
+
+    Each credential's key stays on the server: this lists its name, provider, the hosts it may be
+    sent to and whether the server has it set; never the key or the variable holding it.
+    """
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsResearcher]
+
+    class CredentialSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        provider = serializers.CharField()
+        hosts = serializers.ListField(child=serializers.CharField())
+        is_set = serializers.BooleanField(help_text="Whether the server holds a key for it.")
+
+    @extend_schema(responses={200: CredentialSerializer(many=True), 401: ERROR, 403: ERROR})
+    def get(self, request):
+        usable = credentials.usable_by(request.user)
+        return Response(self.CredentialSerializer(
+            [{"name": c.name, "provider": c.provider, "hosts": list(c.hosts), "is_set": c.is_set}
+             for c in sorted(usable.values(), key=lambda c: c.name)], many=True).data)
+
+
 # --- runs -----------------------------------------------------------------------------------------
+
+
+PUBLIC_RUN_ERROR = "The run stopped with an error; the researchers who started it can see the details."
 
 
 class RunOutputSerializer(serializers.Serializer):
@@ -239,10 +268,23 @@ class RunOutputSerializer(serializers.Serializer):
     system_prompt = serializers.CharField()
     progress = serializers.SerializerMethodField()
     parse = serializers.SerializerMethodField()
-    error = serializers.CharField()
+    error = serializers.SerializerMethodField(help_text="Why the run stopped; the provider's reply only for the run's researchers.")
+    credential = serializers.SerializerMethodField(help_text="The operator-configured credential the run uses (its researchers only).")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+
+    def _manages(self, run) -> bool:
+        request = self.context.get("request")
+        return request is not None and selectors.run_is_managed_by(run, request.user)
+
+    def get_error(self, run) -> str:
+        if not run.error or self._manages(run):
+            return run.error
+        return PUBLIC_RUN_ERROR
+
+    def get_credential(self, run) -> str | None:
+        return (run.credential or None) if self._manages(run) else None
 
     def get_progress(self, run) -> dict:
         fraction = run.progress_done / run.progress_total if run.progress_total else None
@@ -269,9 +311,13 @@ class RunListCreateApi(APIView):
         itembank = serializers.CharField(help_text="Item bank id or name.")
         provider = serializers.ChoiceField(choices=sorted(PROVIDERS))
         model = serializers.CharField(max_length=200)
-        base_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+        base_url = serializers.URLField(required=False, allow_blank=True, max_length=500,
+                                        help_text="A custom endpoint; only hosts the operator allows (BENCHMARK_ENDPOINT_HOSTS).")
+        credential = serializers.CharField(required=False, allow_blank=True, max_length=64,
+                                           help_text="A credential granted to you (GET /api/v1/credentials/); default: "
+                                                     "the provider's own for its endpoint, none for a custom endpoint.")
         settings = serializers.DictField(required=False, help_text="threshold, alpha, mode, temperature, max_tokens, "
-                                                                   "concurrency, api_key_env ...")
+                                                                   "concurrency, max_attempts, timeout ...")
         system_prompt = serializers.CharField(required=False, allow_blank=True)
         persona = serializers.ChoiceField(choices=sorted(PERSONAS), required=False)
         steer = serializers.ChoiceField(choices=list(VALUE_DEFINITIONS), required=False)
@@ -298,7 +344,7 @@ class RunListCreateApi(APIView):
                 runs = runs.filter(**{field: filters[field]})
         paginator = Pagination()
         page = paginator.paginate_queryset(runs, request, view=self)
-        return paginator.get_paginated_response(RunOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(RunOutputSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(request=RunCreateInputSerializer, responses={201: RunOutputSerializer, 400: ERROR, 401: ERROR, 403: ERROR})
     def post(self, request):
@@ -312,12 +358,13 @@ class RunListCreateApi(APIView):
                     bank=bank, provider=data["provider"], model=data["model"], base_url=data.get("base_url") or None,
                     settings=data.get("settings"), system_prompt=data.get("system_prompt") or None,
                     persona=data.get("persona"), steer=data.get("steer"), user=request.user,
+                    credential=data.get("credential") or None,
                 )
                 transaction.on_commit(lambda: run_benchmark_task.delay(run.pk))
         except (ResultsError, BenchmarkError, ValueError) as exc:
             raise BadRequest(str(exc)) from None
         run.refresh_from_db()
-        return Response(RunOutputSerializer(run).data, status=status.HTTP_201_CREATED)
+        return Response(RunOutputSerializer(run, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class RunDetailApi(APIView):
@@ -331,12 +378,17 @@ class RunDetailApi(APIView):
         def get_task(self, run) -> dict | None:
             from config.tasks import task_status
 
-            return task_status(run.celery_task_id) if run.celery_task_id else None
+            if not run.celery_task_id:
+                return None
+            task = task_status(run.celery_task_id)
+            if task["error"] and not self._manages(run):
+                task["error"] = PUBLIC_RUN_ERROR  # the exception text quotes the provider's reply
+            return task
 
     @extend_schema(responses={200: RunDetailSerializer, 404: ERROR})
     def get(self, request, run_id: int):
         run = _object_or_404(selectors.runs_visible(request.user), run_id, "run")
-        return Response(self.RunDetailSerializer(run).data)
+        return Response(self.RunDetailSerializer(run, context={"request": request}).data)
 
 
 class ScoreSerializer(serializers.Serializer):

@@ -46,23 +46,53 @@ class ResultsError(ValueError):
 
 
 def is_researcher(user) -> bool:
-    """Staff, or a member of the ``researchers`` group."""
+    """May start benchmark runs: a superuser, a member of the ``researchers`` group or a researcher of a study.
+
+    ``is_staff`` alone grants nothing; which banks and credentials a run may use is checked separately.
+    """
     if not getattr(user, "is_authenticated", False):
         return False
-    return bool(user.is_staff or user.groups.filter(name=RESEARCHER_GROUP).exists())
+    return bool(user.is_superuser or user.groups.filter(name=RESEARCHER_GROUP).exists() or user.studies.exists())
+
+
+def _private_access(user, prefix: str = "") -> Q:
+    """Rows (banks, or runs through ``bank__``) whose private data ``user`` may see: owner, or researcher of the study."""
+    from surveys.models import Study
+
+    return Q(**{f"{prefix}owner": user}) | Q(**{f"{prefix}source_study__in": Study.objects.filter(researchers=user)})
 
 
 def banks_visible(user) -> QuerySet[ItemBank]:
-    """Item banks the user may read: everything for researchers, else banks neither private nor from a private study."""
+    """Item banks the user may read: public ones (neither private nor from a private study), plus, for a
+    signed-in user, the banks they own or that come from one of their studies; superusers read all."""
     banks = ItemBank.objects.select_related("source_study")
-    if is_researcher(user):
+    if getattr(user, "is_superuser", False):
         return banks
-    return banks.filter(is_private=False).exclude(source_study__is_private=True)
+    public = Q(is_private=False) & (Q(source_study__isnull=True) | Q(source_study__is_private=False))
+    if not getattr(user, "is_authenticated", False):
+        return banks.filter(public)
+    return banks.filter(public | _private_access(user))
 
 
 def runs_visible(user) -> QuerySet[Run]:
-    runs = Run.objects.select_related("llm", "bank").filter(bank__in=banks_visible(user))
-    return runs if is_researcher(user) else runs.filter(is_published=True)
+    """Runs the user may read: published runs on visible banks, plus runs the user manages (see run_is_managed_by)."""
+    runs = Run.objects.select_related("llm", "bank")
+    if getattr(user, "is_superuser", False):
+        return runs
+    runs = runs.filter(bank__in=banks_visible(user))
+    if not getattr(user, "is_authenticated", False):
+        return runs.filter(is_published=True)
+    return runs.filter(Q(is_published=True) | Q(created_by=user) | _private_access(user, "bank__"))
+
+
+def run_is_managed_by(run: Run, user) -> bool:
+    """Whether ``user`` sees a run's private details (provider errors): its creator, the bank's owner, the
+    researchers of the bank's study, or a superuser."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser or (run.created_by_id is not None and run.created_by_id == user.pk):
+        return True
+    return ItemBank.objects.filter(pk=run.bank_id).filter(_private_access(user)).exists()
 
 
 def bank_resolve(value: str, user) -> ItemBank:

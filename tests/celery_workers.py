@@ -36,6 +36,7 @@ def celery_workers(*, broker: str, count: int = 1, pool: str = "solo", env: dict
     db = connection.settings_dict
     database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     worker_env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker, "DJANGO_DEBUG": "1",
+                  "BENCHMARK_ENDPOINT_HOSTS": "127.0.0.1,localhost",
                   **(env or {})}
     workers = [
         subprocess.Popen(

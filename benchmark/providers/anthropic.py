@@ -8,7 +8,6 @@ ANTHROPIC_VERSION = "2023-06-01"
 class AnthropicProvider(Provider):
     name = "anthropic"
     default_base_url = "https://api.anthropic.com"
-    api_key_env = "ANTHROPIC_API_KEY"
 
     def endpoint(self) -> str:
         return f"{self.base_url}/v1/messages"

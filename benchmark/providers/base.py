@@ -8,7 +8,6 @@ timeouts and classifies failures as retryable (429, 5xx, timeouts, dropped conne
 
 import hashlib
 import json
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -54,11 +53,14 @@ class Completed:
 
 
 class Provider(ABC):
-    """One API protocol. Subclasses set ``name``, ``default_base_url``, ``api_key_env`` and the three methods."""
+    """One API protocol. Subclasses set ``name``, ``default_base_url`` and the request/response methods.
+
+    The API key is given by the caller (resolved from an operator-configured credential,
+    :mod:`benchmark.credentials`); a provider never reads the environment itself.
+    """
 
     name: str = ""
     default_base_url: str = ""
-    api_key_env: str = ""
 
     def __init__(
         self,
@@ -66,18 +68,14 @@ class Provider(ABC):
         model: str,
         base_url: str | None = None,
         api_key: str | None = None,
-        api_key_env: str | None = None,
         settings: GenerationSettings | None = None,
     ):
         self.model = model
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.settings = settings or GenerationSettings()
-        env_name = api_key_env or self.api_key_env
-        self.api_key = api_key if api_key is not None else os.environ.get(env_name)
+        self.api_key = api_key or None
         if not self.api_key and self.base_url == self.default_base_url.rstrip("/"):
-            raise PermanentProviderError(
-                f"{self.name} model {model!r}: no API key; set the environment variable {env_name}"
-            )
+            raise PermanentProviderError(f"{self.name} model {model!r}: no API key for {self.base_url}")
 
     @abstractmethod
     def request_body(self, prompt: str, system_prompt: str | None) -> dict:

@@ -7,6 +7,7 @@ import time
 import httpx
 
 from benchmark.providers.base import PermanentProviderError, ProviderError
+from benchmark.providers.netguard import BlockedAddress
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 
@@ -55,6 +56,8 @@ async def post_json(
     """
     try:
         response = await client.post(url, json=body, headers=headers, timeout=timeout)
+    except BlockedAddress as exc:
+        raise PermanentProviderError(f"{label}: refused to connect: {exc}") from exc
     except httpx.TimeoutException as exc:
         raise ProviderError(f"{label}: timed out after {timeout:g} s", retryable=True) from exc
     except httpx.TransportError as exc:

@@ -6,7 +6,6 @@ from benchmark.providers.base import Completed, Provider
 class OpenAIProvider(Provider):
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
-    api_key_env = "OPENAI_API_KEY"
 
     def endpoint(self) -> str:
         return f"{self.base_url}/chat/completions"

@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_json, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -255,6 +255,17 @@ PROLIFIC_RETRY_MAX_SECONDS = float(env_str("PROLIFIC_RETRY_MAX_SECONDS", "60"))
 # --- benchmark ---
 # Items per Celery chunk task: each worker takes chunks of a run, so a run spreads over all workers.
 BENCHMARK_CHUNK_ITEMS = env_int("BENCHMARK_CHUNK_ITEMS", 100)
+# Provider credentials (docs/benchmark.md "Credentials"): name -> provider, the environment variable holding
+# the key, and the hosts the key may be sent to. A run names a credential; nobody sends a variable name.
+# BENCHMARK_CREDENTIALS (JSON) replaces these defaults; researchers use a credential only when granted
+# (admin: Benchmark > Credential grants, per study or per group); superusers and the CLI may use any.
+BENCHMARK_CREDENTIALS = env_json("BENCHMARK_CREDENTIALS", {
+    "openai": {"provider": "openai", "env": "OPENAI_API_KEY", "hosts": ["api.openai.com"]},
+    "anthropic": {"provider": "anthropic", "env": "ANTHROPIC_API_KEY", "hosts": ["api.anthropic.com"]},
+})
+# Hosts ("host" or "host:port") a run may name as a custom base_url (local vLLM, Ollama). Only these may be
+# private, loopback or link-local addresses; every other outbound benchmark request goes to public addresses.
+BENCHMARK_ENDPOINT_HOSTS = env_list("BENCHMARK_ENDPOINT_HOSTS", default=[])
 # httpx logs every request at INFO; a benchmark run sends thousands.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 

@@ -35,7 +35,8 @@ def _stored_answers(database: Path) -> int:
 def test_a_run_killed_mid_way_resumes_sending_only_what_was_not_stored(tmp_path, bank_file, llm_server):
     database = tmp_path / "killed.sqlite3"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DJANGO_DEBUG": "1",
-           "DATABASE_URL": f"sqlite:///{database}", "CELERY_BROKER_URL": ""}
+           "DATABASE_URL": f"sqlite:///{database}", "CELERY_BROKER_URL": "",
+           "BENCHMARK_ENDPOINT_HOSTS": "127.0.0.1"}
     migrated = _manage(env, "migrate", "benchmark", "--skip-checks", "--verbosity", "0")
     assert migrated.returncode == 0, migrated.stderr
 

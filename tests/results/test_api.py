@@ -98,13 +98,21 @@ def test_bad_leaderboard_parameters_are_a_400_with_a_message(api, db, query, fra
     assert fragment in response.content.decode()
 
 
-def test_private_banks_are_hidden_from_anonymous_reads_but_not_from_researchers(api, tmp_path, researcher_token):
+def test_private_banks_are_hidden_from_anonymous_reads_and_other_researchers_but_not_from_the_owner(
+        api, tmp_path, researcher_token):
+    from rest_framework.authtoken.models import Token
+
     hidden = imported_bank(tmp_path, name="newest-items", n_items=8, seed=5, is_private=True)
     item = hidden.items.first()
     assert api.get("/api/v1/items/?itembank=newest-items").status_code == 400
     assert api.get(f"/api/v1/items/{item.pk}/").status_code == 404
     assert "newest-items" not in str(api.get("/api/v1/itembanks/").json())
+    # A member of the 'researchers' group who does not own the bank sees nothing of it, not even by search.
     api.credentials(HTTP_AUTHORIZATION=f"Token {researcher_token}")
+    assert api.get("/api/v1/items/?itembank=newest-items").status_code == 400
+    assert api.get(f"/api/v1/items/?search={item.query[:20]}").json()["count"] == 0
+    hidden.owner = Token.objects.get(key=researcher_token).user
+    hidden.save()
     assert api.get("/api/v1/items/?itembank=newest-items").json()["count"] == 8
     assert api.get(f"/api/v1/items/{item.pk}/").status_code == 200
 

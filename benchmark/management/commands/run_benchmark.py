@@ -1,3 +1,4 @@
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -50,7 +51,10 @@ class Command(BaseCommand):
         parser.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
         parser.add_argument("--max-tokens", type=int, default=64, help="answer length limit (default 64)")
         parser.add_argument("--logprobs", action="store_true", help="request log-probabilities (OpenAI protocol) for an expected-rating score")
-        parser.add_argument("--api-key-env", help="environment variable holding this model's API key")
+        parser.add_argument("--credential", metavar="NAME",
+                            help="operator-configured credential (BENCHMARK_CREDENTIALS) whose key the run sends "
+                                 "(default: the provider's own, e.g. 'openai'; none for a custom --base-url)")
+        parser.add_argument("--api-key-env", help=argparse.SUPPRESS)
         parser.add_argument("--min-parse-rate", type=float, default=0.5,
                             help="fail the run (no scores published) if fewer answers than this share parse (default 0.5)")
         parser.add_argument("--max-attempts", type=int, default=8, help="attempts per request before the run stops (default 8)")
@@ -96,6 +100,9 @@ class Command(BaseCommand):
             self.stderr.write(f"wrote {options['out']}")
 
     def _create(self, options) -> Run:
+        if options["api_key_env"]:
+            raise CommandError("--api-key-env was replaced by --credential NAME: the operator maps credential names "
+                               "to environment variables and hosts in BENCHMARK_CREDENTIALS (docs/benchmark.md).")
         missing = [flag for flag, key in (("--provider", "provider"), ("--model", "model")) if not options[key]]
         if not (options["items"] or options["itembank"]):
             missing.insert(0, "--items or --itembank")
@@ -120,8 +127,8 @@ class Command(BaseCommand):
                     "logprobs": options["logprobs"], "concurrency": options["concurrency"],
                     "max_attempts": options["max_attempts"], "timeout": options["timeout"],
                     "min_parse_rate": options["min_parse_rate"],
-                    "api_key_env": options["api_key_env"],
                 },
+                credential=options["credential"],
                 system_prompt=options["system_prompt"],
                 persona=options["persona"],
                 steer=options["steer"],
