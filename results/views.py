@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from benchmark import scoring
 from benchmark.models import LLM, HumanReference, Run
 from benchmark.selectors import run_scores
+from config.spreadsheet import spreadsheet_frame
 from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
 from results import selectors, welfare
 from results.selectors import FAMILY_LABELS, MAX_COMPARE, PUBLISHED_SHIFT, ResultsError
@@ -39,9 +40,12 @@ def _json_ready(value):
 
 
 def table_download(frame: pd.DataFrame, fmt: str, name: str) -> HttpResponse:
-    """A DataFrame as a CSV or JSON (list of records) attachment named ``<name>.<fmt>``."""
+    """A DataFrame as a CSV or JSON (list of records) attachment named ``<name>.<fmt>``.
+
+    CSV text cells that a spreadsheet would run as a formula get a leading ``'`` (``config.spreadsheet``).
+    """
     if fmt == "csv":
-        response = HttpResponse(frame.to_csv(index=False), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(spreadsheet_frame(frame).to_csv(index=False), content_type="text/csv; charset=utf-8")
     else:
         records = [{key: _json_ready(value) for key, value in row.items()} for row in frame.to_dict("records")]
         response = HttpResponse(json.dumps(records, indent=1), content_type="application/json")
@@ -390,8 +394,8 @@ def self_test_page(request):
         "closest": closest.to_dict("records"), "bank": bank, "stored": stored,
         "chart": {"labels": FAMILIES[PVQ], "you": [round(float(profile[d]), 3) for d in FAMILIES[PVQ]],
                   "model": top_vector, "model_label": top["model"] if top is not None else None},
-        "profile_csv": pd.DataFrame([{"dimension": d, "score": float(profile[d])} for d in profile.index]).to_csv(index=False),
-        "closest_csv": closest.to_csv(index=False),
+        "profile_csv": spreadsheet_frame(pd.DataFrame([{"dimension": d, "score": float(profile[d])} for d in profile.index])).to_csv(index=False),
+        "closest_csv": spreadsheet_frame(closest).to_csv(index=False),
         "self_test_json": {"form": form, "profile": {d: round(float(profile[d]), 6) for d in profile.index},
                            "closest_models": [{key: _json_ready(value) for key, value in row.items()}
                                               for row in closest.to_dict("records")]},

