@@ -20,12 +20,19 @@ from benchmark.selectors import run_scores
 from config.spreadsheet import spreadsheet_frame
 from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
 from results import selectors, welfare
-from results.selectors import FAMILY_LABELS, MAX_COMPARE, PUBLISHED_SHIFT, ResultsError
+from results.selectors import FAMILY_LABELS, MAX_COMPARE, MAX_ID, PUBLISHED_SHIFT, ResultsError, record_id
 from results.services import self_test_profile, self_test_store
-from surveys.instruments import PVQ21_FORMS, PVQ21_INSTRUCTIONS, PVQ21_QUESTION, PVQ21_SCALE, pvq21_portraits
+from surveys.instruments import (
+    PVQ21_FORMS,
+    PVQ21_INSTRUCTIONS,
+    PVQ21_QUESTION,
+    PVQ21_SCALE,
+    answer_code,
+    pvq21_portraits,
+)
 
 FORMATS = ("csv", "json")
-MAX_ID = 2**63 - 1
+PVQ21_CODES = {code for code, _ in PVQ21_SCALE}
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -169,7 +176,7 @@ def model_page(request, model_id: int):
     runs = list(selectors.model_runs(llm, request.user))
     run = None
     if request.GET.get("run", "").isdigit():
-        run = next((r for r in runs if r.pk == int(request.GET["run"])), None)
+        run = next((r for r in runs if r.pk == record_id(request.GET["run"])), None)
         if run is None:
             raise Http404("no such run of this model")
     run = run or selectors.run_default(llm, request.user)
@@ -235,7 +242,7 @@ def compare_page(request):
     except ResultsError as exc:
         return _error_page(request, "results/compare.html", str(exc), _common(PVQ))
     available = sorted(selectors.baseline_runs(bank), key=lambda run: str(run.llm).lower()) if bank else []
-    ids = [int(v) for v in request.GET.getlist("models") if v.isdigit() and int(v) <= MAX_ID]
+    ids = [pk for pk in map(record_id, request.GET.getlist("models")) if pk is not None]
     if len(ids) > MAX_COMPARE:
         return _error_page(request, "results/compare.html", f"compare at most {MAX_COMPARE} models, got {len(ids)}",
                            {**_common(family), "banks": banks, "bank": bank, "available": available})
@@ -368,9 +375,9 @@ def self_test_page(request):
         return render(request, "results/self_test.html", context)
     answers, missing = {}, []
     for portrait in portraits:
-        raw = request.POST.get(f"q{portrait['question']}", "")
-        if raw.isdigit() and 1 <= int(raw) <= 6:
-            answers[portrait["question"]] = int(raw)
+        code = answer_code(request.POST.get(f"q{portrait['question']}"))
+        if code in PVQ21_CODES:
+            answers[portrait["question"]] = code
         else:
             missing.append(portrait["question"])
     context["answers"] = answers

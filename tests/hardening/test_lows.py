@@ -14,10 +14,13 @@ from django.utils import timezone
 from benchmark.models import Answer
 from config.spreadsheet import spreadsheet_cell, spreadsheet_frame
 from psychometrics.services import analysis_create, analysis_run
+from results.models import SelfTestResponse
+from surveys import plan as plans
 from surveys.models import Rating
 from tests.factories import ItemFactory, ItemGroupFactory, ParticipantFactory, StudyFactory
 from tests.psychometrics.conftest import completed_study  # noqa: F401
 from tests.results.builders import completed_run, imported_bank
+from tests.surveys.helpers import answers_for, arrive, current_page
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +91,52 @@ def test_the_results_sites_csv_of_a_runs_items_escapes_an_llm_answer(tmp_path):
     rows = _csv_rows(response.content)
     assert rows and {row["answer_1"] for row in rows} == {"'" + FORMULA}
     assert all(float(row["rho"]) >= 0.3 for row in rows)
+
+
+# --- b. four 500s become clear 4xx answers (debug off, as in production) ----------------------------
+
+
+@pytest.fixture
+def production_client(settings):
+    settings.DEBUG = False
+    return Client(raise_request_exception=False)
+
+
+def test_a_weight_without_a_dimension_name_is_a_400_that_says_how_to_write_it(production_client):
+    response = production_client.get("/api/v1/leaderboard/?weights=:")
+    assert response.status_code == 400
+    assert "write Dimension:weight" in response.json()["detail"]
+
+
+def test_a_5000_digit_rating_on_a_participant_page_is_a_400_naming_the_row(production_client):
+    group = ItemGroupFactory(study=StudyFactory(slug="digits"))
+    ItemFactory.create_batch(3, group=group)
+    url, participant = arrive(production_client, "digits")
+    while current_page(participant).kind != plans.ITEMS:
+        assert production_client.post(url, answers_for(participant)).status_code == 303
+    data = answers_for(participant)
+    field = next(name for name in data if name.startswith("item-"))
+    data[field] = "9" * 5000
+    response = production_client.post(url, data)
+    assert response.status_code == 400
+    assert "is not an answer on the scale for response 1" in response.content.decode()
+    assert not Rating.objects.filter(participant=participant).exists()
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "9" * 5000, "-1"])
+def test_a_self_test_answer_that_is_not_an_ascii_code_is_a_400_asking_for_that_answer(production_client, value):
+    data = {f"q{n}": "3" for n in range(1, 22)} | {"q1": value}
+    response = production_client.post("/results/self-test/", data)
+    assert response.status_code == 400
+    assert "missing: 1)" in response.content.decode()
+    assert not SelfTestResponse.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 5000])
+def test_ids_in_the_query_string_written_oddly_are_answered_without_a_500(production_client, tmp_path, value):
+    run = completed_run(imported_bank(tmp_path, n_items=12), "model-a")
+    for url in (f"/api/v1/leaderboard/?itembank={value}", f"/results/?itembank={value}", f"/api/v1/items/?page={value}",
+                f"/results/models/{run.llm_id}/?run={value}", f"/results/compare/?models={value}"):
+        assert production_client.get(url).status_code < 500, url
+    assert production_client.get(f"/api/v1/items/?page={value}").status_code == 400
+    assert production_client.get(f"/results/?itembank={value}").status_code == 400
