@@ -140,3 +140,36 @@ def test_ids_in_the_query_string_written_oddly_are_answered_without_a_500(produc
         assert production_client.get(url).status_code < 500, url
     assert production_client.get(f"/api/v1/items/?page={value}").status_code == 400
     assert production_client.get(f"/results/?itembank={value}").status_code == 400
+
+
+# --- d. X-Forwarded-For cannot buy a fresh API allowance --------------------------------------------
+
+
+@pytest.fixture
+def anon_rate_3(monkeypatch):
+    from django.core.cache import cache
+
+    from config.throttling import ClientAddressAnonThrottle
+
+    monkeypatch.setattr(ClientAddressAnonThrottle, "THROTTLE_RATES", {"anon": "3/minute"})
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_behind_one_proxy_prepended_forwarded_addresses_share_the_real_clients_api_allowance(settings, anon_rate_3):
+    settings.TRUSTED_PROXY_HOPS = 1
+    client = Client()
+    statuses = [client.get("/api/v1/itembanks/", HTTP_X_FORWARDED_FOR=f"10.9.8.{n}, 203.0.113.7", REMOTE_ADDR="10.0.0.2").status_code
+                for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    other = client.get("/api/v1/itembanks/", HTTP_X_FORWARDED_FOR="10.9.8.1, 198.51.100.4", REMOTE_ADDR="10.0.0.2")
+    assert other.status_code == 200  # another real client behind the same proxy has its own allowance
+
+
+def test_without_a_trusted_proxy_the_forwarded_header_is_ignored_by_the_api_throttle(settings, anon_rate_3):
+    settings.TRUSTED_PROXY_HOPS = 0
+    client = Client()
+    statuses = [client.get("/api/v1/itembanks/", HTTP_X_FORWARDED_FOR=f"10.9.8.{n}", REMOTE_ADDR="203.0.113.9").status_code
+                for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
