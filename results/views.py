@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from benchmark import scoring
 from benchmark.models import LLM, HumanReference, Run
 from benchmark.selectors import run_scores
+from config.middleware import rate_limit_exceeded, too_many_requests
 from config.spreadsheet import spreadsheet_frame
 from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
 from results import selectors, welfare
@@ -33,6 +34,10 @@ from surveys.instruments import (
 
 FORMATS = ("csv", "json")
 PVQ21_CODES = {code for code, _ in PVQ21_SCALE}
+MSG_SELF_TEST_LIMIT = (
+    "Many self-tests were stored from your network recently. Your answers were not stored; please try "
+    "again in {minutes} minutes, or take the test without ticking \"Store my answers\"."
+)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -389,6 +394,9 @@ def self_test_page(request):
     closest = selectors.closest_models(profile[FAMILIES[PVQ]], bank, limit=5)
     stored = None
     if request.POST.get("store") == "yes":
+        retry_after = rate_limit_exceeded(request, scope="self-test-store", setting="SELF_TEST_STORE_RATE_LIMIT")
+        if retry_after is not None:
+            return too_many_requests(request, MSG_SELF_TEST_LIMIT.format(minutes=max(1, -(-retry_after // 60))), retry_after)
         stored = self_test_store(form=form, answers=answers, profile=profile)
     top = closest.iloc[0] if len(closest) else None
     top_vector = None

@@ -272,6 +272,8 @@ TRUSTED_PROXY_HOPS = env_int("DJANGO_TRUSTED_PROXY_HOPS", 1 if env_bool("DJANGO_
 # DRF reads the same number for any throttle that uses its own get_ident (ours use config.middleware.client_ip).
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_HOPS
 ENTRY_RATE_LIMIT = env_str("ENTRY_RATE_LIMIT", "60/60")  # entry-link requests per client address / seconds
+# Self-tests a visitor may store (anonymous writes) per client address / seconds; a class behind one NAT fits.
+SELF_TEST_STORE_RATE_LIMIT = env_str("SELF_TEST_STORE_RATE_LIMIT", "30/3600")
 LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 5)  # per username and address
 LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 30)  # per address, any usernames
 LOGIN_THROTTLE_SECONDS = env_int("LOGIN_THROTTLE_SECONDS", 900)

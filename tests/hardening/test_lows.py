@@ -119,7 +119,7 @@ def test_a_5000_digit_rating_on_a_participant_page_is_a_400_naming_the_row(produ
     data[field] = "9" * 5000
     response = production_client.post(url, data)
     assert response.status_code == 400
-    assert "is not an answer on the scale for response 1" in response.content.decode()
+    assert "is not an answer on the scale for response" in response.content.decode()
     assert not Rating.objects.filter(participant=participant).exists()
 
 
@@ -173,3 +173,38 @@ def test_without_a_trusted_proxy_the_forwarded_header_is_ignored_by_the_api_thro
     statuses = [client.get("/api/v1/itembanks/", HTTP_X_FORWARDED_FOR=f"10.9.8.{n}", REMOTE_ADDR="203.0.113.9").status_code
                 for n in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+# --- e. anonymous self-test writes are limited per client address -----------------------------------
+
+
+def _self_test(client, *, store: bool, addr: str):
+    data = {f"q{n}": str(1 + n % 6) for n in range(1, 22)} | ({"store": "yes"} if store else {})
+    return client.post("/results/self-test/", data, REMOTE_ADDR=addr)
+
+
+def test_storing_self_tests_beyond_the_limit_from_one_address_gets_429_and_stores_nothing(settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.SELF_TEST_STORE_RATE_LIMIT = "3/3600"
+    client = Client()
+    assert [_self_test(client, store=True, addr="10.2.2.2").status_code for _ in range(3)] == [200, 200, 200]
+    refused = _self_test(client, store=True, addr="10.2.2.2")
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 3600
+    assert "Your answers were not stored" in refused.content.decode()
+    assert SelfTestResponse.objects.count() == 3
+    assert _self_test(client, store=False, addr="10.2.2.2").status_code == 200  # taking the test stays open
+    assert _self_test(client, store=True, addr="10.3.3.3").status_code == 200  # another address has its own count
+    assert SelfTestResponse.objects.count() == 4
+    cache.clear()
+
+
+def test_a_bad_self_test_limit_setting_fails_at_start_up(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.middleware import EntryRateLimitMiddleware
+
+    settings.SELF_TEST_STORE_RATE_LIMIT = "lots"
+    with pytest.raises(ImproperlyConfigured, match="SELF_TEST_STORE_RATE_LIMIT"):
+        EntryRateLimitMiddleware(lambda request: None)
