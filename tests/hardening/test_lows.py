@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from benchmark.models import Answer
+from config.logging import redact
 from config.spreadsheet import spreadsheet_cell, spreadsheet_frame
 from psychometrics.services import analysis_create, analysis_run
 from results.models import SelfTestResponse
@@ -208,3 +209,48 @@ def test_a_bad_self_test_limit_setting_fails_at_start_up(settings):
     settings.SELF_TEST_STORE_RATE_LIMIT = "lots"
     with pytest.raises(ImproperlyConfigured, match="SELF_TEST_STORE_RATE_LIMIT"):
         EntryRateLimitMiddleware(lambda request: None)
+
+
+# --- f. percent-encoded PROLIFIC_PID is redacted too ------------------------------------------------
+
+PID = "5f0c2d3e4a1b2c3d4e5f6a7b"
+
+
+@pytest.mark.parametrize("written", [
+    f"PROLIFIC_PID={PID}", f"PROLIFIC%5FPID={PID}", f"prolific%5fpid={PID}", f"Prolific%255FPid={PID}",
+    f"%50ROLIFIC_PID={PID}", f"PROLIFIC_PID%3D{PID}", f"PROLIFIC%255FPID%253D{PID}", f"PROLIFIC_PID=5f0c%32d3e{PID}",
+])
+def test_redact_hides_the_prolific_id_however_its_name_is_encoded(written):
+    line = f"GET /s/demo/?{written}&STUDY_ID=abc HTTP/1.1"
+    cleaned = redact(line)
+    assert PID not in cleaned and "5f0c" not in cleaned
+    assert cleaned.endswith("…&STUDY_ID=abc HTTP/1.1")
+
+
+def test_redact_stops_at_an_encoded_ampersand_and_leaves_other_parameters_alone():
+    line = "GET /accounts/login/?next=/s/demo/%3FPROLIFIC%5FPID%3D5f0c2d%26STUDY_ID%3Dabc HTTP/1.1"
+    assert redact(line) == "GET /accounts/login/?next=/s/demo/%3FPROLIFIC%5FPID%3D…%26STUDY_ID%3Dabc HTTP/1.1"
+    assert redact("GET /?PROLIFIC_PIDS=1&X_PROLIFIC=2") == "GET /?PROLIFIC_PIDS=1&X_PROLIFIC=2"
+
+
+def test_runservers_request_line_with_an_encoded_prolific_id_is_logged_redacted():
+    """The dev server's django.server record, through the handler the LOGGING setting configures."""
+    import logging
+
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    from config.logging import RedactParticipantData
+
+    handlers = [h for h in logging.getLogger().handlers if any(isinstance(f, RedactParticipantData) for f in h.filters)]
+    assert handlers, "the root logger has no redacting handler"
+    stream = io.StringIO()
+    previous = handlers[0].setStream(stream)
+    request_handler = WSGIRequestHandler.__new__(WSGIRequestHandler)
+    request_handler.request = None
+    try:
+        request_handler.log_message('"%s" %s %s', f"GET /s/demo/?PROLIFIC%5FPID={PID}&STUDY_ID=abc HTTP/1.1", "303", "0")
+    finally:
+        handlers[0].setStream(previous)
+    line = stream.getvalue()
+    assert "django.server" in line and '"GET /s/demo/?PROLIFIC%5FPID=…&STUDY_ID=abc HTTP/1.1" 303 0' in line
+    assert PID not in line
