@@ -4,11 +4,27 @@ import logging
 import re
 
 PARTICIPANT_TOKEN = re.compile(r"(/s/[^/\s]+/p/)[^/\s]+")
-PROLIFIC_PID_PARAM = re.compile(r"(PROLIFIC_PID=)[^&\s]+")
+
+
+def _encoded(char: str) -> str:
+    """A pattern for ``char`` as written, or percent-encoded once or more (``%5F``, ``%255F``, …)."""
+    hex_code = f"{ord(char):02X}"
+    return f"(?:{re.escape(char)}|%(?:25)*{hex_code})"
+
+
+# PROLIFIC_PID as a query parameter, in any case, with any of its characters (and the '=') percent-encoded
+# any number of times: runserver logs the raw request line, where a client may have sent PROLIFIC%5FPID.
+# The value runs to the next '&' (also when encoded) or whitespace.
+_ENCODED_AMPERSAND = "%(?:25)*26"
+PROLIFIC_PID_PARAM = re.compile(
+    "(" + "".join(_encoded(char) for char in "PROLIFIC_PID") + _encoded("=") + ")"
+    + f"(?:(?!{_ENCODED_AMPERSAND})[^&\\s])+",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str) -> str:
-    """Replace participant-page tokens and PROLIFIC_PID query values with an ellipsis."""
+    """Replace participant-page tokens and PROLIFIC_PID query values (also percent-encoded) with an ellipsis."""
     return PROLIFIC_PID_PARAM.sub(r"\1…", PARTICIPANT_TOKEN.sub(r"\1…", text))
 
 

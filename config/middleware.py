@@ -175,7 +175,22 @@ def _count(key: str) -> int:
         return 0
 
 
-def _too_many(request, message: str, retry_after: int):
+def rate_limit_exceeded(request, *, scope: str, setting: str) -> int | None:
+    """Count this request against the rate in ``settings.<setting>`` ('N/seconds') for the client's
+    address (``client_ip``) in ``scope``; the seconds until the window ends when over the limit, else None.
+
+    Fixed windows in the default cache (Redis in production, shared by all gunicorn workers).
+    """
+    limit, window = parse_rate(getattr(settings, setting), setting)
+    now = int(time.time())
+    if _hit(_key(scope, client_ip(request), str(window), str(now // window)), window) > limit:
+        logger.warning("%s rate limit reached for one client address", scope)
+        return window - now % window
+    return None
+
+
+def too_many_requests(request, message: str, retry_after: int):
+    """429 with ``Retry-After``: JSON for API clients, the friendly page otherwise."""
     if _wants_json(request):
         response = JsonResponse({"detail": message}, status=429)
     else:
@@ -205,15 +220,15 @@ class EntryRateLimitMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        parse_rate(settings.ENTRY_RATE_LIMIT, "ENTRY_RATE_LIMIT")  # a bad value fails at start-up
+        # A bad value fails at start-up (the self-test store limit is applied by its view).
+        for setting in ("ENTRY_RATE_LIMIT", "SELF_TEST_STORE_RATE_LIMIT"):
+            parse_rate(getattr(settings, setting), setting)
 
     def __call__(self, request):
         if ENTRY_PATH_RE.match(request.path):
-            limit, window = parse_rate(settings.ENTRY_RATE_LIMIT, "ENTRY_RATE_LIMIT")
-            now = int(time.time())
-            if _hit(_key("entry", client_ip(request), str(window), str(now // window)), window) > limit:
-                logger.warning("entry-link rate limit reached for one client address")
-                return _too_many(request, MSG_ENTRY_LIMIT, window - now % window)
+            retry_after = rate_limit_exceeded(request, scope="entry", setting="ENTRY_RATE_LIMIT")
+            if retry_after is not None:
+                return too_many_requests(request, MSG_ENTRY_LIMIT, retry_after)
         return self.get_response(request)
 
 
@@ -246,7 +261,7 @@ class LoginThrottleMiddleware:
         user_key, ip_key = _key("login-user", ip, username), _key("login-ip", ip)
         if _count(user_key) >= per_user or _count(ip_key) >= per_ip:
             logger.warning("login throttled for one client address")
-            return _too_many(request, MSG_LOGIN_LIMIT.format(minutes=max(1, window // 60)), window)
+            return too_many_requests(request, MSG_LOGIN_LIMIT.format(minutes=max(1, window // 60)), window)
         response = self.get_response(request)
         if getattr(request, "user", None) is not None and request.user.is_authenticated:
             try:

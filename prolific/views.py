@@ -30,9 +30,8 @@ from prolific.webhooks import (
     SIGNATURE_HEADER,
     SIGNATURE_TIMESTAMP_HEADER,
     event_time,
-    request_is_signed,
+    request_signer,
     timestamp_is_fresh,
-    webhook_secrets,
 )
 from surveys.views import researcher_required
 
@@ -169,8 +168,14 @@ def webhook(request):
         return _webhook_error(f"Missing {SIGNATURE_HEADER} or {SIGNATURE_TIMESTAMP_HEADER}.", 401)
     if not timestamp_is_fresh(signed_at):
         return _webhook_error(f"{SIGNATURE_TIMESTAMP_HEADER} is too old or malformed.", 401)
+    # The signature is checked over the raw body before the body is parsed or matched to a study.
+    signer = request_signer(timestamp=signed_at, raw_body=request.body, signature=signature)
+    if signer is None:
+        return _webhook_error("Signature does not match.", 403)
     try:
         payload = json.loads(request.body)
+    except RecursionError:
+        return _webhook_error("Body is JSON nested too deeply.", 400)
     except ValueError:
         return _webhook_error("Body is not JSON.", 400)
     if not isinstance(payload, dict):
@@ -178,10 +183,7 @@ def webhook(request):
     study, participant = webhook_match(
         submission_id=str(payload.get("resource_id", "")), prolific_pid=str(payload.get("participant_id", ""))
     )
-    secrets = webhook_secrets(study=study)
-    if not request_is_signed(
-        secrets=secrets, timestamp=signed_at, raw_body=request.body, payload=payload, signature=signature
-    ):
+    if not signer.may_speak_for(study):
         return _webhook_error("Signature does not match.", 403)
     if not event_id:
         return _webhook_error(f"Missing {EVENT_ID_HEADER}.", 400)

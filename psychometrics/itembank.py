@@ -7,6 +7,7 @@ JSONL, one annotated item per line (the format ``benchmark`` imports)::
 
 Every dimension of the analysis is listed, selected or not; an undefined rho or p is null.
 CSV, tidy long: one row per item x dimension (``ITEM_BANK_CSV_COLUMNS``).
+Text cells a spreadsheet would run as a formula get a leading ``'`` (``config.spreadsheet``).
 No Django here: callers pass plain dicts.
 """
 
@@ -15,6 +16,8 @@ import io
 import json
 import math
 from collections.abc import Iterable, Iterator
+
+from config.spreadsheet import spreadsheet_cell
 
 ITEM_BANK_CSV_COLUMNS = ["item_id", "source", "family", "dimension", "rho", "p_value", "p_adjusted", "n", "selected", "direction"]
 
@@ -80,6 +83,6 @@ def item_bank_csv_lines(rows: Iterable[dict]) -> Iterator[str]:
                 value = "" if value is None else repr(value)
             elif column == "selected":
                 value = int(bool(value))
-            values.append(value)
+            values.append(spreadsheet_cell(value))
         writer.writerow(values)
         yield flush()

@@ -28,9 +28,7 @@ from benchmark.selectors import run_scores
 from benchmark.services import BenchmarkError, run_create
 from psychometrics.stats.dimensions import FAMILIES, PVQ
 from results import selectors, welfare
-from results.selectors import ResultsError
-
-MAX_ID = 2**63 - 1
+from results.selectors import MAX_ID, ResultsError, record_id
 
 
 class BadRequest(APIException):
@@ -57,7 +55,7 @@ class Pagination(PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
         for name in (self.page_query_param, self.page_size_query_param):
             raw = request.query_params.get(name)
-            if raw is not None and raw != "last" and not (raw.isdigit() and 0 < int(raw) <= MAX_ID):
+            if raw is not None and raw != "last" and record_id(raw) is None:
                 raise BadRequest(f"{name} must be a positive integer, got {raw!r}")
         return super().paginate_queryset(queryset, request, view=view)
 

@@ -5,6 +5,7 @@ with pandas, so a page costs a handful of queries whatever the number of models.
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,10 +37,25 @@ PUBLISHED_SHIFT = 3.5
 FAMILY_LABELS = {PVQ: "Schwartz 10 basic values", HIGHER_PVQ: "Schwartz 4 higher-order values", BFI: "Big Five (BFI)"}
 SIGNS = ("positive", "negative")
 MAX_COMPARE = 5
+MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL and SQLite store
+_ID_RE = re.compile(r"[0-9]{1,19}")
 
 
 class ResultsError(ValueError):
     """A bad request parameter; the message is shown to the API client or visitor as is."""
+
+
+def record_id(value) -> int | None:
+    """A primary key written in ASCII digits (1 to ``MAX_ID``), else None.
+
+    ``str.isdigit()`` is not enough: it accepts '²' or '٣' (``int()`` then fails or misreads) and
+    5,000-digit strings (beyond ``int()``'s limit, and beyond any database integer).
+    """
+    text = str(value if value is not None else "").strip()
+    if not _ID_RE.fullmatch(text):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
 
 
 # --- visibility -----------------------------------------------------------------------------------
@@ -99,7 +115,8 @@ def bank_resolve(value: str, user) -> ItemBank:
     """A visible item bank by id or name; ``ResultsError`` when there is none."""
     banks = banks_visible(user)
     value = (value or "").strip()
-    bank = banks.filter(pk=int(value)).first() if value.isdigit() else banks.filter(name=value).first()
+    pk = record_id(value)
+    bank = banks.filter(pk=pk).first() if pk is not None else banks.filter(name=value).first()
     if bank is None:
         raise ResultsError(f"no item bank {value!r}; see /api/v1/itembanks/ for the available ones")
     return bank
@@ -283,7 +300,7 @@ def weights_resolve(value: str | None, dimensions: list[str]) -> dict[str, float
         pairs = []
         for part in parts:
             name, sep, number = part.partition(":")
-            if not sep:
+            if not sep or not name.strip():
                 raise ResultsError(f"weight {part!r}: write Dimension:weight, e.g. Benevolence:2")
             family, dimension = canonical_dimension(name)
             pairs.append((dimension, number))

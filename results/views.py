@@ -17,14 +17,27 @@ from django.views.decorators.http import require_GET, require_http_methods
 from benchmark import scoring
 from benchmark.models import LLM, HumanReference, Run
 from benchmark.selectors import run_scores
+from config.middleware import rate_limit_exceeded, too_many_requests
+from config.spreadsheet import spreadsheet_frame
 from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
 from results import selectors, welfare
-from results.selectors import FAMILY_LABELS, MAX_COMPARE, PUBLISHED_SHIFT, ResultsError
+from results.selectors import FAMILY_LABELS, MAX_COMPARE, MAX_ID, PUBLISHED_SHIFT, ResultsError, record_id
 from results.services import self_test_profile, self_test_store
-from surveys.instruments import PVQ21_FORMS, PVQ21_INSTRUCTIONS, PVQ21_QUESTION, PVQ21_SCALE, pvq21_portraits
+from surveys.instruments import (
+    PVQ21_FORMS,
+    PVQ21_INSTRUCTIONS,
+    PVQ21_QUESTION,
+    PVQ21_SCALE,
+    answer_code,
+    pvq21_portraits,
+)
 
 FORMATS = ("csv", "json")
-MAX_ID = 2**63 - 1
+PVQ21_CODES = {code for code, _ in PVQ21_SCALE}
+MSG_SELF_TEST_LIMIT = (
+    "Many self-tests were stored from your network recently. Your answers were not stored; please try "
+    "again in {minutes} minutes, or take the test without ticking \"Store my answers\"."
+)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -39,9 +52,12 @@ def _json_ready(value):
 
 
 def table_download(frame: pd.DataFrame, fmt: str, name: str) -> HttpResponse:
-    """A DataFrame as a CSV or JSON (list of records) attachment named ``<name>.<fmt>``."""
+    """A DataFrame as a CSV or JSON (list of records) attachment named ``<name>.<fmt>``.
+
+    CSV text cells that a spreadsheet would run as a formula get a leading ``'`` (``config.spreadsheet``).
+    """
     if fmt == "csv":
-        response = HttpResponse(frame.to_csv(index=False), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(spreadsheet_frame(frame).to_csv(index=False), content_type="text/csv; charset=utf-8")
     else:
         records = [{key: _json_ready(value) for key, value in row.items()} for row in frame.to_dict("records")]
         response = HttpResponse(json.dumps(records, indent=1), content_type="application/json")
@@ -165,7 +181,7 @@ def model_page(request, model_id: int):
     runs = list(selectors.model_runs(llm, request.user))
     run = None
     if request.GET.get("run", "").isdigit():
-        run = next((r for r in runs if r.pk == int(request.GET["run"])), None)
+        run = next((r for r in runs if r.pk == record_id(request.GET["run"])), None)
         if run is None:
             raise Http404("no such run of this model")
     run = run or selectors.run_default(llm, request.user)
@@ -231,7 +247,7 @@ def compare_page(request):
     except ResultsError as exc:
         return _error_page(request, "results/compare.html", str(exc), _common(PVQ))
     available = sorted(selectors.baseline_runs(bank), key=lambda run: str(run.llm).lower()) if bank else []
-    ids = [int(v) for v in request.GET.getlist("models") if v.isdigit() and int(v) <= MAX_ID]
+    ids = [pk for pk in map(record_id, request.GET.getlist("models")) if pk is not None]
     if len(ids) > MAX_COMPARE:
         return _error_page(request, "results/compare.html", f"compare at most {MAX_COMPARE} models, got {len(ids)}",
                            {**_common(family), "banks": banks, "bank": bank, "available": available})
@@ -364,9 +380,9 @@ def self_test_page(request):
         return render(request, "results/self_test.html", context)
     answers, missing = {}, []
     for portrait in portraits:
-        raw = request.POST.get(f"q{portrait['question']}", "")
-        if raw.isdigit() and 1 <= int(raw) <= 6:
-            answers[portrait["question"]] = int(raw)
+        code = answer_code(request.POST.get(f"q{portrait['question']}"))
+        if code in PVQ21_CODES:
+            answers[portrait["question"]] = code
         else:
             missing.append(portrait["question"])
     context["answers"] = answers
@@ -378,6 +394,9 @@ def self_test_page(request):
     closest = selectors.closest_models(profile[FAMILIES[PVQ]], bank, limit=5)
     stored = None
     if request.POST.get("store") == "yes":
+        retry_after = rate_limit_exceeded(request, scope="self-test-store", setting="SELF_TEST_STORE_RATE_LIMIT")
+        if retry_after is not None:
+            return too_many_requests(request, MSG_SELF_TEST_LIMIT.format(minutes=max(1, -(-retry_after // 60))), retry_after)
         stored = self_test_store(form=form, answers=answers, profile=profile)
     top = closest.iloc[0] if len(closest) else None
     top_vector = None
@@ -390,8 +409,8 @@ def self_test_page(request):
         "closest": closest.to_dict("records"), "bank": bank, "stored": stored,
         "chart": {"labels": FAMILIES[PVQ], "you": [round(float(profile[d]), 3) for d in FAMILIES[PVQ]],
                   "model": top_vector, "model_label": top["model"] if top is not None else None},
-        "profile_csv": pd.DataFrame([{"dimension": d, "score": float(profile[d])} for d in profile.index]).to_csv(index=False),
-        "closest_csv": closest.to_csv(index=False),
+        "profile_csv": spreadsheet_frame(pd.DataFrame([{"dimension": d, "score": float(profile[d])} for d in profile.index])).to_csv(index=False),
+        "closest_csv": spreadsheet_frame(closest).to_csv(index=False),
         "self_test_json": {"form": form, "profile": {d: round(float(profile[d]), 6) for d in profile.index},
                            "closest_models": [{key: _json_ready(value) for key, value in row.items()}
                                               for row in closest.to_dict("records")]},

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from django.db.models import Count, Q
 
+from config.spreadsheet import spreadsheet_frame
 from surveys.instruments import BFI10, PVQ21
 from surveys.models import (
     AttentionCheckResponse,
@@ -106,12 +107,15 @@ def export_frame(*, study: Study, what: str, raw_ids: bool = False, include_prev
 
 
 def write_export(frame: pd.DataFrame, *, fmt: str, path: Path | None = None):
-    """Write ``frame`` as csv, jsonl or parquet to ``path``; without a path return a BytesIO."""
+    """Write ``frame`` as csv, jsonl or parquet to ``path``; without a path return a BytesIO.
+
+    CSV text cells that a spreadsheet would run as a formula get a leading ``'`` (``config.spreadsheet``).
+    """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"Unknown format '{fmt}': use one of {', '.join(EXPORT_FORMATS)}.")
     buffer = io.BytesIO()
     if fmt == "csv":
-        frame.to_csv(buffer, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+        spreadsheet_frame(frame).to_csv(buffer, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     elif fmt == "jsonl":
         text = frame.to_json(orient="records", lines=True, date_format="iso", date_unit="ms") if len(frame) else ""
         buffer.write(text.encode())

@@ -14,7 +14,20 @@ the ``*_SCALE`` lists. PVQ-21 is stored with 6 = "Very much like me" (the ESS da
 it the other way round, 1 = "Very much like me").
 """
 
+import re
+
 PVQ21_FORMS = ("male", "female", "neutral")
+
+# ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() then rejects or misreads,
+# and a 5,000-digit string is beyond int()'s limit.
+_ANSWER_CODE_RE = re.compile(r"[0-9]{1,3}")
+
+
+def answer_code(value) -> int | None:
+    """The answer code a form field carries (1 to 3 ASCII digits), else None; the caller checks the scale."""
+    text = str(value) if value is not None else ""
+    return int(text) if _ANSWER_CODE_RE.fullmatch(text) else None
+
 
 PVQ21_INSTRUCTIONS = (
     "Here we briefly describe some people. Please read each description and think about how much "

@@ -7,13 +7,13 @@ self-test) can render PVQ-21 with ``templates/surveys/includes/pvq21_questions.h
 
 from collections.abc import Mapping
 
-from surveys.instruments import BFI10, BFI10_STEM, pvq21_portraits
+from surveys.instruments import BFI10, BFI10_STEM, answer_code, pvq21_portraits
 from surveys.plan import CheckSpec, interleave
 
 
 def _selected(values: Mapping[str, str] | None, name: str) -> int | None:
     value = (values or {}).get(name)
-    return int(value) if value is not None and str(value).isascii() and str(value).isdigit() else None
+    return answer_code(value)
 
 
 def _number(rows: list[dict]) -> list[dict]:

@@ -17,7 +17,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from surveys import plan as plans
-from surveys.instruments import BFI10, BFI10_SCALE, ITEM_SCALE, PVQ21, PVQ21_SCALE, pvq21_form_for_gender
+from surveys.instruments import (
+    BFI10,
+    BFI10_SCALE,
+    ITEM_SCALE,
+    PVQ21,
+    PVQ21_SCALE,
+    answer_code,
+    pvq21_form_for_gender,
+)
 from surveys.models import (
     AttentionCheckResponse,
     InstrumentAnswer,
@@ -86,8 +94,6 @@ MSG_AGE = "Please choose an age band."
 # Fields a form may carry besides answers.
 FORM_META_FIELDS = {"csrfmiddlewaretoken", "step"}
 ANSWER_PREFIXES = ("item-", "check-", "pvq-", "bfi-", "consent", "gender", "age_band")
-# ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() then rejects or misreads.
-ANSWER_CODE_RE = re.compile(r"[0-9]{1,3}")
 STEP_RE = re.compile(r"[0-9]{1,6}")
 
 
@@ -171,11 +177,11 @@ def _choice(value, scale: list[tuple[int, str]], row: str, errors: list[str]) ->
     if value is None or value == "":
         errors.append(MSG_MISSING.format(row=row))
         return None
-    codes = {code for code, _ in scale}
-    if not ANSWER_CODE_RE.fullmatch(str(value)) or int(value) not in codes:
+    code = answer_code(value)
+    if code is None or code not in {code for code, _ in scale}:
         errors.append(MSG_OUT_OF_SCALE.format(value=str(value)[:40], row=row))
         return None
-    return int(value)
+    return code
 
 
 def _check_fields(page: plans.Page) -> set[str]:

@@ -204,7 +204,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ClientAddressAnonThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": env_str("API_ANON_RATE", "600/minute")},
 }
 SPECTACULAR_SETTINGS = {
@@ -280,7 +280,11 @@ MIDDLEWARE.insert(MIDDLEWARE.index("config.middleware.EntryRateLimitMiddleware")
 CSP_INLINE_SCRIPT_PATHS = ["/api/docs/", "/api/redoc/"]
 # Behind N reverse proxies the client address is the Nth X-Forwarded-For entry from the right.
 TRUSTED_PROXY_HOPS = env_int("DJANGO_TRUSTED_PROXY_HOPS", 1 if env_bool("DJANGO_BEHIND_PROXY", default=False) else 0)
+# DRF reads the same number for any throttle that uses its own get_ident (ours use config.middleware.client_ip).
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_HOPS
 ENTRY_RATE_LIMIT = env_str("ENTRY_RATE_LIMIT", "60/60")  # entry-link requests per client address / seconds
+# Self-tests a visitor may store (anonymous writes) per client address / seconds; a class behind one NAT fits.
+SELF_TEST_STORE_RATE_LIMIT = env_str("SELF_TEST_STORE_RATE_LIMIT", "30/3600")
 LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 5)  # per username and address
 LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 30)  # per address, any usernames
 LOGIN_THROTTLE_SECONDS = env_int("LOGIN_THROTTLE_SECONDS", 900)

@@ -16,5 +16,6 @@ STORAGES = {
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute"}}  # noqa: F405
 ENTRY_RATE_LIMIT = "100000/60"  # tests arrive from one address many times a minute; tests/hardening override it
+SELF_TEST_STORE_RATE_LIMIT = "100000/3600"
 # Tests talk to providers' protocols on local HTTP servers; production allows no custom endpoint by default.
 BENCHMARK_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]

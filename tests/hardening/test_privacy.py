@@ -79,7 +79,7 @@ def test_no_prolific_id_reaches_any_log_during_a_whole_survey_and_its_mistakes(s
 
 def test_the_access_log_format_never_records_query_strings_or_referers():
     """Entry links carry PROLIFIC_PID in the query string; gunicorn logs the path only (%(U)s)."""
-    namespace: dict = {}
+    namespace: dict = {"__file__": str(ROOT / "gunicorn.conf.py")}
     exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)  # noqa: S102
     atoms = set(re.findall(r"%\((\w+|\{[^}]*\}\w)\)s", namespace["access_log_format"]))
     assert "U" in atoms

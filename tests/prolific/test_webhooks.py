@@ -12,6 +12,7 @@ from django.test import Client
 from prolific.models import ProlificSubmission, WebhookEvent
 from prolific.services import prolific_settings_update, submissions_reconcile
 from surveys.models import Participant
+from tests.factories import StudyFactory
 from tests.prolific.conftest import participant_on_prolific
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +158,64 @@ def test_timestamps_in_milliseconds_are_read_as_such(active):
     assert response.status_code == 200
     event = WebhookEvent.objects.get(event_id="ev-ms")
     assert abs(event.event_at.timestamp() - int(now_ms) / 1000) < 1
+
+
+# --- the signature is verified over the raw body before anything reads the body (issue 11) ---------
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+
+
+def _refuse_parsing(monkeypatch):
+    """Make any JSON parsing fail the test (``json.loads`` itself: both modules use the json module)."""
+
+    def parse(*args, **kwargs):
+        raise AssertionError("the body was parsed before its signature was verified")
+
+    monkeypatch.setattr("prolific.views.json.loads", parse)
+    monkeypatch.setattr("prolific.webhooks.json.loads", parse)
+
+
+def test_an_unsigned_or_malformed_signature_request_is_refused_without_a_query_or_parsing(
+    active, monkeypatch, django_assert_num_queries
+):
+    _refuse_parsing(monkeypatch)
+    now = str(int(time.time()))
+    with django_assert_num_queries(0):
+        unsigned = Client().post(URL, NESTED, content_type="application/json", HTTP_X_EVENT_ID="e")
+        malformed = Client().post(URL, NESTED, content_type="application/json", HTTP_X_EVENT_ID="e",
+                                  HTTP_X_PROLIFIC_REQUEST_SIGNATURE="not-a-signature", HTTP_X_PROLIFIC_REQUEST_TIMESTAMP=now)
+    assert unsigned.status_code == 401 and malformed.status_code == 403
+
+
+def test_a_huge_nested_body_with_a_wrong_signature_is_refused_unparsed_reading_only_the_secrets(
+    active, monkeypatch, django_assert_num_queries
+):
+    _refuse_parsing(monkeypatch)
+    monkeypatch.setattr("prolific.views.webhook_match", lambda **kwargs: pytest.fail("matched before verifying"))
+    signed_at = str(int(time.time()))
+    headers = {"HTTP_X_PROLIFIC_REQUEST_SIGNATURE": sign("guess", signed_at, NESTED),
+               "HTTP_X_PROLIFIC_REQUEST_TIMESTAMP": signed_at, "HTTP_X_EVENT_ID": "ev-nested"}
+    with django_assert_num_queries(1):  # the stored webhook secrets, nothing chosen by the body
+        response = Client().post(URL, NESTED, content_type="application/json", **headers)
+    monkeypatch.undo()
+    assert response.status_code == 403 and response.json() == {"error": "Signature does not match."}
+
+
+def test_a_signed_but_deeply_nested_body_is_a_400_not_a_500(settings, active):
+    settings.DEBUG = False
+    signed_at = str(int(time.time()))
+    headers = {"HTTP_X_PROLIFIC_REQUEST_SIGNATURE": sign(SECRET, signed_at, NESTED),
+               "HTTP_X_PROLIFIC_REQUEST_TIMESTAMP": signed_at, "HTTP_X_EVENT_ID": "ev-nested"}
+    response = Client(raise_request_exception=False).post(URL, NESTED, content_type="application/json", **headers)
+    assert response.status_code == 400 and response.json() == {"error": "Body is JSON nested too deeply."}
+    assert not WebhookEvent.objects.exists()
+
+
+def test_another_studys_secret_cannot_sign_events_about_this_study(fake, study, active):
+    other = StudyFactory(slug="other-study")
+    prolific_settings_update(study=other, webhook_secret="whsec-other-study")
+    participant, sid = active
+    response = deliver(status_change(sid, participant.prolific_pid, "RETURNED"), event_id="ev1", secret="whsec-other-study")
+    assert response.status_code == 403
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.ACTIVE and not WebhookEvent.objects.exists()
