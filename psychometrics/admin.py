@@ -1,18 +1,19 @@
 from django.contrib import admin
 
+from config.admin_scope import StudyScopedAdmin, only_related
 from psychometrics.models import Analysis, ParticipantOverride, StudyAnalysisSettings
 from psychometrics.services import participant_override_create
 
 
 @admin.register(StudyAnalysisSettings)
-class StudyAnalysisSettingsAdmin(admin.ModelAdmin):
+class StudyAnalysisSettingsAdmin(StudyScopedAdmin):
     list_display = ["study", "max_failed_checks", "min_completion_seconds", "min_pvq21_consistency", "min_bfi10_consistency", "threshold", "alpha", "use_fdr"]
 
 
 @admin.register(Analysis)
-class AnalysisAdmin(admin.ModelAdmin):
+class AnalysisAdmin(StudyScopedAdmin):
     list_display = ["id", "study", "status", "progress", "created_at", "finished_at"]
-    list_filter = ["status", "study"]
+    list_filter = ["status", only_related("study")]
     readonly_fields = [f.name for f in Analysis._meta.fields]
 
     def has_add_permission(self, request):
@@ -20,11 +21,12 @@ class AnalysisAdmin(admin.ModelAdmin):
 
 
 @admin.register(ParticipantOverride)
-class ParticipantOverrideAdmin(admin.ModelAdmin):
+class ParticipantOverrideAdmin(StudyScopedAdmin):
     """The audit trail of manual decisions: rows can be added, never changed or deleted."""
 
+    study_lookup = "participant__study"
     list_display = ["participant", "decision", "note", "created_by", "created_at"]
-    list_filter = ["decision", "participant__study"]
+    list_filter = ["decision"]
     search_fields = ["participant__pseudonym", "note"]
     raw_id_fields = ["participant"]
     fields = ["participant", "decision", "note"]

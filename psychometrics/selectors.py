@@ -14,11 +14,11 @@ _DIMENSION_ORDER = {dimension: i for i, (_, dimension) in enumerate(ALL_DIMENSIO
 
 
 def study_for_researcher(*, user, slug: str) -> Study | None:
-    """The study ``slug`` if ``user`` is one of its researchers or staff, else None (404 if no such study)."""
+    """The study ``slug`` if ``user`` is one of its researchers or a superuser, else None (404 if no such study)."""
     study = get_object_or_404(Study, slug=slug)
     if not (user.is_authenticated and user.is_active):
         return None
-    if user.is_staff or study.researchers.filter(pk=user.pk).exists():
+    if user.is_superuser or study.researchers.filter(pk=user.pk).exists():
         return study
     return None
 

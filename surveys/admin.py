@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from config.admin_scope import StudyScopedAdmin, only_related
 from surveys.importing import FORMATS, ItemImportError, import_file
 from surveys.models import (
     AttentionCheckResponse,
@@ -30,7 +31,8 @@ class ItemImportForm(forms.Form):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(StudyScopedAdmin):
+    study_lookup = ""
     list_display = ["slug", "title", "status", "n_groups", "n_items", "n_participants", "links"]
     list_filter = ["status", "is_private"]
     search_fields = ["slug", "title", "prolific_study_id"]
@@ -86,7 +88,7 @@ class StudyAdmin(admin.ModelAdmin):
         return extra + super().get_urls()
 
     def import_items_view(self, request, study_id):
-        study = get_object_or_404(Study, pk=study_id)
+        study = get_object_or_404(self.get_queryset(request), pk=study_id)
         if not self.has_change_permission(request, study):
             raise PermissionDenied
         form = ItemImportForm(request.POST or None, request.FILES or None)
@@ -108,9 +110,9 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ItemGroup)
-class ItemGroupAdmin(admin.ModelAdmin):
+class ItemGroupAdmin(StudyScopedAdmin):
     list_display = ["name", "study", "n_items"]
-    list_filter = ["study"]
+    list_filter = [only_related("study")]
     search_fields = ["name", "study__slug"]
 
     def get_queryset(self, request):
@@ -122,9 +124,9 @@ class ItemGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(StudyScopedAdmin):
     list_display = ["item_id", "study", "group", "source", "title", "short_response"]
-    list_filter = ["study", "group", "source"]
+    list_filter = [only_related("study"), only_related("group"), "source"]
     search_fields = ["item_id", "title", "query", "response"]
     list_select_related = ["study", "group"]
 
@@ -165,9 +167,9 @@ class InstrumentAnswerInline(ReadOnlyInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(StudyScopedAdmin):
     list_display = ["pseudonym", "study", "group", "status", "is_preview", "step", "arrived_at", "completed_at"]
-    list_filter = ["study", "status", "is_preview", "group", "gender", "age_band"]
+    list_filter = [only_related("study"), "status", "is_preview", only_related("group"), "gender", "age_band"]
     search_fields = ["pseudonym", "prolific_pid", "prolific_session_id"]
     list_select_related = ["study", "group"]
     date_hierarchy = "arrived_at"

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils.module_loading import import_string
 
@@ -116,9 +115,10 @@ def seed_demo_study() -> tuple[Study, str]:
     password = demo_researcher_password()
     user, _ = get_user_model().objects.get_or_create(username=DEMO_RESEARCHER)
     user.set_password(password)
-    user.is_staff = True  # so the researcher can also use the admin for studies and item imports
+    # A researcher is a researcher of their studies, not staff: is_staff would grant nothing more and the admin
+    # is the operator's (docs/hardening.md, finding 5).
+    user.is_staff = False
     user.save()
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="surveys"))
     study.researchers.add(user)
     return study, password
 

@@ -11,10 +11,11 @@ from surveys.plan import Page, PlanItem, build_plan, parse_check_pages
 
 
 def studies_for_researcher(user) -> QuerySet[Study]:
-    """The studies ``user`` may see as a researcher: their own, or every study for staff."""
+    """The studies ``user`` may see as a researcher: their own, or every study for superusers (``is_staff`` alone
+    grants nothing)."""
     if not user.is_authenticated or not user.is_active:
         return Study.objects.none()
-    if user.is_staff or user.is_superuser:
+    if user.is_superuser:
         return Study.objects.all()
     return Study.objects.filter(researchers=user)
 
