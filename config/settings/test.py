@@ -16,3 +16,6 @@ STORAGES = {
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute"}}  # noqa: F405
 ENTRY_RATE_LIMIT = "100000/60"  # tests arrive from one address many times a minute; tests/hardening override it
+# Every test client arrives from 127.0.0.1: lift the per-address caps; tests/hardening override them.
+UNCONSENTED_PER_ADDRESS = 100000
+PLACES_PER_ADDRESS = 100000
