@@ -486,7 +486,7 @@ def page_submit(
             # The consent page reserves a group place: the study row lock serialises it with other
             # consents and arrivals, taken before the participant's row like participant_arrive does.
             Study.objects.select_for_update().filter(pk=participant.study_id).first()
-        participant = Participant.objects.select_for_update().select_related("study").get(pk=participant.pk)
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
         if participant.status != Participant.Status.ACTIVE:
             if participant.status == Participant.Status.EXPIRED:
                 raise ParticipantExpired(participant_expired_message(participant))
