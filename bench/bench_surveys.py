@@ -1,9 +1,11 @@
 """Survey hot paths on a study that already has 2,000 participants in 20 item groups.
 
-Baselines, measured in the same run: inserting a participant row directly (for arrival) and
-bulk-inserting one page's ratings plus its page row directly (for page submit). Reported:
-``participant_arrive`` (locks the study, counts places per group, assigns the least-filled) and
-``page_submit`` of an item page (locks the participant, rebuilds the plan, validates, stores).
+Baselines, measured in the same run: inserting a participant row directly (for arrival and
+consent) and bulk-inserting one page's ratings plus its page row directly (for page submit).
+Reported: ``participant_arrive`` (locks the study, counts places per group and the unconsented
+visits against their caps, inserts), ``participant_consent`` (locks the study and the participant,
+assigns the least-filled group: where a place is reserved) and ``page_submit`` of an item page
+(locks the participant, rebuilds the plan, validates, stores).
 Both run about seven SQL statements in one locked transaction where the baseline runs one or
 two, so the goal is each within 10x its bare insert. Run alone: ``python -m bench surveys``.
 """
@@ -37,7 +39,7 @@ def _measure() -> None:
 
     from surveys.models import Item, ItemGroup, PageSubmission, Participant, Rating, Study
     from surveys.selectors import participant_plan
-    from surveys.services import page_submit, participant_arrive
+    from surveys.services import page_submit, participant_arrive, participant_consent
 
     now = timezone.now()
     study = Study.objects.create(slug="bench-surveys", title="Bench", status=Study.Status.LIVE, target_raters_per_item=10_000)
@@ -48,7 +50,8 @@ def _measure() -> None:
     )
     Participant.objects.bulk_create(
         Participant(study=study, prolific_pid=f"{i:024x}", pseudonym=f"E{i:06d}", seed=i, group=groups[i % N_GROUPS],
-                    status="completed" if i % 3 else "active", arrived_at=now, expires_at=now + timedelta(hours=1))
+                    status="completed" if i % 3 else "active", arrived_at=now, consented_at=now,
+                    expires_at=now + timedelta(hours=1))
         for i in range(N_EXISTING)
     )
 
@@ -62,9 +65,16 @@ def _measure() -> None:
     baseline_arrive = _per_call(bare_insert)
     arrive_time = _per_call(arrive)
 
+    arrived = list(Participant.objects.filter(prolific_pid__startswith="a").order_by("id"))
+
+    def consent(i):
+        participant_consent(participant=arrived[i], consent=True)
+
+    consent_time = _per_call(consent)
+
     # Participants positioned on their first item page, one per repeat.
     ready = list(Participant.objects.filter(prolific_pid__startswith="a").order_by("id"))
-    Participant.objects.filter(pk__in=[p.pk for p in ready]).update(step=2, consented_at=now)
+    Participant.objects.filter(pk__in=[p.pk for p in ready]).update(step=2)
     plans = {}
     for p in ready:
         p.step = 2
@@ -85,7 +95,12 @@ def _measure() -> None:
     baseline_page = _per_call(bare_page)
     submit_time = _per_call(submit)
 
-    for name, took, base in (("participant_arrive", arrive_time, baseline_arrive), ("page_submit (item page)", submit_time, baseline_page)):
+    timings = (
+        ("participant_arrive", arrive_time, baseline_arrive),
+        ("participant_consent", consent_time, baseline_arrive),
+        ("page_submit (item page)", submit_time, baseline_page),
+    )
+    for name, took, base in timings:
         ratio = took / base
         verdict = "ok" if ratio <= GOAL else f"above the {GOAL:.0f}x goal"
         print(f"{name}: {took * 1000:.2f} ms per call, {ratio:.1f}x the bare insert ({base * 1000:.2f} ms) — {verdict}")

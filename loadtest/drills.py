@@ -214,7 +214,8 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown drill {unknown[0]!r}: choose from {', '.join(DRILLS)}")
     # A whole worker killed mid-task is re-delivered once Redis's visibility timeout passes.
-    env = {"ENTRY_RATE_LIMIT": "100000/60", "CELERY_VISIBILITY_TIMEOUT": "15"}
+    env = {"ENTRY_RATE_LIMIT": "100000/60", "UNCONSENTED_PER_ADDRESS": "100000", "PLACES_PER_ADDRESS": "100000",
+           "CELERY_VISIBILITY_TIMEOUT": "15"}
     results = {}
     with Stack(database=DATABASE, workers=3, extra_env=env) as stack:
         stack.ensure_services()

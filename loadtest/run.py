@@ -31,8 +31,8 @@ LOCUST = ROOT / ".venv-load" / "bin" / "locust"
 STUDY_SLUG = "loadtest"
 GROUPS, QUERIES_PER_GROUP, RESPONSES_PER_QUERY = 15, 12, 3
 GOAL_P95_MS = 200
-# All simulated participants come from 127.0.0.1, so the per-IP entry-link limit is lifted for the run.
-LOAD_ENV = {"ENTRY_RATE_LIMIT": "100000/60"}
+# All simulated participants come from 127.0.0.1, so the per-address entry-link limit and caps are lifted for the run.
+LOAD_ENV = {"ENTRY_RATE_LIMIT": "100000/60", "UNCONSENTED_PER_ADDRESS": "100000", "PLACES_PER_ADDRESS": "100000"}
 
 
 def parse_args() -> argparse.Namespace:

@@ -117,15 +117,22 @@ class Participant(models.Model):
     prolific_study_id = models.CharField(max_length=64, blank=True)
     prolific_session_id = models.CharField(max_length=64, blank=True)
     pseudonym = models.CharField(max_length=32, unique=True, help_text="Stable id used in every export.")
+    address_hash = models.CharField(
+        max_length=64, blank=True,
+        help_text="Keyed hash of the client address at arrival (never the address): caps sessions per address.",
+    )
     token = models.CharField(
         max_length=64, unique=True, null=True, blank=True, help_text="Secret in the participant's page URL."
     )
     is_preview = models.BooleanField(default=False, help_text="Researcher preview: excluded from analysis.")
-    group = models.ForeignKey(ItemGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="participants")
+    group = models.ForeignKey(
+        ItemGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="participants",
+        help_text="Assigned at consent: a place is held by someone who agreed to take part, not by a link.",
+    )
     seed = models.BigIntegerField(help_text="Seeds this participant's reproducible item order.")
     assigned_items = models.JSONField(
         default=list, blank=True,
-        help_text="Primary keys of the group's items at arrival: items imported later never shift this participant's pages.",
+        help_text="Primary keys of the group's items at consent: items imported later never shift this participant's pages.",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     step = models.PositiveIntegerField(default=0, help_text="Index of the next page in the participant's plan.")
@@ -137,7 +144,9 @@ class Participant(models.Model):
     arrived_at = models.DateTimeField()
     consented_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(help_text="The group place is freed after this time unless completed.")
+    expires_at = models.DateTimeField(
+        help_text="Before consent: when the unconsented visit lapses. After: when the group place is freed unless completed."
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -145,10 +154,42 @@ class Participant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["study", "prolific_pid"], name="participant_unique_pid"),
         ]
-        indexes = [models.Index(fields=["study", "group", "status", "expires_at"], name="participant_fill_idx")]
+        indexes = [
+            models.Index(fields=["study", "group", "status", "expires_at"], name="participant_fill_idx"),
+            models.Index(fields=["study", "address_hash"], name="participant_address_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.pseudonym
+
+
+class EntryEvent(models.Model):
+    """A refused or suspicious use of a study's entry link, counted on the researcher's dashboard.
+
+    Holds neither a Prolific ID nor a client address: a refused newcomer is only a count, and a
+    known participant is named by their pseudonym.
+    """
+
+    class Kind(models.TextChoices):
+        SESSION_ELSEWHERE = "session_elsewhere", "Known Prolific ID from another browser with another SESSION_ID"
+        ADDRESS_CAP = "address_cap", "Refused: too many unconsented visits from one address"
+        STUDY_CAP = "study_cap", "Refused: too many unconsented visits in the study"
+        PLACES_PER_ADDRESS = "places_per_address", "Consent refused: too many places held from one address"
+        STUDY_ID = "study_id", "Refused: STUDY_ID missing or for another Prolific study"
+
+    REFUSALS = (Kind.ADDRESS_CAP, Kind.STUDY_CAP, Kind.PLACES_PER_ADDRESS, Kind.STUDY_ID)
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="entry_events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    pseudonym = models.CharField(max_length=32, blank=True, help_text="The participant concerned, when there is one.")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["study", "at"]
+        indexes = [models.Index(fields=["study", "kind", "at"], name="entryevent_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.study_id}/{self.kind}@{self.at:%Y-%m-%d %H:%M}"
 
 
 class PageSubmission(models.Model):

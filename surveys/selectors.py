@@ -1,12 +1,12 @@
 """Read-only queries over studies and participants. Services and views call these."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import median
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from surveys.models import AttentionCheckResponse, Item, ItemGroup, Participant, Study
+from surveys.models import AttentionCheckResponse, EntryEvent, Item, ItemGroup, Participant, Study
 from surveys.plan import Page, PlanItem, build_plan, parse_check_pages
 
 
@@ -24,21 +24,50 @@ def user_is_researcher(*, user, study: Study) -> bool:
     return studies_for_researcher(user).filter(pk=study.pk).exists()
 
 
-def holds_place_q(now: datetime) -> Q:
-    """Participants who hold a place in their group: completed, or active and not yet expired."""
-    return Q(status=Participant.Status.COMPLETED) | Q(status=Participant.Status.ACTIVE, expires_at__gt=now)
+def holds_place_q(now: datetime, prefix: str = "") -> Q:
+    """Participants who hold a place in their group: completed, or consented, active and not yet expired.
+
+    A place is taken at consent, never at arrival, so invented Prolific IDs that open the link
+    hold nothing. ``prefix`` (e.g. ``"participants__"``) applies it across a relation.
+    """
+    status = Participant.Status
+    return Q(**{f"{prefix}status": status.COMPLETED}) | Q(
+        **{f"{prefix}status": status.ACTIVE, f"{prefix}consented_at__isnull": False, f"{prefix}expires_at__gt": now}
+    )
 
 
 def group_fill(*, study: Study, now: datetime | None = None) -> dict[int, int]:
     """Places held per item group id (every group of the study, 0 when empty). Previews never count."""
     now = now or timezone.now()
-    holds = Q(participants__is_preview=False) & (
-        Q(participants__status=Participant.Status.COMPLETED)
-        | Q(participants__status=Participant.Status.ACTIVE, participants__expires_at__gt=now)
-    )
+    holds = Q(participants__is_preview=False) & holds_place_q(now, "participants__")
     # order_by() drops the default ordering, which would join the study table for nothing.
     rows = ItemGroup.objects.filter(study=study).order_by().annotate(n=Count("participants", filter=holds))
     return dict(rows.values_list("id", "n"))
+
+
+def open_group_fill(*, study: Study, now: datetime | None = None) -> dict[int, int]:
+    """``group_fill`` restricted to the groups that have items: the groups a participant can get."""
+    with_items = set(Item.objects.filter(study=study).order_by().values_list("group_id", flat=True).distinct())
+    return {group: n for group, n in group_fill(study=study, now=now).items() if group in with_items}
+
+
+def unconsented_visits(*, study: Study, now: datetime, address_hash: str = "") -> QuerySet[Participant]:
+    """Real participants who opened the link, have not answered the consent page and have not lapsed.
+
+    With ``address_hash``, only those who arrived from that client address.
+    """
+    rows = Participant.objects.filter(
+        study=study, is_preview=False, status=Participant.Status.ACTIVE, consented_at__isnull=True, expires_at__gt=now
+    )
+    return rows.filter(address_hash=address_hash) if address_hash else rows
+
+
+def places_held_from_address(*, study: Study, address_hash: str, now: datetime) -> int:
+    """Consented, unfinished, unexpired real participants of ``study`` who arrived from one client address."""
+    return Participant.objects.filter(
+        study=study, is_preview=False, address_hash=address_hash, status=Participant.Status.ACTIVE,
+        consented_at__isnull=False, expires_at__gt=now,
+    ).count()
 
 
 def participant_plan(participant: Participant) -> list[Page]:
@@ -111,6 +140,42 @@ def study_dashboard(*, study: Study, now: datetime | None = None) -> dict:
         "status": study.status,
         "generated_at": now.isoformat(),
         "counts": counts,
+        "entry": entry_activity(study=study, now=now),
         "median_completion_seconds": median(durations) if durations else None,
         "groups": groups,
+    }
+
+
+ENTRY_WINDOW = timedelta(hours=1)
+
+
+def entry_activity(*, study: Study, now: datetime | None = None) -> dict:
+    """Signs of invented or borrowed Prolific IDs at the entry link (previews excluded).
+
+    Counts over the last hour: arrivals, arrivals that never consented, arrivals refused by a cap or
+    a wrong STUDY_ID, and known Prolific IDs opened from another browser with another SESSION_ID
+    (also in total, with the pseudonyms concerned, so the researcher can follow up on Prolific).
+    """
+    now = now or timezone.now()
+    since = now - ENTRY_WINDOW
+    status = Participant.Status
+    recent = Participant.objects.filter(study=study, is_preview=False, arrived_at__gte=since)
+    events = EntryEvent.objects.filter(study=study)
+    elsewhere = events.filter(kind=EntryEvent.Kind.SESSION_ELSEWHERE)
+    by_pseudonym = (
+        elsewhere.order_by().values("pseudonym").annotate(n=Count("id"), last=Max("at")).order_by("-last")[:20]
+    )
+    return {
+        "unconsented_now": unconsented_visits(study=study, now=now).count(),
+        "arrivals_last_hour": recent.count(),
+        "unconsented_last_hour": recent.filter(
+            consented_at__isnull=True, status__in=[status.ACTIVE, status.EXPIRED]
+        ).count(),
+        "refused_last_hour": events.filter(kind__in=EntryEvent.REFUSALS, at__gte=since).count(),
+        "session_elsewhere_last_hour": elsewhere.filter(at__gte=since).count(),
+        "session_elsewhere_total": elsewhere.count(),
+        "session_elsewhere_by_participant": [
+            {"participant_id": row["pseudonym"], "attempts": row["n"], "last_at": row["last"].isoformat()}
+            for row in by_pseudonym
+        ],
     }

@@ -6,13 +6,15 @@ transactions with ``BEGIN IMMEDIATE``, which takes the database write lock up fr
 same sections are serialised there too.
 """
 
+import logging
 import random
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -28,6 +30,7 @@ from surveys.instruments import (
 )
 from surveys.models import (
     AttentionCheckResponse,
+    EntryEvent,
     InstrumentAnswer,
     Item,
     PageSubmission,
@@ -35,7 +38,16 @@ from surveys.models import (
     Rating,
     Study,
 )
-from surveys.selectors import group_fill, participant_failed_checks, participant_is_expired, participant_plan
+from surveys.selectors import (
+    open_group_fill,
+    participant_failed_checks,
+    participant_is_expired,
+    participant_plan,
+    places_held_from_address,
+    unconsented_visits,
+)
+
+logger = logging.getLogger(__name__)
 
 GENDERS = [("female", "Female"), ("male", "Male"), ("other", "Another gender"), ("undisclosed", "Prefer not to say")]
 AGE_BANDS = [
@@ -65,6 +77,14 @@ class ParticipantExpired(SurveyError):
     pass
 
 
+class SessionElsewhere(SurveyError):
+    """A known Prolific ID opened from another browser without the SESSION_ID of its first arrival."""
+
+
+class TooManyStarting(SurveyError):
+    """A cap on unconsented visits or on places per client address is reached: try again in a few minutes."""
+
+
 class PageOutOfOrder(SurveyError):
     """A POST for a page the participant is not on (forged or malformed page number)."""
 
@@ -80,7 +100,25 @@ class PageInvalid(SurveyError):
 MSG_CLOSED = "This study is not open at the moment, so no new participants can start it."
 MSG_FULL = "This study has all the participants it needs. Thank you for your interest."
 MSG_NO_GROUPS = "This study has no items yet, so it cannot be started."
+MSG_FULL_AT_CONSENT = (
+    "While you were reading the consent page, the last places in this study were taken, so nothing was saved. "
+    "Places free up when other participants run out of time: you can try again in a few minutes, or return the "
+    "study on Prolific."
+)
 MSG_EXPIRED = "The time limit for this study has passed, so your answers can no longer be saved."
+MSG_UNCONSENTED_EXPIRED = (
+    "The consent page was open for more than {minutes} minutes without an answer. "
+    "Please open the study again from Prolific to start; nothing has been saved yet."
+)
+MSG_SESSION_ELSEWHERE = (
+    "This study was started on another device or browser. Please continue on the device and browser where you "
+    "started. If that is not possible, contact the researcher through Prolific."
+)
+MSG_TOO_MANY_STARTING = "Too many people are starting this study right now. Please try again in a few minutes."
+MSG_TOO_MANY_PLACES = (
+    "Too many people from your network are taking this study right now, so nothing was saved. "
+    "Please try again in a few minutes."
+)
 MSG_BAD_STEP = "The page number '{value}' in your submission is not valid; nothing was saved."
 MSG_FUTURE_STEP = "Your submission is for page {step}, but you are on page {current}; nothing was saved."
 MSG_MISSING = "Please answer {row}."
@@ -103,6 +141,11 @@ class SubmitResult:
     saved: bool  # False when the page had already been submitted (double click, back button)
 
 
+def unconsented_window(study: Study) -> timedelta:
+    """How long a visit may stay on the consent page: ``UNCONSENTED_EXPIRY_MINUTES``, at most the time limit."""
+    return timedelta(minutes=min(settings.UNCONSENTED_EXPIRY_MINUTES, study.time_limit_minutes))
+
+
 def _new_participant_fields(now: datetime, study: Study) -> dict:
     return {
         "pseudonym": "P" + secrets.token_hex(8),
@@ -110,8 +153,69 @@ def _new_participant_fields(now: datetime, study: Study) -> dict:
         "seed": secrets.randbits(62),
         "arrived_at": now,
         "last_seen_at": now,
-        "expires_at": now + timedelta(minutes=study.time_limit_minutes),
+        "expires_at": now + unconsented_window(study),
     }
+
+
+def entry_event_record(*, study: Study, kind: str, pseudonym: str = "", now: datetime | None = None) -> EntryEvent:
+    """Note a refused or suspicious entry for the study dashboard (never a Prolific ID or an address)."""
+    event = EntryEvent(study=study, kind=kind, pseudonym=pseudonym, at=now or timezone.now())
+    event.full_clean(exclude=["study"])
+    event.save()
+    if kind == EntryEvent.Kind.SESSION_ELSEWHERE:
+        logger.warning("study %s: participant %s opened from another browser with another SESSION_ID; refused",
+                       study.slug, pseudonym)
+    else:
+        logger.warning("study %s: entry refused (%s)", study.slug, kind)
+    return event
+
+
+def _may_resume(participant: Participant, prolific_session_id: str, started_here: Collection[int]) -> bool:
+    """The browser that started this participant, or one that brings the SESSION_ID recorded at first arrival."""
+    if participant.pk in started_here:
+        return True
+    recorded = participant.prolific_session_id
+    return bool(recorded) and secrets.compare_digest(recorded.encode(), prolific_session_id.encode())
+
+
+def _unconsented_cap(study: Study, address_hash: str, fill: dict[int, int], now: datetime) -> str | None:
+    """The EntryEvent kind of the cap a new unconsented visit would exceed, or None."""
+    per_address = settings.UNCONSENTED_PER_ADDRESS
+    if address_hash and unconsented_visits(study=study, now=now, address_hash=address_hash).count() >= per_address:
+        return EntryEvent.Kind.ADDRESS_CAP
+    free = sum(max(0, study.target_raters_per_item - n) for n in fill.values())
+    if unconsented_visits(study=study, now=now).count() >= max(per_address, free * settings.UNCONSENTED_STUDY_PERCENT // 100):
+        return EntryEvent.Kind.STUDY_CAP
+    return None
+
+
+def _resume(participant: Participant, *, study: Study, prolific_session_id: str, started_here: Collection[int],
+            address_hash: str, now: datetime) -> Participant | SurveyError:
+    """The known participant back, their lapsed unconsented visit renewed, or the error to raise."""
+    if not _may_resume(participant, prolific_session_id, started_here):
+        entry_event_record(study=study, kind=EntryEvent.Kind.SESSION_ELSEWHERE, pseudonym=participant.pseudonym, now=now)
+        return SessionElsewhere(MSG_SESSION_ELSEWHERE)
+    if _lapsed_before_consent(participant, now) and not participant.is_preview and study.status == Study.Status.LIVE:
+        # Lock order study -> participant, as at consent (page_submit).
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        if _lapsed_before_consent(participant, now):
+            # Someone who left the consent page too long opens the link again: a fresh visit, under the same caps.
+            cap = _unconsented_cap(study, address_hash, open_group_fill(study=study, now=now), now)
+            if cap is not None:
+                entry_event_record(study=study, kind=cap, now=now)
+                return TooManyStarting(MSG_TOO_MANY_STARTING)
+            participant.status = Participant.Status.ACTIVE
+            participant.arrived_at = participant.last_seen_at = now
+            participant.expires_at = now + unconsented_window(study)
+            participant.address_hash = address_hash
+            participant.save(update_fields=["status", "arrived_at", "last_seen_at", "expires_at", "address_hash"])
+            return participant
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
+    return participant
+
+
+def _lapsed_before_consent(participant: Participant, now: datetime) -> bool:
+    return participant.consented_at is None and participant_is_expired(participant, now)
 
 
 def participant_arrive(
@@ -120,52 +224,102 @@ def participant_arrive(
     prolific_pid: str,
     prolific_study_id: str = "",
     prolific_session_id: str = "",
+    started_here: Collection[int] = (),
+    address_hash: str = "",
     is_preview: bool = False,
     now: datetime | None = None,
 ) -> Participant:
-    """Return the participant for ``prolific_pid``, assigning a new one to the least-filled group.
+    """A visit to the entry link: a new unconsented participant, or a known one resumed.
 
-    The same PROLIFIC_PID always gets the same participant back. A new participant gets the item
-    group (among those with items) with the fewest places held (completed + active and
-    unexpired, previews excluded), ties broken at random. Study row lock (PostgreSQL) / write lock (SQLite) makes concurrent
-    arrivals see each other's places. Raises StudyClosed, StudyFull or SurveyError.
+    A Prolific ID is not a key. A known participant is returned only to the browser that started
+    them (``started_here``: the participant ids in that browser's session) or to a request carrying
+    the SESSION_ID recorded at their first arrival; anyone else gets SessionElsewhere, and the
+    attempt is recorded under the participant's pseudonym.
+
+    A new participant holds no group place: the place is reserved at consent (``page_submit``).
+    Their visit lapses after ``UNCONSENTED_EXPIRY_MINUTES``; concurrent unconsented visits are
+    capped per client address (``address_hash``, none when empty) and per study (TooManyStarting).
+    The study row lock (PostgreSQL) / write lock (SQLite) makes concurrent arrivals see each other.
+    Raises StudyClosed, StudyFull, SessionElsewhere, TooManyStarting or SurveyError.
     """
     now = now or timezone.now()
+    resume = {"prolific_session_id": prolific_session_id, "started_here": started_here, "address_hash": address_hash,
+              "now": now}
     try:
         with transaction.atomic():
             study = Study.objects.select_for_update().get(pk=study.pk)
             existing = Participant.objects.filter(study=study, prolific_pid=prolific_pid).order_by().first()
             if existing is not None:
-                Participant.objects.filter(pk=existing.pk).update(last_seen_at=now)
-                return existing
-            if study.status != Study.Status.LIVE and not is_preview:
-                raise StudyClosed(MSG_CLOSED)
-            # A group without items (e.g. created in the admin before its import) gets no one.
-            with_items = set(Item.objects.filter(study=study).order_by().values_list("group_id", flat=True).distinct())
-            fill = {group: n for group, n in group_fill(study=study, now=now).items() if group in with_items}
-            if not fill:
-                raise SurveyError(MSG_NO_GROUPS)
-            least = min(fill.values())
-            if not is_preview and least >= study.target_raters_per_item:
-                raise StudyFull(MSG_FULL)
-            group_id = random.SystemRandom().choice(sorted(g for g, n in fill.items() if n == least))
-            participant = Participant(
-                study=study,
-                prolific_pid=prolific_pid,
-                prolific_study_id=prolific_study_id,
-                prolific_session_id=prolific_session_id,
-                is_preview=is_preview,
-                group_id=group_id,
-                assigned_items=list(Item.objects.filter(group_id=group_id).order_by("pk").values_list("pk", flat=True)),
-                **_new_participant_fields(now, study),
-            )
-            # Uniqueness is the lock's and the database constraint's job (IntegrityError below).
-            participant.full_clean(exclude=["study", "group"], validate_unique=False, validate_constraints=False)
-            participant.save()
-            return participant
+                outcome = _resume(existing, study=study, **resume)
+            else:
+                outcome = _arrive_new(
+                    study=study, prolific_pid=prolific_pid, prolific_study_id=prolific_study_id,
+                    prolific_session_id=prolific_session_id, address_hash=address_hash, is_preview=is_preview, now=now,
+                )
     except IntegrityError:
         # The same PID arrived twice at once where the lock did not serialise them: keep the first.
-        return Participant.objects.get(study=study, prolific_pid=prolific_pid)
+        with transaction.atomic():
+            existing = Participant.objects.get(study=study, prolific_pid=prolific_pid)
+            outcome = _resume(existing, study=study, **resume)
+    # Raised after the transaction so the refusal's EntryEvent is committed.
+    if isinstance(outcome, SurveyError):
+        raise outcome
+    return outcome
+
+
+def _arrive_new(*, study: Study, prolific_pid: str, prolific_study_id: str, prolific_session_id: str,
+                address_hash: str, is_preview: bool, now: datetime) -> Participant | SurveyError:
+    if study.status != Study.Status.LIVE and not is_preview:
+        raise StudyClosed(MSG_CLOSED)
+    fill = open_group_fill(study=study, now=now)
+    if not fill:
+        raise SurveyError(MSG_NO_GROUPS)
+    if not is_preview:
+        if min(fill.values()) >= study.target_raters_per_item:
+            raise StudyFull(MSG_FULL)
+        cap = _unconsented_cap(study, address_hash, fill, now)
+        if cap is not None:
+            entry_event_record(study=study, kind=cap, now=now)
+            return TooManyStarting(MSG_TOO_MANY_STARTING)
+    participant = Participant(
+        study=study,
+        prolific_pid=prolific_pid,
+        prolific_study_id=prolific_study_id,
+        prolific_session_id=prolific_session_id,
+        address_hash=address_hash,
+        is_preview=is_preview,
+        **_new_participant_fields(now, study),
+    )
+    # Uniqueness is the lock's and the database constraint's job (IntegrityError in the caller).
+    participant.full_clean(exclude=["study", "group"], validate_unique=False, validate_constraints=False)
+    participant.save()
+    return participant
+
+
+def _place_reserve(participant: Participant, study: Study, now: datetime) -> SurveyError | None:
+    """Give a consenting participant the least-filled item group, or return why not (caller holds the study lock).
+
+    The group with the fewest places held (completed + consented, active and unexpired; previews
+    excluded), ties broken at random; its items are frozen into ``assigned_items``. The reservation
+    then runs until ``time_limit_minutes`` after arrival.
+    """
+    fill = open_group_fill(study=study, now=now)
+    if not fill:
+        return SurveyError(MSG_NO_GROUPS)
+    least = min(fill.values())
+    if not participant.is_preview:
+        if least >= study.target_raters_per_item:
+            return StudyFull(MSG_FULL_AT_CONSENT)
+        if participant.address_hash and places_held_from_address(
+            study=study, address_hash=participant.address_hash, now=now
+        ) >= settings.PLACES_PER_ADDRESS:
+            entry_event_record(study=study, kind=EntryEvent.Kind.PLACES_PER_ADDRESS, pseudonym=participant.pseudonym, now=now)
+            return TooManyStarting(MSG_TOO_MANY_PLACES)
+    group_id = random.SystemRandom().choice(sorted(g for g, n in fill.items() if n == least))
+    participant.group_id = group_id
+    participant.assigned_items = list(Item.objects.filter(group_id=group_id).order_by("pk").values_list("pk", flat=True))
+    participant.expires_at = participant.arrived_at + timedelta(minutes=study.time_limit_minutes)
+    return None
 
 
 def participant_preview(*, study: Study, now: datetime | None = None) -> Participant:
@@ -325,24 +479,29 @@ def page_submit(
 
     Idempotent: a page that was already submitted (double click, resubmitted back-button page)
     stores nothing and returns ``saved=False``. Stores nothing at all when it raises:
-    PageOutOfOrder (forged/malformed page number), PageInvalid (answers), ParticipantExpired.
+    PageOutOfOrder (forged/malformed page number), PageInvalid (answers), ParticipantExpired,
+    and at consent StudyFull (the last place went while they read) or TooManyStarting (their
+    address holds ``PLACES_PER_ADDRESS`` places). Agreeing to take part reserves the group place.
     The last page finishes the participant as completed or failed-checks.
     """
     now = now or timezone.now()
+    refusal: SurveyError | None = None
     with transaction.atomic():
-        participant = Participant.objects.select_for_update().get(pk=participant.pk)
         step_number = _parse_step(step)
+        if step_number == 0:
+            # The consent page reserves a group place: the study row lock serialises it with other
+            # consents and arrivals, taken before the participant's row like participant_arrive does.
+            Study.objects.select_for_update().filter(pk=participant.study_id).first()
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
         if participant.status != Participant.Status.ACTIVE:
             if participant.status == Participant.Status.EXPIRED:
-                raise ParticipantExpired(MSG_EXPIRED)
+                raise ParticipantExpired(participant_expired_message(participant))
             return SubmitResult(participant=participant, saved=False)
         if participant_is_expired(participant, now):
             participant.status = Participant.Status.EXPIRED
             participant.save(update_fields=["status"])
-            expired = True
+            refusal = ParticipantExpired(participant_expired_message(participant))
         else:
-            expired = False
-        if not expired:
             if step_number < participant.step:
                 return SubmitResult(participant=participant, saved=False)
             pages = participant_plan(participant)
@@ -352,15 +511,26 @@ def page_submit(
             clean, errors = _validate_page(page, participant.study, data)
             if errors:
                 raise PageInvalid(errors)
-            _save_page(participant, page, clean, now)
-            participant.step = step_number + 1
-            participant.last_seen_at = now
-            if participant.status == Participant.Status.ACTIVE and participant.step >= len(pages):
-                _finish(participant, now)
-            participant.save()
-            return SubmitResult(participant=participant, saved=True)
-    # Outside the atomic block so the status change above is committed before raising.
-    raise ParticipantExpired(MSG_EXPIRED)
+            if page.kind == plans.CONSENT and clean["consent"] and participant.group_id is None:
+                refusal = _place_reserve(participant, participant.study, now)
+                pages = participant_plan(participant)
+            if refusal is None:
+                _save_page(participant, page, clean, now)
+                participant.step = step_number + 1
+                participant.last_seen_at = now
+                if participant.status == Participant.Status.ACTIVE and participant.step >= len(pages):
+                    _finish(participant, now)
+                participant.save()
+                return SubmitResult(participant=participant, saved=True)
+    # Outside the atomic block so what the refusal recorded (expiry, an EntryEvent) is committed.
+    raise refusal
+
+
+def participant_expired_message(participant: Participant) -> str:
+    """What an expired participant is told: start again from Prolific before consent, time is up after."""
+    if participant.consented_at is None:
+        return MSG_UNCONSENTED_EXPIRED.format(minutes=int(unconsented_window(participant.study).total_seconds() // 60))
+    return MSG_EXPIRED
 
 
 def _finish(participant: Participant, now: datetime) -> None:

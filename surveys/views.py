@@ -14,8 +14,10 @@ from django.http import FileResponse, Http404, HttpResponseRedirect, JsonRespons
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.views.decorators.http import require_GET, require_http_methods
 
+from config.middleware import client_ip
 from surveys import plan as plans
 from surveys.exports import EXPORT_FORMATS, EXPORT_KINDS, export_filename, export_frame, write_export
 from surveys.instruments import (
@@ -27,7 +29,7 @@ from surveys.instruments import (
     PVQ21_QUESTION,
     PVQ21_SCALE,
 )
-from surveys.models import Item, Participant, Study
+from surveys.models import EntryEvent, Item, Participant, Study
 from surveys.rendering import bfi10_rows, item_rows, pvq21_rows
 from surveys.selectors import (
     participant_is_expired,
@@ -42,11 +44,16 @@ from surveys.services import (
     PageInvalid,
     PageOutOfOrder,
     ParticipantExpired,
+    SessionElsewhere,
     StudyClosed,
+    StudyFull,
     SurveyError,
+    TooManyStarting,
     completion_code,
+    entry_event_record,
     page_submit,
     participant_arrive,
+    participant_expired_message,
     participant_preview,
 )
 
@@ -79,9 +86,42 @@ def participant_url(participant: Participant) -> str:
     return reverse("surveys:participant", kwargs={"slug": participant.study.slug, "token": participant.token})
 
 
+# The Django session remembers which participants this browser started (ids, newest last).
+BROWSER_PARTICIPANTS_KEY = "surveys.participants"
+BROWSER_PARTICIPANTS_KEPT = 20
+# Seconds a participant refused by a cap is asked to wait (the 429 page's Retry-After).
+TOO_MANY_RETRY_SECONDS = 120
+
+
+def client_address_hash(request) -> str:
+    """A keyed hash of the client address (``config.middleware.client_ip``): countable, never stored in clear."""
+    address = client_ip(request)
+    return salted_hmac("surveys.entry.client-address", address, algorithm="sha256").hexdigest() if address else ""
+
+
+def _browser_participants(request) -> list[int]:
+    ids = request.session.get(BROWSER_PARTICIPANTS_KEY, [])
+    return [n for n in ids if isinstance(n, int)] if isinstance(ids, list) else []
+
+
+def _remember_in_browser(request, participant: Participant) -> None:
+    ids = [n for n in _browser_participants(request) if n != participant.pk] + [participant.pk]
+    request.session[BROWSER_PARTICIPANTS_KEY] = ids[-BROWSER_PARTICIPANTS_KEPT:]
+
+
+def _too_many(request, study: Study, message: str):
+    response = _message(request, "Please try again in a few minutes", [message], status=429, study=study)
+    response["Retry-After"] = str(TOO_MANY_RETRY_SECONDS)
+    return response
+
+
 @require_GET
 def study_entry(request, slug):
-    """The link Prolific sends people to: /s/<slug>/?PROLIFIC_PID=...&STUDY_ID=...&SESSION_ID=..."""
+    """The link Prolific sends people to: /s/<slug>/?PROLIFIC_PID=...&STUDY_ID=...&SESSION_ID=...
+
+    A known PROLIFIC_PID resumes only in the browser that started it or with the SESSION_ID of its
+    first arrival (``participant_arrive``); the page token is never shown to anyone else.
+    """
     study = Study.objects.filter(slug=slug).first()
     if study is None:
         return _message(request, "Study not found", [f"There is no study called '{slug[:64]}'. Please check the link."], 404)
@@ -96,19 +136,29 @@ def study_entry(request, slug):
     for name, value in (("STUDY_ID", study_id), ("SESSION_ID", session_id)):
         if value and not PROLIFIC_OTHER_ID_RE.match(value):
             problems.append(f"The {name} in the link is not valid: only letters, digits, '-' and '_' are allowed.")
-    if study.prolific_study_id and study_id and study_id != study.prolific_study_id:
-        problems.append("The STUDY_ID in the link belongs to a different Prolific study.")
+    if study.prolific_study_id and study_id != study.prolific_study_id:
+        if not study_id:
+            problems.append("The link has no Prolific study ID (the STUDY_ID part of the address is missing).")
+        elif PROLIFIC_OTHER_ID_RE.match(study_id):
+            problems.append("The STUDY_ID in the link belongs to a different Prolific study.")
+        entry_event_record(study=study, kind=EntryEvent.Kind.STUDY_ID)
     if problems:
         problems.append("Please open the study again from the Prolific website so the link is complete.")
         return render(request, "surveys/link_problem.html", {"study": study, "problems": problems}, status=400)
     try:
         participant = participant_arrive(
-            study=study, prolific_pid=pid, prolific_study_id=study_id, prolific_session_id=session_id
+            study=study, prolific_pid=pid, prolific_study_id=study_id, prolific_session_id=session_id,
+            started_here=_browser_participants(request), address_hash=client_address_hash(request),
         )
+    except SessionElsewhere:
+        return render(request, "surveys/session_elsewhere.html", {"study": study}, status=409)
+    except TooManyStarting as error:
+        return _too_many(request, study, str(error))
     except StudyClosed as error:
         return _message(request, "This study is closed", [str(error)], study=study)
     except SurveyError as error:
         return _message(request, "This study cannot be started", [str(error)], study=study)
+    _remember_in_browser(request, participant)
     return HttpResponseRedirect(participant_url(participant), status=303)
 
 
@@ -145,6 +195,16 @@ def participant_page(request, slug, token):
         if _wants_json(request):
             return JsonResponse({"errors": [str(error)]}, status=410)
         return _message(request, "Time is up", [str(error)], status=410, study=participant.study)
+    except (StudyFull, TooManyStarting) as error:
+        # Refused at consent: nothing was saved, the participant is still on the consent page.
+        status = 409 if isinstance(error, StudyFull) else 429
+        if _wants_json(request):
+            return JsonResponse({"errors": [str(error)]}, status=status)
+        participant.refresh_from_db()
+        response = _render_current(request, participant, errors=[str(error)], status=status)
+        if status == 429:
+            response["Retry-After"] = str(TOO_MANY_RETRY_SECONDS)
+        return response
     return HttpResponseRedirect(request.path, status=303)
 
 
@@ -156,6 +216,8 @@ def _render_current(request, participant: Participant, *, errors=None, posted=No
     if participant.status == status_.RETURNED:
         return _message(request, "You returned this study", ["Your place has been given to someone else."], study=study)
     if participant_is_expired(participant, timezone.now()):
+        if participant.consented_at is None:
+            return _message(request, "Please start again from Prolific", [participant_expired_message(participant)], study=study)
         return _message(request, "Time is up", ["The time limit for this study has passed, so it can no longer be continued."], study=study)
 
     pages = participant_plan(participant)
@@ -166,7 +228,8 @@ def _render_current(request, participant: Participant, *, errors=None, posted=No
         "page": page,
         "step": participant.step,
         "page_number": participant.step + 1,
-        "page_count": len(pages),
+        # Before consent no group is assigned, so the number of pages is not known yet.
+        "page_count": len(pages) if participant.group_id is not None else None,
         "progress_percent": round(100 * participant.step / len(pages)),
         "errors": errors or [],
         "posted": posted or {},

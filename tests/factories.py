@@ -53,3 +53,6 @@ class ParticipantFactory(factory.django.DjangoModelFactory):
     seed = factory.Sequence(lambda n: n)
     arrived_at = factory.LazyFunction(timezone.now)
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
+    group = None
+    # A group place is taken at consent, so a participant with a group has consented.
+    consented_at = factory.LazyAttribute(lambda o: o.arrived_at if o.group is not None else None)

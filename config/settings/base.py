@@ -225,6 +225,16 @@ if REDIS_CACHE_URL:
 # Prolific: participants are sent back here when they finish.
 PROLIFIC_COMPLETION_URL = env_str("PROLIFIC_COMPLETION_URL", "https://app.prolific.com/submissions/complete")
 
+# Survey entry link (docs/surveys.md, "Entry, resumption and caps"). A group place is taken at consent;
+# these bound the visits that have not consented yet, and the places one client address can hold.
+UNCONSENTED_EXPIRY_MINUTES = env_int("UNCONSENTED_EXPIRY_MINUTES", 10)  # an unconsented visit lapses after this
+UNCONSENTED_PER_ADDRESS = env_int("UNCONSENTED_PER_ADDRESS", 10)  # concurrent unconsented visits per address and study
+UNCONSENTED_STUDY_PERCENT = env_int("UNCONSENTED_STUDY_PERCENT", 100)  # per study, % of its free places (at least the above)
+PLACES_PER_ADDRESS = env_int("PLACES_PER_ADDRESS", 20)  # consented, unfinished participants per address and study
+for _name in ("UNCONSENTED_EXPIRY_MINUTES", "UNCONSENTED_PER_ADDRESS", "UNCONSENTED_STUDY_PERCENT", "PLACES_PER_ADDRESS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1, got {globals()[_name]}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -19,3 +19,6 @@ ENTRY_RATE_LIMIT = "100000/60"  # tests arrive from one address many times a min
 SELF_TEST_STORE_RATE_LIMIT = "100000/3600"
 # Tests talk to providers' protocols on local HTTP servers; production allows no custom endpoint by default.
 BENCHMARK_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]
+# Every test client arrives from 127.0.0.1: lift the per-address caps; tests/hardening override them.
+UNCONSENTED_PER_ADDRESS = 100000
+PLACES_PER_ADDRESS = 100000

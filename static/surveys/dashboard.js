@@ -15,6 +15,10 @@
       const el = root.querySelector(`[data-count="${name}"]`);
       if (el) el.textContent = value;
     }
+    for (const [name, value] of Object.entries(data.entry || {})) {
+      const el = root.querySelector(`[data-entry="${name}"]`);
+      if (el) el.textContent = value;
+    }
     const median = data.median_completion_seconds;
     document.getElementById("median-completion").textContent = median === null ? "–" : `${Math.round(median)} s`;
     const body = document.getElementById("group-rows");

@@ -81,7 +81,7 @@ def test_the_dashboard_refreshes_its_counts_without_a_page_reload(live_server, t
     from django.contrib.auth import get_user_model
     from playwright.sync_api import expect, sync_playwright
 
-    from surveys.services import participant_arrive
+    from surveys.services import participant_arrive, participant_consent
 
     settings.VAR_DIR = tmp_path
     study, _ = seed_demo_study()
@@ -103,12 +103,17 @@ def test_the_dashboard_refreshes_its_counts_without_a_page_reload(live_server, t
         expect(page.locator('[data-count="arrivals"]')).to_have_text("0")
 
         # Playwright's sync API runs an event loop in this thread, where Django refuses DB calls.
-        arrival = threading.Thread(target=participant_arrive, kwargs={"study": study, "prolific_pid": "ab" * 12})
+        def arrive_and_consent():
+            participant_consent(participant=participant_arrive(study=study, prolific_pid="ab" * 12), consent=True)
+            participant_arrive(study=study, prolific_pid="cd" * 12)  # still on the consent page
+
+        arrival = threading.Thread(target=arrive_and_consent)
         arrival.start()
         arrival.join()
         page.clock.fast_forward(16_000)
-        expect(page.locator('[data-count="arrivals"]')).to_have_text("1")
-        expect(page.locator('[data-count="active"]')).to_have_text("1")
+        expect(page.locator('[data-count="arrivals"]')).to_have_text("2")
+        expect(page.locator('[data-count="active"]')).to_have_text("2")
+        expect(page.locator('[data-entry="unconsented_now"]')).to_have_text("1")
         expect(page.locator("#group-rows tr td:nth-child(4)", has_text="1")).to_have_count(1)
         assert page.evaluate("window.reloadMarker") == 1
         browser.close()

@@ -1,4 +1,4 @@
-"""Concurrent arrivals never overfill a group; 40 participants at once all finish cleanly."""
+"""Concurrent consents never overfill a group; 40 participants at once all finish cleanly."""
 
 import json
 import os
@@ -15,21 +15,24 @@ from surveys.demo import seed_demo_study
 from surveys.exports import export_frame
 from surveys.models import Participant
 from surveys.selectors import group_fill
-from surveys.services import participant_arrive
+from surveys.services import participant_arrive, participant_consent
 from tests.factories import ItemFactory, ItemGroupFactory, StudyFactory
 from tests.surveys.crowd import crowd_completes
 
 ROOT = Path(django_settings.BASE_DIR)
 
 
-def arrive_at_once(study, pids: list[str]) -> list[str]:
+def arrive_at_once(study, pids: list[str], *, consent: bool = False) -> list[str]:
+    """Every PID opens the link at the same moment (and, with ``consent``, agrees straight away)."""
     start = threading.Barrier(len(pids))
     errors: list[str] = []
 
     def one(pid: str):
         try:
             start.wait()
-            participant_arrive(study=study, prolific_pid=pid)
+            participant = participant_arrive(study=study, prolific_pid=pid, prolific_session_id=f"s-{pid}")
+            if consent:
+                participant_consent(participant=participant, consent=True)
         except Exception as error:
             errors.append(repr(error))
         finally:
@@ -44,11 +47,11 @@ def arrive_at_once(study, pids: list[str]) -> list[str]:
 
 
 @pytest.mark.postgres
-def test_concurrent_arrivals_fill_groups_evenly_on_postgres(transactional_db):
+def test_concurrent_consents_fill_groups_evenly_on_postgres(transactional_db):
     study = StudyFactory(slug="rush")
     for name in ("A", "B", "C"):
         ItemFactory(group=ItemGroupFactory(study=study, name=name))
-    assert arrive_at_once(study, [f"{n:024x}" for n in range(30)]) == []
+    assert arrive_at_once(study, [f"{n:024x}" for n in range(30)], consent=True) == []
     assert sorted(group_fill(study=study).values()) == [10, 10, 10]
 
 

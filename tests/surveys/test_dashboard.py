@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from surveys.models import Participant
 from surveys.selectors import studies_for_researcher
-from surveys.services import participant_arrive, participant_preview
+from surveys.services import participant_arrive, participant_consent, participant_preview
 from tests.factories import ParticipantFactory, StudyFactory
 from tests.surveys.helpers import arrive, complete
 
@@ -48,11 +48,13 @@ def test_the_feed_counts_arrivals_completions_and_fill(demo_study, researcher):
     client = Client()
     url, participant = arrive(client, "demo")
     complete(client, url, participant)
-    participant_arrive(study=demo_study, prolific_pid="a" * 24)
+    participant_consent(participant=participant_arrive(study=demo_study, prolific_pid="a" * 24), consent=True)
+    participant_arrive(study=demo_study, prolific_pid="b" * 24)  # not consented yet: holds no place
     participant_preview(study=demo_study)
     data = logged_in(researcher).get("/studies/demo/dashboard.json").json()
-    assert data["counts"]["arrivals"] == 2
-    assert data["counts"]["completed"] == 1 and data["counts"]["active"] == 1
+    assert data["counts"]["arrivals"] == 3
+    assert data["counts"]["completed"] == 1 and data["counts"]["active"] == 2
+    assert data["entry"]["unconsented_now"] == 1
     assert data["median_completion_seconds"] >= 0
     assert sorted(g["holding_places"] for g in data["groups"]) == [1, 1]
     assert {g["target"] for g in data["groups"]} == {46}

@@ -274,12 +274,13 @@ def test_posting_after_completion_stores_nothing(demo_study):
 def test_an_expired_participant_cannot_save_and_is_marked_expired(demo_study):
     client = Client()
     url, participant = arrive(client, "demo")
+    advance_to(client, url, participant, plans.INSTRUCTIONS)  # consented: the reservation's time limit applies
     Participant.objects.filter(pk=participant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     response = client.post(url, answers_for(participant))
     assert response.status_code == 410
     participant.refresh_from_db()
     assert participant.status == Participant.Status.EXPIRED
-    assert stored(participant) == (0, 0, 0, 0)
+    assert stored(participant) == (0, 0, 0, 1)  # the consent page only
     assert b"Time is up" in client.get(url).content
 
 
