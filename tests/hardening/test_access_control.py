@@ -40,8 +40,10 @@ TABLE = [
     ("POST", "/studies/{slug}/prolific/reconcile/", {**RESEARCHER_ONLY, "researcher": "skip", "admin": "skip"}),
     ("POST", "/studies/{slug}/prolific/review/send/", {**RESEARCHER_ONLY, "researcher": "skip", "admin": "skip"}),
     ("POST", "/api/v1/studies/{slug}/analyses/", {**API_RESEARCHER_ONLY, "researcher": "any", "admin": "any"}),
-    # Benchmark runs belong to no study: creating one needs staff or the 'researchers' group (results app).
-    ("POST", "/api/v1/runs/", {**API_RESEARCHER_ONLY, "researcher": "denied", "admin": "any"}),
+    # Researchers of any study may start runs (the empty body is then a 400); which banks and credentials
+    # they may use is tested in test_secrets.py.
+    ("POST", "/api/v1/runs/", {**API_RESEARCHER_ONLY, "other_researcher": "any", "researcher": "any", "admin": "any"}),
+    ("GET", "/api/v1/credentials/", {**API_RESEARCHER_ONLY, "other_researcher": "ok"}),
     ("GET", "/admin/", STAFF_ONLY),
     ("GET", "/admin/surveys/participant/", STAFF_ONLY),
     ("GET", "/studies/", {**RESEARCHER_ONLY, "other_researcher": "ok"}),
@@ -127,3 +129,22 @@ def test_a_participant_cannot_write_into_another_participants_answers(world):
 def test_a_participant_link_never_contains_the_prolific_id(world):
     for url in world["urls"].values():
         assert "0" * 23 not in url
+
+
+def test_the_admin_shows_a_staff_researcher_only_their_studies(django_user_model):
+    from django.contrib.auth.models import Permission
+
+    mine, theirs = StudyFactory(slug="mine-study"), StudyFactory(slug="their-study")
+    ItemGroupFactory(study=theirs, name="their-group")
+    user = django_user_model.objects.create_user("staffer", password="x-test-only", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=["surveys", "prolific", "psychometrics"]))
+    mine.researchers.add(user)
+    client = Client()
+    client.force_login(user)
+    listing = client.get("/admin/surveys/study/").content.decode()
+    assert "mine-study" in listing and "their-study" not in listing
+    assert client.get(f"/admin/surveys/study/{theirs.pk}/change/").status_code in (302, 404)
+    assert client.get(f"/admin/surveys/study/{theirs.pk}/import-items/").status_code == 404
+    assert "their-group" not in client.get("/admin/surveys/itemgroup/").content.decode()
+    assert "their-study" not in client.get("/admin/surveys/item/").content.decode()  # nor in the study filter
+    assert client.get("/admin/benchmark/credentialgrant/").status_code == 403
