@@ -8,6 +8,10 @@ class ProlificAppConfig(AppConfig):
     verbose_name = "Prolific operations"
 
     def ready(self):
+        from django.core import checks
+
+        checks.register(token_env_vars_check)
+
         from prolific.client import RedactProlificIds
 
         # httpx logs each request's full URL at INFO, submission ids included; whatever level the
@@ -15,3 +19,13 @@ class ProlificAppConfig(AppConfig):
         httpx_logger = logging.getLogger("httpx")
         if not any(isinstance(f, RedactProlificIds) for f in httpx_logger.filters):
             httpx_logger.addFilter(RedactProlificIds())
+
+
+def token_env_vars_check(app_configs=None, **kwargs):
+    """PROLIFIC_TOKEN_ENV_VARS names variables and the studies that may use them; say at startup if it cannot."""
+    from django.core.checks import Error
+
+    from prolific.services import token_env_config_problems
+
+    return [Error(problem, hint="See docs/prolific.md, 'Token from the environment'.", id="prolific.E001")
+            for problem in token_env_config_problems()]

@@ -15,7 +15,7 @@ class ProlificSettingsForm(forms.Form):
         max_length=64,
         required=False,
         label="…or environment variable holding the token",
-        help_text="For example PROLIFIC_TOKEN_MYSTUDY. Replaces a stored token.",
+        help_text="One the server operator allows for this study (PROLIFIC_TOKEN_ENV_VARS). Replaces a stored token.",
     )
     webhook_secret = forms.CharField(
         required=False,
@@ -28,6 +28,11 @@ class ProlificSettingsForm(forms.Form):
         help_text=f"Sent with every rejection; Prolific requires at least {MIN_REJECTION_MESSAGE_LENGTH} characters.",
     )
     return_reason = forms.CharField(max_length=300, help_text="Sent when asking a participant to return.")
+
+    def __init__(self, *args, token_env_help: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if token_env_help:
+            self.fields["token_env_var"].help_text = token_env_help
 
     def clean(self):
         data = super().clean()

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -46,6 +47,11 @@ MSG_NO_CREDENTIALS = (
 )
 MSG_ENV_UNSET = "The environment variable {var} (the Prolific token source of study '{slug}') is not set."
 MSG_BAD_ENV_NAME = "'{value}' is not an environment variable name (letters, digits and underscores only)."
+MSG_ENV_NOT_ALLOWED = (
+    "Study '{slug}' may not read its Prolific token from ${var}: the server operator lists the variables each "
+    "study may use in PROLIFIC_TOKEN_ENV_VARS{choices}."
+)
+MSG_ENV_MISCONFIGURED = "PROLIFIC_TOKEN_ENV_VARS is misconfigured: {problem}"
 MSG_TWO_SOURCES = "Give either a token to store or an environment variable name, not both."
 MSG_SHORT_MESSAGE = "The rejection message has {n} characters; Prolific requires at least {min}."
 MSG_PLAN_CHANGED = (
@@ -55,6 +61,11 @@ MSG_PLAN_CHANGED = (
 MSG_PLAN_PROBLEMS = "Nothing was sent: {problems}"
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# The server's own secrets are never a study's token source, whatever PROLIFIC_TOKEN_ENV_VARS says.
+SERVER_SECRET_VARS = frozenset({
+    "DJANGO_SECRET_KEY", "SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "REDIS_URL",
+    "PROLIFIC_TOKEN_KEY", "PROLIFIC_WEBHOOK_SECRET", "BENCHMARK_CREDENTIALS", "OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+})
 
 # Forward order of Prolific statuses: a webhook event never moves a submission backwards.
 STATUS_RANK = {
@@ -108,6 +119,7 @@ def prolific_settings_update(
         token_env_var = token_env_var.strip()
         if not ENV_NAME_RE.match(token_env_var):
             raise ProlificOpsError(MSG_BAD_ENV_NAME.format(value=token_env_var))
+        _env_var_check(study=study, var=token_env_var)
         settings_row.token_env_var = token_env_var
         settings_row.token_encrypted = ""
         settings_row.token_hint = ""
@@ -126,12 +138,49 @@ def prolific_settings_update(
     return settings_row
 
 
+def token_env_config_problems() -> list[str]:
+    """What is wrong with PROLIFIC_TOKEN_ENV_VARS, one sentence each (also a system check)."""
+    config = settings.PROLIFIC_TOKEN_ENV_VARS
+    if not isinstance(config, dict):
+        return ["it must be a JSON object mapping a variable name to a list of study slugs or \"*\"."]
+    credential_vars = {
+        entry.get("env") for entry in (settings.BENCHMARK_CREDENTIALS or {}).values() if isinstance(entry, dict)
+    }
+    problems = []
+    for name, studies in config.items():
+        if not isinstance(name, str) or not ENV_NAME_RE.match(name):
+            problems.append(f"{name!r} is not an environment variable name.")
+        elif name in SERVER_SECRET_VARS or name in credential_vars:
+            problems.append(f"{name} holds a server secret and cannot be a study's Prolific token.")
+        if not (studies == "*" or (isinstance(studies, list) and all(isinstance(slug, str) for slug in studies))):
+            problems.append(f"the value for {name!r} must be \"*\" or a list of study slugs.")
+    return problems
+
+
+def token_env_vars_for(*, study: Study) -> list[str]:
+    """The environment variables this study may name as its token source (PROLIFIC_TOKEN_ENV_VARS)."""
+    problems = token_env_config_problems()
+    if problems:
+        raise ProlificOpsError(MSG_ENV_MISCONFIGURED.format(problem=" ".join(problems)))
+    return sorted(
+        name for name, studies in settings.PROLIFIC_TOKEN_ENV_VARS.items() if studies == "*" or study.slug in studies
+    )
+
+
+def _env_var_check(*, study: Study, var: str) -> None:
+    allowed = token_env_vars_for(study=study)
+    if var not in allowed:
+        choices = f" (for this study: {', '.join(allowed)})" if allowed else " (none for this study)"
+        raise ProlificOpsError(MSG_ENV_NOT_ALLOWED.format(slug=study.slug, var=var, choices=choices))
+
+
 def study_token(*, study: Study) -> str:
     """The study's API token, decrypted or read from its environment variable. Raises ProlificOpsError."""
     settings_row = ProlificSettings.objects.filter(study=study).first()
     if settings_row is None or not (settings_row.token_encrypted or settings_row.token_env_var):
         raise ProlificOpsError(MSG_NO_CREDENTIALS.format(slug=study.slug))
     if settings_row.token_env_var:
+        _env_var_check(study=study, var=settings_row.token_env_var)  # the allow-list may have changed since
         value = os.environ.get(settings_row.token_env_var, "").strip()
         if not value:
             raise ProlificOpsError(MSG_ENV_UNSET.format(var=settings_row.token_env_var, slug=study.slug))
@@ -145,6 +194,10 @@ def token_description(*, study: Study) -> str:
     if settings_row is None or not (settings_row.token_encrypted or settings_row.token_env_var):
         return "not configured"
     if settings_row.token_env_var:
+        try:
+            _env_var_check(study=study, var=settings_row.token_env_var)
+        except ProlificOpsError:
+            return f"from ${settings_row.token_env_var} (no longer allowed for this study: nothing is read from it)"
         value = os.environ.get(settings_row.token_env_var, "").strip()
         return f"from ${settings_row.token_env_var} ({secret_hint(value) if value else 'not set'})"
     return f"stored encrypted ({settings_row.token_hint})"

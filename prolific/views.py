@@ -39,9 +39,20 @@ logger = logging.getLogger(__name__)
 OPERATION_ERRORS = (services.ProlificOpsError, ProlificError, SecretUnreadable)
 
 
+def _token_env_help(study) -> str:
+    try:
+        allowed = services.token_env_vars_for(study=study)
+    except services.ProlificOpsError as exc:
+        return str(exc)
+    if not allowed:
+        return "None is allowed for this study (the server operator lists them in PROLIFIC_TOKEN_ENV_VARS)."
+    return f"Allowed for this study by the server operator: {', '.join(allowed)}. Replaces a stored token."
+
+
 def _page_context(study, form=None) -> dict:
     settings_row = prolific_settings_for(study=study)
     form = form or ProlificSettingsForm(
+        token_env_help=_token_env_help(study),
         initial={
             "prolific_study_id": study.prolific_study_id,
             "rejection_message": settings_row.rejection_message,
@@ -72,7 +83,7 @@ def study_prolific(request, study):
 @require_POST
 @researcher_required
 def settings_save(request, study):
-    form = ProlificSettingsForm(request.POST)
+    form = ProlificSettingsForm(request.POST, token_env_help=_token_env_help(study))
     if not form.is_valid():
         return render(request, "prolific/study.html", _page_context(study, form), status=400)
     data = form.cleaned_data

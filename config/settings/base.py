@@ -256,6 +256,9 @@ LOGGING = {
 PROLIFIC_API_BASE_URL = env_str("PROLIFIC_API_BASE_URL", "https://api.prolific.com")
 PROLIFIC_TOKEN_KEY = env_str("PROLIFIC_TOKEN_KEY")  # Fernet key; unset = derived from SECRET_KEY
 PROLIFIC_WEBHOOK_SECRET = env_str("PROLIFIC_WEBHOOK_SECRET")  # workspace secret; per-study secrets also accepted
+# Environment variables a study may name as its Prolific token source, and which studies may use each:
+# {"PROLIFIC_TOKEN_WAVE1": ["wave1"], "PROLIFIC_TOKEN_LAB": "*"}. Unset = no study reads a token from the environment.
+PROLIFIC_TOKEN_ENV_VARS = env_json("PROLIFIC_TOKEN_ENV_VARS", {})
 PROLIFIC_WEBHOOK_MAX_AGE_SECONDS = env_int("PROLIFIC_WEBHOOK_MAX_AGE_SECONDS", 300)
 PROLIFIC_HTTP_TIMEOUT_SECONDS = env_int("PROLIFIC_HTTP_TIMEOUT_SECONDS", 20)
 PROLIFIC_MAX_ATTEMPTS = env_int("PROLIFIC_MAX_ATTEMPTS", 5)

@@ -29,6 +29,10 @@ IDENTICAL_BFI10 = "identical_bfi10"
 INCONSISTENT_PVQ21 = "inconsistent_pvq21"
 INCONSISTENT_BFI10 = "inconsistent_bfi10"
 MANUAL_EXCLUSION = "manual_exclusion"
+OUTLIER_PVQ21 = "outlier_pvq21"
+OUTLIER_BFI10 = "outlier_bfi10"
+LONGSTRING_PVQ21 = "longstring_pvq21"
+LONGSTRING_BFI10 = "longstring_bfi10"
 
 REASONS: dict[str, str] = {
     ENDED_BY_FAILED_CHECKS: "survey ended for failed attention checks",
@@ -38,8 +42,17 @@ REASONS: dict[str, str] = {
     IDENTICAL_BFI10: "same answer to every BFI-10 item",
     INCONSISTENT_PVQ21: "low even-odd consistency in the PVQ-21",
     INCONSISTENT_BFI10: "low even-odd consistency in the BFI-10",
+    OUTLIER_PVQ21: "PVQ-21 answers far outside the sample's pattern (Mahalanobis distance)",
+    OUTLIER_BFI10: "BFI-10 answers far outside the sample's pattern (Mahalanobis distance)",
+    LONGSTRING_PVQ21: "a long run of identical PVQ-21 answers",
+    LONGSTRING_BFI10: "a long run of identical BFI-10 answers",
     MANUAL_EXCLUSION: "excluded by a researcher",
 }
+# Not data quality: attention checks (Prolific's rule), completion time and a researcher's decision.
+NOT_DATA_QUALITY = frozenset({ENDED_BY_FAILED_CHECKS, FAILED_ATTENTION_CHECKS, TOO_FAST, MANUAL_EXCLUSION})
+# The rules that judge the answers themselves; together they should exclude about 5 % of real respondents.
+DATA_QUALITY_REASONS = frozenset(REASONS) - NOT_DATA_QUALITY
+ATTENTION_REASONS = frozenset({ENDED_BY_FAILED_CHECKS, FAILED_ATTENTION_CHECKS})
 
 MANUAL_INCLUDE = "include"
 MANUAL_EXCLUDE = "exclude"

@@ -60,7 +60,8 @@ def test_contradictory_or_unknown_arguments_are_refused(study):
         run("wave1", "reconcile", "--send")
 
 
-def test_a_missing_environment_token_is_a_clear_command_error(study):
+def test_a_missing_environment_token_is_a_clear_command_error(study, settings):
+    settings.PROLIFIC_TOKEN_ENV_VARS = {"PROLIFIC_TOKEN_NOT_SET_ANYWHERE": "*"}
     run("wave1", "configure", "--token-env", "PROLIFIC_TOKEN_NOT_SET_ANYWHERE")
     with pytest.raises(CommandError, match="PROLIFIC_TOKEN_NOT_SET_ANYWHERE"):
         run("wave1", "check")

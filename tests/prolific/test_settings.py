@@ -21,8 +21,9 @@ def test_a_stored_token_is_encrypted_and_only_its_last_four_characters_are_shown
     assert token_description(study=study) == "stored encrypted (…9876)"
 
 
-def test_a_token_can_come_from_an_environment_variable(monkeypatch, db):
+def test_a_token_can_come_from_an_environment_variable(monkeypatch, settings, db):
     study = StudyFactory()
+    settings.PROLIFIC_TOKEN_ENV_VARS = {"PROLIFIC_TOKEN_WAVE1": [study.slug]}
     prolific_settings_update(study=study, token=TOKEN)
     prolific_settings_update(study=study, token_env_var="PROLIFIC_TOKEN_WAVE1")
     assert ProlificSettings.objects.get(study=study).token_encrypted == ""  # replaced, not kept

@@ -29,11 +29,14 @@ def test_the_page_needs_a_login(client, completed_study):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_only_the_studys_researchers_and_staff_see_it(client, completed_study, django_user_model):
+def test_only_the_studys_researchers_and_superusers_see_it(client, completed_study, django_user_model):
     client.force_login(django_user_model.objects.create_user("other", password="pw"))
     assert client.get(reverse("psychometrics:analysis", args=["values"])).status_code == 403
     assert client.get(reverse("psychometrics:analysis-items", args=["values", "jsonl"])).status_code == 403
+    # is_staff only opens the admin site: it grants no study
     client.force_login(django_user_model.objects.create_user("staff", password="pw", is_staff=True))
+    assert client.get(reverse("psychometrics:analysis", args=["values"])).status_code == 403
+    client.force_login(django_user_model.objects.create_superuser("root", password="pw"))
     assert client.get(reverse("psychometrics:analysis", args=["values"])).status_code == 200
 
 

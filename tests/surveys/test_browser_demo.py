@@ -85,7 +85,8 @@ def test_the_dashboard_refreshes_its_counts_without_a_page_reload(live_server, t
 
     settings.VAR_DIR = tmp_path
     study, _ = seed_demo_study()
-    get_user_model().objects.create_user("watcher", password="pw-for-tests-only", is_staff=True)
+    watcher = get_user_model().objects.create_user("watcher", password="pw-for-tests-only")
+    study.researchers.add(watcher)
 
     with sync_playwright() as p:
         browser = p.chromium.launch(

@@ -27,7 +27,7 @@ def logged_in(user):
     return client
 
 
-def test_only_researchers_of_the_study_and_staff_see_it(demo_study, researcher):
+def test_only_researchers_of_the_study_and_superusers_see_it(demo_study, researcher):
     users = get_user_model().objects
     stranger = users.create_user("stranger", password="pw")
     other_study = StudyFactory(slug="other")
@@ -39,7 +39,11 @@ def test_only_researchers_of_the_study_and_staff_see_it(demo_study, researcher):
     assert logged_in(member).get("/studies/other/dashboard/").status_code == 200
     assert logged_in(researcher).get("/studies/demo/dashboard/").status_code == 200
     assert list(studies_for_researcher(member)) == [other_study]
-    assert set(studies_for_researcher(users.create_user("staff", password="pw", is_staff=True))) == {demo_study, other_study}
+    staff = users.create_user("staff", password="pw", is_staff=True)
+    assert list(studies_for_researcher(staff)) == []  # is_staff opens the admin site, not studies
+    assert logged_in(staff).get("/studies/demo/dashboard/").status_code == 403
+    superuser = users.create_superuser("root", password="pw")
+    assert set(studies_for_researcher(superuser)) == {demo_study, other_study}
     assert logged_in(stranger).get("/studies/demo/dashboard.json").status_code == 403
     assert logged_in(stranger).get("/studies/demo/export/ratings.csv").status_code == 403
 

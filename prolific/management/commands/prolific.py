@@ -36,7 +36,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--prolific-study-id", help="configure: Prolific's study id (the %%STUDY_ID%%).")
         parser.add_argument(
-            "--token-env", metavar="VAR", help="configure: read the API token from this environment variable."
+            "--token-env", metavar="VAR", help="configure: read the API token from this environment variable (one PROLIFIC_TOKEN_ENV_VARS allows for the study)."
         )
         parser.add_argument(
             "--token-stdin", action="store_true", help="configure: read the API token from standard input and store it encrypted."
