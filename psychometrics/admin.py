@@ -7,7 +7,10 @@ from psychometrics.services import participant_override_create
 
 @admin.register(StudyAnalysisSettings)
 class StudyAnalysisSettingsAdmin(StudyScopedAdmin):
-    list_display = ["study", "max_failed_checks", "min_completion_seconds", "min_pvq21_consistency", "min_bfi10_consistency", "threshold", "alpha", "use_fdr"]
+    list_display = [
+        "study", "max_failed_checks", "min_completion_seconds", "min_median_fraction", "outlier_rate",
+        "max_longstring_pvq21", "threshold", "alpha", "use_fdr",
+    ]
 
 
 @admin.register(Analysis)

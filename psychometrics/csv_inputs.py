@@ -169,3 +169,60 @@ def read_traits_csv(path) -> pd.DataFrame:
         raise InputFileError(path, "contains no participants")
     traits = pd.DataFrame(records, index=pd.Index(index, name=PARTICIPANT_COLUMN), columns=dimensions)
     return canonical_traits(traits)[0]
+
+
+def read_questionnaire_csv(path, *, name: str, questions: int, scale: tuple[int, int], allow_missing: bool) -> pd.DataFrame:
+    """Wide questionnaire answers ``participant_id,q1,...,qN`` for ``manage.py screen``.
+
+    Every answer is a whole number in ``scale``; a blank answer is an error unless ``allow_missing``
+    (then it is NaN). Returns a DataFrame indexed by participant id with columns 1..N (floats).
+    """
+    path = Path(path)
+    expected = [PARTICIPANT_COLUMN, *(f"q{q}" for q in range(1, questions + 1))]
+    low, high = scale
+    with _open(path) as handle:
+        reader = csv.reader(_lines(path, handle), strict=True)
+        header = _header(path, reader)
+        missing = [c for c in expected if c not in header]
+        if missing:
+            raise InputFileError(
+                path, f"missing column {missing[0]!r}; a {name} file has columns {','.join(expected[:3])},…,q{questions}",
+                line=1,
+            )
+        extra = [c for c in header if c not in expected]
+        if extra:
+            raise InputFileError(path, f"unexpected column {extra[0]!r}; a {name} file has q1…q{questions}", line=1)
+        index, records = [], []
+        first_seen: dict[str, int] = {}
+        for line, row in _records(path, reader, header):
+            participant = row[PARTICIPANT_COLUMN]
+            if not participant:
+                raise InputFileError(path, "is empty", line=line, column=PARTICIPANT_COLUMN)
+            if participant in first_seen:
+                raise InputFileError(
+                    path, f"participant {participant!r} appears again (first on line {first_seen[participant]})", line=line
+                )
+            first_seen[participant] = line
+            answers = []
+            for column in expected[1:]:
+                value = row[column]
+                if not value:
+                    if not allow_missing:
+                        raise InputFileError(
+                            path, "is blank (every answer is needed; --allow-missing screens on what was answered)",
+                            line=line, column=column,
+                        )
+                    answers.append(math.nan)
+                    continue
+                number = _number(path, line, column, value)
+                if number != int(number) or not low <= number <= high:
+                    raise InputFileError(
+                        path, f"{value!r} is not an answer; {name} answers are whole numbers {low}-{high}",
+                        line=line, column=column,
+                    )
+                answers.append(number)
+            index.append(participant)
+            records.append(answers)
+    if not records:
+        raise InputFileError(path, "contains no participants")
+    return pd.DataFrame(records, index=pd.Index(index, name=PARTICIPANT_COLUMN), columns=range(1, questions + 1))

@@ -1,6 +1,7 @@
 """Analyses of a study's answers: the rules used, every participant decision and every item x dimension result."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -20,20 +21,43 @@ class StudyAnalysisSettings(models.Model):
         help_text="Exclude participants with more failed attention checks than this. Blank: no rule.",
     )
     min_completion_seconds = models.PositiveIntegerField(
-        null=True, blank=True, default=int(_DEFAULT_RULES.min_completion_seconds),
-        help_text="Exclude participants who completed faster than this. Blank: no rule.",
+        null=True, blank=True, default=None,
+        help_text="Exclude participants who completed faster than this many seconds (fit it to this study's "
+        "length). Blank: only the median rule below.",
+    )
+    min_median_fraction = models.FloatField(
+        null=True, blank=True, default=_DEFAULT_RULES.min_median_fraction,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Exclude participants faster than this fraction of the median completion time "
+        "(0.5 = Leiner 2019's relative speed index 2). Blank: no rule.",
     )
     exclude_identical_answers = models.BooleanField(
         default=_DEFAULT_RULES.exclude_identical_answers,
         help_text="Exclude participants with one answer to every PVQ-21 item or every BFI-10 item.",
     )
+    max_longstring_pvq21 = models.PositiveIntegerField(
+        null=True, blank=True, default=_DEFAULT_RULES.max_longstring_pvq21,
+        validators=[MinValueValidator(1)],
+        help_text="Exclude participants with a run of identical PVQ-21 answers longer than this. Blank: no rule.",
+    )
+    max_longstring_bfi10 = models.PositiveIntegerField(
+        null=True, blank=True, default=_DEFAULT_RULES.max_longstring_bfi10,
+        validators=[MinValueValidator(1)],
+        help_text="Exclude participants with a run of identical BFI-10 answers longer than this. Blank: no rule.",
+    )
+    outlier_rate = models.FloatField(
+        null=True, blank=True, default=_DEFAULT_RULES.outlier_rate,
+        validators=[MinValueValidator(0), MaxValueValidator(0.5)],
+        help_text="Outlier screen: share of ordinary respondents it may flag (0.03, calibrated). Blank: no rule.",
+    )
     min_pvq21_consistency = models.FloatField(
         null=True, blank=True, default=_DEFAULT_RULES.min_pvq21_consistency,
-        help_text="Minimum even-odd consistency over the PVQ-21 values (Johnson, 2005: .30). Blank: no rule.",
+        help_text="Opt-in: minimum even-odd consistency over the PVQ-21 values (Johnson, 2005: .30; excludes "
+        "about a quarter of real respondents). Blank: no rule.",
     )
     min_bfi10_consistency = models.FloatField(
         null=True, blank=True, default=_DEFAULT_RULES.min_bfi10_consistency,
-        help_text="Minimum even-odd (antonym-pair) consistency over the BFI-10 traits. Blank: no rule.",
+        help_text="Opt-in: minimum even-odd (antonym-pair) consistency over the BFI-10 traits. Blank: no rule.",
     )
     threshold = models.FloatField(default=DEFAULT_THRESHOLD, help_text="Select items with |rho| at least this.")
     alpha = models.FloatField(default=DEFAULT_ALPHA, help_text="Select items with p below this.")
@@ -54,7 +78,11 @@ class StudyAnalysisSettings(models.Model):
         return FilterRules(
             max_failed_checks=self.max_failed_checks,
             min_completion_seconds=None if self.min_completion_seconds is None else float(self.min_completion_seconds),
+            min_median_fraction=self.min_median_fraction,
             exclude_identical_answers=self.exclude_identical_answers,
+            max_longstring_pvq21=self.max_longstring_pvq21,
+            max_longstring_bfi10=self.max_longstring_bfi10,
+            outlier_rate=self.outlier_rate,
             min_pvq21_consistency=self.min_pvq21_consistency,
             min_bfi10_consistency=self.min_bfi10_consistency,
         )
@@ -109,6 +137,9 @@ class ParticipantDecision(models.Model):
     completion_seconds = models.FloatField(null=True, blank=True)
     pvq21_consistency = models.FloatField(null=True, blank=True)
     bfi10_consistency = models.FloatField(null=True, blank=True)
+    indices = models.JSONField(
+        default=dict, blank=True, help_text="Every careless-responding index computed (null where not computable)."
+    )
 
     class Meta:
         ordering = ["analysis", "participant"]

@@ -20,7 +20,13 @@ from psychometrics.selectors import (
 )
 from psychometrics.stats.annotation import annotate_items
 from psychometrics.stats.dimensions import FAMILIES
-from psychometrics.stats.filtering import REASONS, FilterRules, exclusion_counts, participant_decisions
+from psychometrics.stats.filtering import (
+    INDEX_COLUMNS,
+    REASONS,
+    FilterRules,
+    exclusion_counts,
+    participant_decisions,
+)
 from psychometrics.stats.scoring import score_bfi10, score_pvq21
 from psychometrics.stats.selection import power_report
 from psychometrics.stats.validity import circumplex_check, circumplex_supported, selected_counts
@@ -165,6 +171,8 @@ def _summary(analysis: Analysis, decisions: pd.DataFrame, annotations: pd.DataFr
             "excluded_by_reason": exclusion_counts(decisions),
             "manually_included": int((decisions["manual"] == "include").sum()),
             "manually_excluded": int((decisions["manual"] == "exclude").sum()),
+            "median_completion_seconds": decisions.attrs.get("median_completion_seconds"),
+            "min_seconds_applied": decisions.attrs.get("min_seconds_applied"),
         },
         "items": len(items),
         "dimensions": int(annotations["dimension"].nunique()),
@@ -200,6 +208,7 @@ def _save(analysis: Analysis, decisions: pd.DataFrame, annotations: pd.DataFrame
                 completion_seconds=_none_if_nan(float(row.completion_seconds)),
                 pvq21_consistency=_none_if_nan(float(row.pvq21_consistency)),
                 bfi10_consistency=_none_if_nan(float(row.bfi10_consistency)),
+                indices={name: _none_if_nan(float(getattr(row, name))) for name in INDEX_COLUMNS},
             )
             for row in decisions.itertuples(index=False)
         ],
