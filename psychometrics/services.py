@@ -68,7 +68,8 @@ def analysis_create(
     settings = study_analysis_settings(study=study)
     rules = settings.filter_rules()
     if min_seconds is not None:
-        rules = dataclasses.replace(rules, min_completion_seconds=float(min_seconds))
+        # One fixed minimum for this run, instead of the study's time rules.
+        rules = dataclasses.replace(rules, min_completion_seconds=float(min_seconds), min_median_fraction=None)
     analysis = Analysis(
         study=study,
         rules=rules.as_dict(),

@@ -1,5 +1,6 @@
 """Survey data built directly with the surveys models, for psychometrics tests."""
 
+import functools
 from datetime import timedelta
 
 from django.utils import timezone
@@ -57,28 +58,31 @@ def participant_with_answers(
 
 
 def careful_answers(rng) -> tuple[dict, dict, dict]:
-    """Random but attentive PVQ-21 and BFI-10 answers: items of one scale agree, reversed items are reversed.
+    """Attentive PVQ-21 and BFI-10 answers: a real GSS 2012 respondent's PVQ-21 and a BFI-10 respondent
+    simulated from published norms (the screens' reference samples), drawn among the typical ones
+    (outlier score below the reference median, no run of identical answers longer than 8).
 
-    Returns (pvq, bfi, value levels by value name), re-drawn until the consistency indices pass the defaults.
+    Returns (pvq, bfi, value levels by value name: the mean of the value's items).
     """
+    from psychometrics.stats.scoring import PVQ21_KEY
+
+    pvq_pool, bfi_pool = _typical_answers("PVQ-21", (1, 6)), _typical_answers("BFI-10", (1, 5))
+    pvq_row = pvq_pool[int(rng.integers(len(pvq_pool)))]
+    bfi_row = bfi_pool[int(rng.integers(len(bfi_pool)))]
+    pvq = {q: int(pvq_row[q - 1]) for q in range(1, 22)}
+    bfi = {q: int(bfi_row[q - 1]) for q in range(1, 11)}
+    levels = {value: sum(pvq[q] for q in items) / len(items) for value, items in PVQ21_KEY.items()}
+    return pvq, bfi, levels
+
+
+@functools.cache
+def _typical_answers(instrument: str, scale: tuple[int, int]):
+    import numpy as np
     import pandas as pd
 
-    from psychometrics.stats.filtering import bfi10_consistency, pvq21_consistency
-    from psychometrics.stats.scoring import BFI10_KEY, PVQ21_KEY
+    from psychometrics.stats.careless import CopulaModel, longstring, reference_answers
 
-    while True:
-        levels = {value: int(rng.integers(1, 7)) for value in PVQ21_KEY}
-        pvq = {
-            q: int(min(6, max(1, level + rng.choice([-1, 0, 0, 1]))))
-            for value, level in levels.items()
-            for q in PVQ21_KEY[value]
-        }
-        bfi = {}
-        for first, second in BFI10_KEY.values():
-            level = int(rng.integers(1, 6))
-            for question, reversed_ in (first, second):
-                keyed = int(min(5, max(1, level + rng.choice([-1, 0, 1]))))
-                bfi[question] = 6 - keyed if reversed_ else keyed
-        if (pvq21_consistency(pd.DataFrame([pvq])).iloc[0] >= 0.3
-                and bfi10_consistency(pd.DataFrame([bfi])).iloc[0] >= 0.0):
-            return pvq, bfi, levels
+    answers = reference_answers(instrument)
+    scores = CopulaModel(answers, scale=scale).score(answers)
+    runs = longstring(pd.DataFrame(answers)).to_numpy()
+    return answers[(scores < np.median(scores)) & (runs <= 8) & (np.ptp(answers, axis=1) > 0)]

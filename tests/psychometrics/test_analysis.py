@@ -21,8 +21,9 @@ from psychometrics.stats.filtering import (
     FAILED_ATTENTION_CHECKS,
     IDENTICAL_BFI10,
     IDENTICAL_PVQ21,
-    INCONSISTENT_BFI10,
+    LONGSTRING_PVQ21,
     MANUAL_EXCLUSION,
+    OUTLIER_BFI10,
     TOO_FAST,
 )
 from psychometrics.stats.scoring import score_bfi10, score_pvq21
@@ -44,12 +45,14 @@ def test_analyze_prints_participants_kept_and_excluded_by_reason_and_items_selec
     assert (people["considered"], people["kept"], people["excluded"]) == (34, 28, 6)
     assert people["excluded_by_reason"] == {
         ENDED_BY_FAILED_CHECKS: 1, FAILED_ATTENTION_CHECKS: 2, TOO_FAST: 1,
-        IDENTICAL_PVQ21: 1, IDENTICAL_BFI10: 1, INCONSISTENT_BFI10: 2,  # identical BFI answers contradict its reversed items
+        IDENTICAL_PVQ21: 1, LONGSTRING_PVQ21: 1, IDENTICAL_BFI10: 1,
+        OUTLIER_BFI10: 1,  # the BFI-10 answers that agree with both halves of every antonym pair
     }
     assert "34 considered, 28 kept, 6 excluded" in output
     assert "survey ended for failed attention checks (ended_by_failed_checks): 1" in output
     assert "pvq:" in output and "higher_pvq:" in output and "bfi:" in output
-    assert analysis.rules["min_completion_seconds"] == 360.0
+    assert analysis.rules["min_completion_seconds"] is None and analysis.rules["min_median_fraction"] == 0.5
+    assert people["median_completion_seconds"] == 20 * 60 and people["min_seconds_applied"] == 10 * 60
 
 
 def test_previews_and_unfinished_participants_are_not_considered(completed_study):

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 
 def test_a_studys_own_rules_are_used_and_recorded(completed_study):
     StudyAnalysisSettings.objects.create(
-        study=completed_study, min_completion_seconds=None, max_failed_checks=5, threshold=0.4, alpha=0.01
+        study=completed_study, min_completion_seconds=None, min_median_fraction=None, max_failed_checks=5,
+        threshold=0.4, alpha=0.01,
     )
     call_command("analyze", "values", stdout=StringIO(), stderr=StringIO())
     analysis = Analysis.objects.get()

@@ -12,6 +12,7 @@ from psychometrics.stats.filtering import (
     IDENTICAL_PVQ21,
     INCONSISTENT_BFI10,
     INCONSISTENT_PVQ21,
+    LONGSTRING_PVQ21,
     MANUAL_EXCLUSION,
     TOO_FAST,
     FilterRules,
@@ -64,12 +65,12 @@ def test_the_index_stays_between_minus_one_and_one():
 def test_random_responding_is_mostly_flagged_and_careful_responding_is_not():
     rng = np.random.default_rng(11)
     random_answers = pd.DataFrame(rng.integers(1, 7, (400, 21)), columns=range(1, 22))
-    flagged = (pvq21_consistency(random_answers) < FilterRules().min_pvq21_consistency).mean()
+    flagged = (pvq21_consistency(random_answers) < 0.30).mean()  # Johnson's cut-off, now an opt-in rule
     assert flagged > 0.5
     assert pvq21_consistency(pd.DataFrame([CAREFUL_PVQ])).iloc[0] >= 0.3
 
 
-def test_each_default_rule_excludes_with_its_reason():
+def test_each_rule_excludes_with_its_reason():
     same_pvq = dict.fromkeys(range(1, 22), 4)
     same_bfi = dict.fromkeys(range(1, 11), 3)
     people = _people(
@@ -84,16 +85,18 @@ def test_each_default_rule_excludes_with_its_reason():
                         "flat_pvq": same_pvq, "flat_bfi": CAREFUL_PVQ}).T
     bfi = pd.DataFrame({"ok": CAREFUL_BFI, "ended": CAREFUL_BFI, "checks": CAREFUL_BFI, "fast": CAREFUL_BFI,
                         "flat_pvq": CAREFUL_BFI, "flat_bfi": same_bfi}).T
-    decisions = participant_decisions(people, pvq, bfi, FilterRules()).set_index("participant")
+    rules = FilterRules(min_completion_seconds=360.0)  # a study's own minimum
+    decisions = participant_decisions(people, pvq, bfi, rules).set_index("participant")
     assert decisions.loc["ok", "kept"] and decisions.loc["ok", "reasons"] == []
     assert decisions.loc["ended", "reasons"] == [ENDED_BY_FAILED_CHECKS, FAILED_ATTENTION_CHECKS]
     assert decisions.loc["checks", "reasons"] == [FAILED_ATTENTION_CHECKS]
     assert decisions.loc["fast", "reasons"] == [TOO_FAST]
-    assert decisions.loc["flat_pvq", "reasons"] == [IDENTICAL_PVQ21]
+    assert decisions.loc["flat_pvq", "reasons"] == [IDENTICAL_PVQ21, LONGSTRING_PVQ21]
     assert decisions.loc["flat_bfi", "reasons"] == [IDENTICAL_BFI10]
     assert not decisions.loc[["ended", "checks", "fast", "flat_pvq", "flat_bfi"], "kept"].any()
     assert exclusion_counts(decisions.reset_index()) == {
         ENDED_BY_FAILED_CHECKS: 1, FAILED_ATTENTION_CHECKS: 2, TOO_FAST: 1, IDENTICAL_PVQ21: 1, IDENTICAL_BFI10: 1,
+        LONGSTRING_PVQ21: 1,
     }
 
 
@@ -108,7 +111,8 @@ def test_low_consistency_is_an_exclusion_reason_for_each_instrument():
     people = _people(("a", False, 0, 900.0), ("b", False, 0, 900.0))
     pvq = pd.DataFrame({"a": inconsistent_pvq, "b": CAREFUL_PVQ}).T
     bfi = pd.DataFrame({"a": CAREFUL_BFI, "b": contradicting_bfi}).T
-    decisions = participant_decisions(people, pvq, bfi, FilterRules()).set_index("participant")
+    rules = FilterRules(min_pvq21_consistency=0.30, min_bfi10_consistency=0.0, outlier_rate=None)  # opt-in
+    decisions = participant_decisions(people, pvq, bfi, rules).set_index("participant")
     assert decisions.loc["a", "reasons"] == [INCONSISTENT_PVQ21]
     assert decisions.loc["b", "reasons"] == [INCONSISTENT_BFI10]
 
@@ -118,13 +122,14 @@ def test_the_limits_themselves_are_allowed():
     people = _people(("limit", False, 2, 360.0), ("checks", False, 3, 360.0), ("fast", False, 2, 359.0))
     pvq = pd.DataFrame(dict.fromkeys(("limit", "checks", "fast"), CAREFUL_PVQ)).T
     bfi = pd.DataFrame(dict.fromkeys(("limit", "checks", "fast"), CAREFUL_BFI)).T
-    decisions = participant_decisions(people, pvq, bfi, FilterRules()).set_index("participant")
+    rules = FilterRules(min_completion_seconds=360.0)
+    decisions = participant_decisions(people, pvq, bfi, rules).set_index("participant")
     assert decisions["reasons"].to_dict() == {"limit": [], "checks": [FAILED_ATTENTION_CHECKS], "fast": [TOO_FAST]}
 
 
 def test_rules_set_to_none_are_switched_off():
     people = _people(("fast", False, 5, 10.0))
-    rules = FilterRules(max_failed_checks=None, min_completion_seconds=None)
+    rules = FilterRules(max_failed_checks=None, min_completion_seconds=None, min_median_fraction=None)
     decisions = participant_decisions(people, pd.DataFrame([CAREFUL_PVQ], index=["fast"]),
                                       pd.DataFrame([CAREFUL_BFI], index=["fast"]), rules)
     assert decisions.loc[0, "kept"]
@@ -134,7 +139,8 @@ def test_a_manual_decision_wins_over_the_rules_and_keeps_the_findings():
     people = _people(("fast", False, 0, 10.0), ("ok", False, 0, 900.0))
     pvq = pd.DataFrame({"fast": CAREFUL_PVQ, "ok": CAREFUL_PVQ}).T
     bfi = pd.DataFrame({"fast": CAREFUL_BFI, "ok": CAREFUL_BFI}).T
-    decisions = participant_decisions(people, pvq, bfi, FilterRules(), {"fast": "include", "ok": "exclude"})
+    rules = FilterRules(min_completion_seconds=360.0)
+    decisions = participant_decisions(people, pvq, bfi, rules, {"fast": "include", "ok": "exclude"})
     decisions = decisions.set_index("participant")
     assert decisions.loc["fast", "kept"] and decisions.loc["fast", "reasons"] == [TOO_FAST]
     assert not decisions.loc["ok", "kept"] and decisions.loc["ok", "reasons"] == [MANUAL_EXCLUSION]
