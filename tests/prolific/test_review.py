@@ -21,7 +21,7 @@ POSTS = r"/submissions/(bulk-approve|.+/transition|.+/request-return)/"
 
 @pytest.fixture
 def cohort(fake, study):
-    """Two who passed, one who failed the attention checks, one who declined consent, one still on Prolific only."""
+    """Two who completed, one who failed three attention checks, one who declined consent, one still on Prolific only."""
     people = {
         "passed1": participant_on_prolific(fake, study, status=Participant.Status.COMPLETED),
         "passed2": participant_on_prolific(fake, study, status=Participant.Status.COMPLETED),
