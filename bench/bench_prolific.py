@@ -34,7 +34,7 @@ def _measure() -> None:
     from prolific.selectors import review_plan
     from prolific.services import prolific_settings_update, review_send, submissions_reconcile
     from prolific.testserver import FakeProlific
-    from surveys.models import Participant, Study
+    from surveys.models import AttentionCheckResponse, Participant, Study
 
     token = "bench-token-0000"  # noqa: S105 (the local fake server's token)
     with FakeProlific(token=token, page_size=200) as fake:
@@ -50,6 +50,15 @@ def _measure() -> None:
                 arrived_at=now, expires_at=now, prolific_session_id=f"s{i:023x}",
             )  # fmt: skip
             for i in range(N)
+        )
+        # Failed-checks participants failed two checks: Prolific's minimum for a rejection.
+        AttentionCheckResponse.objects.bulk_create(
+            AttentionCheckResponse(
+                participant=p, check_key=f"check-{k}", step=k, expected=3, answer=1, passed=False, answered_at=now
+            )
+            for p in participants
+            if p.status == "failed_checks"
+            for k in (1, 2)
         )
         for p in participants:
             fake.add_submission("bench-study", p.prolific_pid, submission_id=p.prolific_session_id)

@@ -7,9 +7,10 @@ from prolific.models import ApiCall, ProlificSettings, ProlificSubmission, Revie
 @admin.register(ProlificSettings)
 class ProlificSettingsAdmin(StudyScopedAdmin):
     list_display = ["study", "token_hint", "token_env_var", "updated_at"]
-    # Secrets are edited on the study's Prolific page, never shown here.
+    # Secrets are edited on the study's Prolific page, never shown here; so is the returns-for-data-quality
+    # setting, whose confirmation (how many participants it affects) only that page asks for.
     exclude = ["token_encrypted", "webhook_secret_encrypted"]
-    readonly_fields = ["token_hint", "webhook_secret_hint"]
+    readonly_fields = ["token_hint", "webhook_secret_hint", "return_excluded_for_quality"]
 
 
 @admin.register(ProlificSubmission)

@@ -17,6 +17,8 @@ DEFAULT_REJECTION_MESSAGE = (
     "than the study allows, as stated in the instructions, so we cannot approve it."
 )
 DEFAULT_RETURN_REASON = "Did not complete the study as required (declined consent, or the answers could not be used)."
+# Prolific's attention-check policy: a submission may be rejected only for at least two failed fair checks.
+MIN_FAILED_CHECKS_TO_REJECT = 2
 
 
 class SubmissionStatus(models.TextChoices):
@@ -65,6 +67,11 @@ class ProlificSettings(models.Model):
     webhook_secret_hint = models.CharField(max_length=8, blank=True)
     rejection_message = models.TextField(default=DEFAULT_REJECTION_MESSAGE)
     return_reason = models.CharField(max_length=300, default=DEFAULT_RETURN_REASON)
+    return_excluded_for_quality = models.BooleanField(
+        default=False,
+        help_text="Ask participants who completed the study but whom the latest analysis excluded (for anything but "
+        "attention checks) to return instead of approving them. Off: pay follows Prolific's rules only.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -127,7 +134,7 @@ class ReviewAction(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     rejection_category = models.CharField(max_length=24, blank=True)
     message = models.TextField(blank=True)
-    reason = models.CharField(max_length=200, help_text="Why the platform chose this action.")
+    reason = models.TextField(help_text="Why the platform chose this action (the basis shown in the review).")
     state = models.CharField(max_length=12, choices=State.choices)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=1)

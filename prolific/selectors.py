@@ -1,20 +1,27 @@
-"""Read-only queries for Prolific operations: who passed, the reconcile report and the review plan."""
+"""Read-only queries for Prolific operations: who is paid, the reconcile report and the review plan."""
 
 import hashlib
 import json
 from dataclasses import dataclass, field
 
+from django.db.models import Count, Q
+
 from prolific.client import BULK_APPROVE_BATCH, pseudonymise
 from prolific.models import (
+    MIN_FAILED_CHECKS_TO_REJECT,
     MIN_REJECTION_MESSAGE_LENGTH,
     ProlificSettings,
     ProlificSubmission,
     ReviewAction,
     SubmissionStatus,
 )
+from psychometrics.stats.filtering import ATTENTION_REASONS, REASONS
 from surveys.models import Participant, Study
 
 REJECTION_CATEGORY_FAILED_CHECK = "FAILED_CHECK"
+# Analysis exclusions that may cost pay, and then only as a return request when the study opts in:
+# everything but attention checks (data quality, completion time, a researcher's exclusion).
+PAY_RETURNABLE_REASONS = frozenset(REASONS) - ATTENTION_REASONS
 # Prolific statuses meaning "the participant finished and submitted on Prolific".
 SUBMITTED_STATUSES = {
     SubmissionStatus.AWAITING_REVIEW,
@@ -28,48 +35,106 @@ SUBMITTED_STATUSES = {
 
 @dataclass(frozen=True)
 class Verdict:
-    passed: bool
-    failed_checks: bool
-    reason: str
+    """What the review does with one participant's submission, and the basis shown for it."""
+
+    action: str  # a ReviewAction.Action
+    basis: str
 
 
-def participant_verdicts(*, study: Study) -> dict[int, Verdict]:
-    """Whether each participant passed the quality filter, keyed by participant pk.
+def _checks_phrase(n: int) -> str:
+    return f"{n} attention check{'' if n == 1 else 's'}"
 
-    This is the one place that decides who is paid. When the study has a succeeded psychometrics
-    analysis, its per-participant decisions rule: kept passes; excluded for attention checks fails
-    on attention checks (rejected); excluded for any other reason (too fast, identical or
-    inconsistent answers, a researcher's exclusion) is asked to return rather than rejected.
-    Participants the analysis did not cover (declined consent, finished after it ran) and studies
-    without an analysis fall back to the survey's own rule: completed passes (completing means no
-    more failed attention checks than allowed), ``failed_checks`` fails on attention checks,
-    anything else did not pass for another reason.
+
+def participant_verdicts(*, study: Study, return_excluded_for_quality: bool | None = None) -> dict[int, Verdict]:
+    """What the review does with each participant, keyed by participant pk: the one place that decides pay.
+
+    Pay follows Prolific's rules, not the analysis:
+
+    - ``completed`` is approved, whatever an analysis decided about the answers (too fast,
+      identical, inconsistent or outlying answers, a researcher's exclusion are data-quality
+      decisions for the analysis, not pay decisions);
+    - ``failed_checks`` with at least ``MIN_FAILED_CHECKS_TO_REJECT`` failed attention checks is
+      rejected (Prolific allows rejection for at least two failed fair checks);
+    - ``failed_checks`` with fewer failed checks (a study allowing none) is not rejected: having
+      answered every page they are approved; had they not, they would be asked to return;
+    - anyone else (declined consent, never finished here) is asked to return.
+
+    Only when the study turns on ``return_excluded_for_quality`` (``None``: the saved setting) are
+    participants who would be approved but whom the latest succeeded analysis excluded for a reason
+    in ``PAY_RETURNABLE_REASONS`` asked to return instead; never rejected.
     """
     from psychometrics.selectors import analysis_latest
-    from psychometrics.stats.filtering import ENDED_BY_FAILED_CHECKS, FAILED_ATTENTION_CHECKS, REASONS
 
-    verdicts = {}
-    for pk, status in Participant.objects.filter(study=study, is_preview=False).values_list("pk", "status"):
-        if status == Participant.Status.COMPLETED:
-            verdicts[pk] = Verdict(True, False, "completed and passed the attention checks")
-        elif status == Participant.Status.FAILED_CHECKS:
-            verdicts[pk] = Verdict(False, True, "failed more attention checks than the study allows")
-        elif status == Participant.Status.NO_CONSENT:
-            verdicts[pk] = Verdict(False, False, "declined consent")
-        else:
-            verdicts[pk] = Verdict(False, False, f"did not finish the study here (status: {status})")
+    if return_excluded_for_quality is None:
+        return_excluded_for_quality = prolific_settings_for(study=study).return_excluded_for_quality
     analysis = analysis_latest(study=study, succeeded=True)
+    exclusions = {}
     if analysis is not None:
-        attention = {ENDED_BY_FAILED_CHECKS, FAILED_ATTENTION_CHECKS}
-        for pk, kept, reasons in analysis.decisions.values_list("participant_id", "kept", "reasons"):
-            if pk not in verdicts:
-                continue  # a preview
-            if kept:
-                verdicts[pk] = Verdict(True, False, f"kept by analysis {analysis.pk}")
-            else:
-                text = "; ".join(REASONS.get(code, code) for code in reasons) or "excluded"
-                verdicts[pk] = Verdict(False, bool(attention & set(reasons)), f"analysis {analysis.pk}: {text}")
+        exclusions = dict(analysis.decisions.filter(kept=False).values_list("participant_id", "reasons"))
+    rows = (
+        Participant.objects.filter(study=study, is_preview=False)
+        .annotate(n_failed=Count("checks", filter=Q(checks__passed=False)))
+        .values_list("pk", "status", "completed_at", "n_failed")
+    )
+    verdicts = {}
+    for pk, status, completed_at, n_failed in rows:
+        finished = None  # the basis for paying someone who finished, unless the study opts in to returns
+        if status == Participant.Status.COMPLETED:
+            finished = "completed the study"
+        elif status == Participant.Status.FAILED_CHECKS and n_failed >= MIN_FAILED_CHECKS_TO_REJECT:
+            verdict = Verdict(
+                ReviewAction.Action.REJECT,
+                f"failed {_checks_phrase(n_failed)} (Prolific policy: at least {MIN_FAILED_CHECKS_TO_REJECT} "
+                "failed fair checks allow a rejection)",
+            )
+        elif status == Participant.Status.FAILED_CHECKS and completed_at is not None:
+            finished = (
+                f"answered every page; failed {_checks_phrase(n_failed)}, more than the study's "
+                f"{study.max_failed_checks} allowed, but Prolific allows rejection only for at least "
+                f"{MIN_FAILED_CHECKS_TO_REJECT} failed checks"
+            )
+        elif status == Participant.Status.FAILED_CHECKS:
+            verdict = Verdict(
+                ReviewAction.Action.REQUEST_RETURN,
+                f"did not finish the study (no finish time here) and failed {_checks_phrase(n_failed)}: fewer than "
+                f"{MIN_FAILED_CHECKS_TO_REJECT} failed checks cannot be rejected under Prolific's policy",
+            )
+        elif status == Participant.Status.NO_CONSENT:
+            verdict = Verdict(ReviewAction.Action.REQUEST_RETURN, "declined consent")
+        else:
+            verdict = Verdict(ReviewAction.Action.REQUEST_RETURN, f"did not finish the study here (status: {status})")
+        if finished is not None:
+            verdict = _finished_verdict(finished, analysis, exclusions.get(pk), return_excluded_for_quality)
+        verdicts[pk] = verdict
     return verdicts
+
+
+def _finished_verdict(basis: str, analysis, reasons: list[str] | None, quality_returns_on: bool) -> Verdict:
+    """Approve someone who finished, unless the study asks those excluded for data quality to return."""
+    if reasons is None:
+        return Verdict(ReviewAction.Action.APPROVE, basis)
+    text = "; ".join(REASONS.get(code, code) for code in reasons) or "no reason recorded"
+    returnable = PAY_RETURNABLE_REASONS & set(reasons)
+    if quality_returns_on and returnable:
+        returnable_text = "; ".join(REASONS.get(code, code) for code in reasons if code in returnable)
+        return Verdict(
+            ReviewAction.Action.REQUEST_RETURN,
+            f"excluded by analysis {analysis.pk} for {returnable_text}; returns for data quality are on for this study",
+        )
+    return Verdict(
+        ReviewAction.Action.APPROVE, f"{basis} (analysis {analysis.pk} excluded them for: {text}; pay is not affected)"
+    )
+
+
+def quality_returns_count(*, study: Study) -> int:
+    """How many participants turning on ``return_excluded_for_quality`` would ask to return now.
+
+    They are those who would otherwise be approved but whom the latest succeeded analysis excluded
+    for a reason in ``PAY_RETURNABLE_REASONS``.
+    """
+    off = participant_verdicts(study=study, return_excluded_for_quality=False)
+    on = participant_verdicts(study=study, return_excluded_for_quality=True)
+    return sum(off[pk].action != on[pk].action for pk in off)
 
 
 def prolific_settings_for(*, study: Study) -> ProlificSettings:
@@ -186,6 +251,7 @@ class ReviewPlan:
     unmatched: int  # awaiting review on Prolific with no participant here: left for manual review
     problems: list[str]
     digest: str
+    quality_returns_on: bool = False  # the study asks participants excluded for data quality to return
 
     @property
     def is_empty(self) -> bool:
@@ -193,14 +259,16 @@ class ReviewPlan:
 
 
 def review_plan(*, study: Study) -> ReviewPlan:
-    """What a review would send to Prolific now, from the last reconcile.
+    """What a review would send to Prolific now, from the last reconcile, each decision with its basis.
 
-    Only submissions Prolific shows as AWAITING REVIEW are considered, and none that already has
-    a sent or confirmed action, so re-running after a send plans nothing (idempotent).
+    Decisions come from ``participant_verdicts`` (Prolific's rules; analysis exclusions only when the
+    study opts in to returns for data quality). Only submissions Prolific shows as AWAITING REVIEW
+    are considered, and none that already has a sent or confirmed action, so re-running after a
+    send plans nothing (idempotent).
     """
     settings_row = prolific_settings_for(study=study)
     rejection_message, return_reason = settings_row.rejection_message, settings_row.return_reason
-    verdicts = participant_verdicts(study=study)
+    verdicts = participant_verdicts(study=study, return_excluded_for_quality=settings_row.return_excluded_for_quality)
     approvals, rejections, returns, waiting, problems = [], [], [], [], []
     unmatched = 0
     submissions = (
@@ -226,20 +294,20 @@ def review_plan(*, study: Study) -> ReviewPlan:
             "participant_pk": participant.pk,
             "pseudonym": participant.pseudonym,
         }
-        if verdict.passed:
-            approvals.append(PlannedAction(action=ReviewAction.Action.APPROVE, reason=verdict.reason, **common))
-        elif verdict.failed_checks:
+        if verdict.action == ReviewAction.Action.APPROVE:
+            approvals.append(PlannedAction(action=verdict.action, reason=verdict.basis, **common))
+        elif verdict.action == ReviewAction.Action.REJECT:
             rejections.append(
                 PlannedAction(
-                    action=ReviewAction.Action.REJECT,
-                    reason=verdict.reason,
+                    action=verdict.action,
+                    reason=verdict.basis,
                     rejection_category=REJECTION_CATEGORY_FAILED_CHECK,
                     message=rejection_message,
                     **common,
                 )
             )
         else:
-            returns.append(PlannedAction(action=ReviewAction.Action.REQUEST_RETURN, reason=verdict.reason, **common))
+            returns.append(PlannedAction(action=verdict.action, reason=verdict.basis, **common))
     if rejections and len(rejection_message) < MIN_REJECTION_MESSAGE_LENGTH:
         problems.append(
             f"The rejection message has {len(rejection_message)} characters; Prolific requires at least "
@@ -283,6 +351,7 @@ def review_plan(*, study: Study) -> ReviewPlan:
         unmatched=unmatched,
         problems=problems,
         digest=digest,
+        quality_returns_on=settings_row.return_excluded_for_quality,
     )
 
 

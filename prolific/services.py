@@ -30,6 +30,7 @@ from prolific.selectors import (
     PlannedAction,
     ReconcileReport,
     prolific_settings_for,
+    quality_returns_count,
     reconcile_report,
     review_plan,
 )
@@ -59,6 +60,10 @@ MSG_PLAN_CHANGED = (
     "Nothing was sent: preview the review again."
 )
 MSG_PLAN_PROBLEMS = "Nothing was sent: {problems}"
+MSG_CONFIRM_QUALITY_RETURNS = (
+    "Turning on returns for data quality asks {n} participant(s) who finished the study to return instead of "
+    "paying them (the latest analysis excluded them). Confirm: \"Yes, ask these {n} participants to return\"."
+)
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # The server's own secrets are never a study's token source, whatever PROLIFIC_TOKEN_ENV_VARS says.
@@ -99,10 +104,15 @@ def prolific_settings_update(
     webhook_secret: str | None = None,
     rejection_message: str | None = None,
     return_reason: str | None = None,
+    return_excluded_for_quality: bool | None = None,
+    confirmed_quality_returns: int | None = None,
 ) -> ProlificSettings:
     """Change a study's Prolific settings; ``None`` leaves a field as it is.
 
-    A new token replaces an environment-variable source and vice versa. Raises ProlificOpsError.
+    A new token replaces an environment-variable source and vice versa. Turning on
+    ``return_excluded_for_quality`` needs ``confirmed_quality_returns`` equal to the number of
+    participants it would ask to return now (``quality_returns_count``), so the researcher has
+    seen that number. Raises ProlificOpsError.
     """
     settings_row = ProlificSettings.objects.select_for_update().get(pk=prolific_settings_get(study=study).pk)
     token = (token or "").strip() or None
@@ -133,6 +143,12 @@ def prolific_settings_update(
         settings_row.rejection_message = rejection_message
     if return_reason is not None and return_reason.strip():
         settings_row.return_reason = return_reason.strip()
+    if return_excluded_for_quality and not settings_row.return_excluded_for_quality:
+        affected = quality_returns_count(study=study)
+        if confirmed_quality_returns != affected:
+            raise ProlificOpsError(MSG_CONFIRM_QUALITY_RETURNS.format(n=affected))
+    if return_excluded_for_quality is not None:
+        settings_row.return_excluded_for_quality = return_excluded_for_quality
     settings_row.full_clean()
     settings_row.save()
     return settings_row
@@ -460,7 +476,7 @@ def review_send(
     client: ProlificClient | None = None,
     progress: Callable[[Iterable], Iterable] | None = None,
 ) -> ReviewResult:
-    """Send the review plan to Prolific: bulk-approve the passed, reject the failed, ask the rest to return.
+    """Send the review plan to Prolific: bulk-approve, reject and ask to return as ``review_plan`` decided.
 
     Reconciles first so the plan rests on Prolific's current statuses, refuses to send when the
     plan differs from the previewed ``expected_digest``, and reconciles again afterwards so that

@@ -20,6 +20,7 @@ from prolific.secrets_box import SecretUnreadable
 from prolific.selectors import (
     CATEGORY_LABELS,
     prolific_settings_for,
+    quality_returns_count,
     reconcile_report,
     review_plan,
     webhook_match,
@@ -49,16 +50,37 @@ def _token_env_help(study) -> str:
     return f"Allowed for this study by the server operator: {', '.join(allowed)}. Replaces a stored token."
 
 
-def _page_context(study, form=None) -> dict:
+def _settings_form(study, data=None) -> ProlificSettingsForm:
+    """The settings form; its confirmation names how many people returns for data quality affect now.
+
+    A re-rendered form (after an error) shows the current count with the confirmation unticked, so a
+    researcher never confirms a number they were not shown.
+    """
     settings_row = prolific_settings_for(study=study)
-    form = form or ProlificSettingsForm(
-        token_env_help=_token_env_help(study),
+    options = {
+        "token_env_help": _token_env_help(study),
+        "quality_returns_now": quality_returns_count(study=study),
+        "quality_returns_on": settings_row.return_excluded_for_quality,
+    }
+    if data is not None:
+        data = data.copy()
+        data["quality_returns_count"] = str(options["quality_returns_now"])
+        data.pop("confirm_quality_returns", None)
+        return ProlificSettingsForm(data, **options)
+    return ProlificSettingsForm(
         initial={
             "prolific_study_id": study.prolific_study_id,
             "rejection_message": settings_row.rejection_message,
             "return_reason": settings_row.return_reason,
-        }
+            "return_excluded_for_quality": settings_row.return_excluded_for_quality,
+        },
+        **options,
     )
+
+
+def _page_context(study, form=None) -> dict:
+    settings_row = prolific_settings_for(study=study)
+    form = form or _settings_form(study)
     report = reconcile_report(study=study)
     return {
         "study": study,
@@ -83,9 +105,14 @@ def study_prolific(request, study):
 @require_POST
 @researcher_required
 def settings_save(request, study):
-    form = ProlificSettingsForm(request.POST, token_env_help=_token_env_help(study))
+    settings_row = prolific_settings_for(study=study)
+    form = ProlificSettingsForm(
+        request.POST,
+        token_env_help=_token_env_help(study),
+        quality_returns_on=settings_row.return_excluded_for_quality,
+    )
     if not form.is_valid():
-        return render(request, "prolific/study.html", _page_context(study, form), status=400)
+        return _settings_refused(request, study)
     data = form.cleaned_data
     try:
         services.prolific_settings_update(
@@ -96,12 +123,22 @@ def settings_save(request, study):
             webhook_secret=data["webhook_secret"] or None,
             rejection_message=data["rejection_message"],
             return_reason=data["return_reason"],
+            return_excluded_for_quality=data["return_excluded_for_quality"],
+            confirmed_quality_returns=form.confirmed_quality_returns,
         )
     except services.ProlificOpsError as exc:
-        form.add_error(None, str(exc))
-        return render(request, "prolific/study.html", _page_context(study, form), status=400)
+        return _settings_refused(request, study, str(exc))
     messages.success(request, "Prolific settings saved.")
     return redirect("prolific:study", slug=study.slug)
+
+
+def _settings_refused(request, study, error: str | None = None):
+    """Re-render the page with the form's errors (and ``error``); the confirmation shows the current count, unticked."""
+    form = _settings_form(study, request.POST)
+    form.is_valid()
+    if error:
+        form.add_error(None, error)
+    return render(request, "prolific/study.html", _page_context(study, form), status=400)
 
 
 @require_POST

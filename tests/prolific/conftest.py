@@ -1,7 +1,9 @@
 import pytest
+from django.utils import timezone
 
 from prolific.services import prolific_settings_update
 from prolific.testserver import FakeProlific
+from surveys.models import AttentionCheckResponse, Participant
 from tests.factories import ParticipantFactory, StudyFactory
 
 TOKEN = "tok-0123456789abcdefWXYZ"
@@ -27,9 +29,26 @@ def study(db):
     return study
 
 
-def participant_on_prolific(fake, study, *, status, prolific_status="AWAITING REVIEW", **kwargs):
-    """A participant here with a matching submission on the fake Prolific; returns (participant, submission id)."""
+def participant_on_prolific(fake, study, *, status, prolific_status="AWAITING REVIEW", failed_checks=None, **kwargs):
+    """A participant here with a matching submission on the fake Prolific; returns (participant, submission id).
+
+    A completed or failed-checks participant answered every page (as the survey does, it finished them);
+    ``failed_checks`` attention checks are recorded as failed (default: one more than the study allows
+    for a failed-checks participant, none otherwise).
+    """
+    finished = status in (Participant.Status.COMPLETED, Participant.Status.FAILED_CHECKS)
+    if finished:
+        kwargs.setdefault("completed_at", timezone.now())
     participant = ParticipantFactory(study=study, status=status, **kwargs)
+    if failed_checks is None:
+        failed_checks = study.max_failed_checks + 1 if status == Participant.Status.FAILED_CHECKS else 0
+    AttentionCheckResponse.objects.bulk_create(
+        AttentionCheckResponse(
+            participant=participant, check_key=f"check-{i}", step=i + 1, expected=3, answer=1, passed=False,
+            answered_at=timezone.now(),
+        )  # fmt: skip
+        for i in range(failed_checks)
+    )
     submission_id = fake.add_submission(PROLIFIC_STUDY, participant.prolific_pid, status=prolific_status)
     participant.prolific_session_id = submission_id
     participant.save(update_fields=["prolific_session_id"])

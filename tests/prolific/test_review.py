@@ -1,4 +1,4 @@
-"""Review: approve who passed, reject who failed attention checks, ask the rest to return."""
+"""Review: approve who completed, reject who failed attention checks, ask the rest to return."""
 
 import pytest
 
@@ -21,7 +21,7 @@ POSTS = r"/submissions/(bulk-approve|.+/transition|.+/request-return)/"
 
 @pytest.fixture
 def cohort(fake, study):
-    """Two who passed, one who failed the attention checks, one who declined consent, one still on Prolific only."""
+    """Two who completed, one who failed three attention checks, one who declined consent, one still on Prolific only."""
     people = {
         "passed1": participant_on_prolific(fake, study, status=Participant.Status.COMPLETED),
         "passed2": participant_on_prolific(fake, study, status=Participant.Status.COMPLETED),
@@ -127,26 +127,45 @@ def test_a_bad_token_stops_the_review_with_a_clear_message(fake, study, cohort):
     assert not ReviewAction.objects.filter(state=ReviewAction.State.CONFIRMED).exists()
 
 
-def test_the_latest_psychometrics_analysis_decides_who_is_paid(fake, study, cohort):
+def test_the_latest_analysis_excludes_answers_but_does_not_decide_pay_unless_the_study_opts_in(fake, study, cohort):
     from psychometrics.models import Analysis, ParticipantDecision
 
-    (p1, _), (p2, _), (failed, _) = cohort["passed1"], cohort["passed2"], cohort["failed"]
+    (p1, _), (p2, _), (failed, _), (declined, _) = cohort["passed1"], cohort["passed2"], cohort["failed"], cohort["declined"]
     older = Analysis.objects.create(study=study, status=Analysis.Status.SUCCEEDED, rules={})
-    ParticipantDecision.objects.create(analysis=older, participant=p2, kept=True)
+    ParticipantDecision.objects.create(analysis=older, participant=p1, kept=False, reasons=["identical_pvq21"])
     latest = Analysis.objects.create(study=study, status=Analysis.Status.SUCCEEDED, rules={})
     ParticipantDecision.objects.create(analysis=latest, participant=p1, kept=True)
     ParticipantDecision.objects.create(analysis=latest, participant=p2, kept=False, reasons=["too_fast"])
     ParticipantDecision.objects.create(
-        analysis=latest, participant=failed, kept=False, reasons=["ended_by_failed_checks"]
+        analysis=latest, participant=failed, kept=False, reasons=["ended_by_failed_checks", "too_fast"]
     )
     Analysis.objects.create(study=study, status=Analysis.Status.FAILED, rules={})  # a failed run is ignored
 
     plan = review_plan(study=study)
 
-    assert [a.pseudonym for a in plan.approvals] == [p1.pseudonym]
+    approvals = {a.pseudonym: a.reason for a in plan.approvals}
+    assert sorted(approvals) == sorted([p1.pseudonym, p2.pseudonym])  # too fast: still paid
+    assert approvals[p1.pseudonym] == "completed the study"  # the older analysis's exclusion is ignored
+    assert approvals[p2.pseudonym] == (
+        f"completed the study (analysis {latest.pk} excluded them for: completed faster than the minimum time; "
+        "pay is not affected)"
+    )
     assert [a.pseudonym for a in plan.rejections] == [failed.pseudonym]
+    assert [a.pseudonym for a in plan.returns] == [declined.pseudonym]
+
+    settings_row = prolific_settings_get(study=study)
+    settings_row.return_excluded_for_quality = True
+    settings_row.save()
+    plan = review_plan(study=study)
+
+    assert [a.pseudonym for a in plan.approvals] == [p1.pseudonym]
+    assert [a.pseudonym for a in plan.rejections] == [failed.pseudonym]  # attention checks: still a rejection
     returns = {a.pseudonym: a.reason for a in plan.returns}
-    assert p2.pseudonym in returns and "faster than the minimum time" in returns[p2.pseudonym]
+    assert sorted(returns) == sorted([p2.pseudonym, declined.pseudonym])
+    assert returns[p2.pseudonym] == (
+        f"excluded by analysis {latest.pk} for completed faster than the minimum time; "
+        "returns for data quality are on for this study"
+    )
 
 
 def test_a_decision_prolific_applied_despite_an_error_answer_is_confirmed_by_the_next_reconcile(fake, study, cohort):

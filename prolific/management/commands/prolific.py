@@ -16,10 +16,10 @@ OPERATION_ERRORS = (services.ProlificOpsError, ProlificError, SecretUnreadable)
 class Command(BaseCommand):
     help = (
         "Prolific operations for one study. Steps: "
-        "'configure' sets the Prolific study id, the API token source and messages; "
+        "'configure' sets the Prolific study id, the API token source, messages and returns for data quality; "
         "'check' fetches the study from Prolific to prove token and id work; "
         "'reconcile' fetches every submission, lists mismatches and frees places of returned/timed-out ones; "
-        "'review' previews the approvals, rejections and return requests (add --send to send them). "
+        "'review' previews the approvals, rejections and return requests with the basis of each (add --send to send them). "
         "Participants are shown by pseudonym; the API token is never printed."
     )
 
@@ -49,6 +49,16 @@ class Command(BaseCommand):
             "--rejection-message-file", metavar="PATH", help="configure: text file holding the rejection message (>= 100 characters)."
         )
         parser.add_argument("--return-reason", help="configure: reason sent when asking a participant to return.")
+        parser.add_argument(
+            "--returns-for-quality", choices=["on", "off"],
+            help="configure: 'on' asks participants who finished but whom the latest analysis excluded (for anything "
+            "but attention checks) to return instead of approving them; 'off' (the default) pays them.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--confirm-returns", type=int, metavar="N",
+            help="configure: with --returns-for-quality on, the number of participants it affects now (the error "
+            "without it names the number).",
+        )  # fmt: skip
 
     def handle(self, *args, slug, step, send, dry_run, **options):
         study = Study.objects.filter(slug=slug).first()
@@ -64,7 +74,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _configure(self, study, *, prolific_study_id, token_env, token_stdin, webhook_secret_stdin,
-                   rejection_message_file, return_reason, **_):  # fmt: skip
+                   rejection_message_file, return_reason, returns_for_quality, confirm_returns, **_):  # fmt: skip
         lines = iter(sys.stdin.read().splitlines()) if (token_stdin or webhook_secret_stdin) else iter(())
         token = next(lines, "").strip() if token_stdin else None
         if token_stdin and not token:
@@ -80,10 +90,13 @@ class Command(BaseCommand):
         services.prolific_settings_update(
             study=study, prolific_study_id=prolific_study_id, token=token, token_env_var=token_env,
             webhook_secret=secret, rejection_message=message, return_reason=return_reason,
+            return_excluded_for_quality=None if returns_for_quality is None else returns_for_quality == "on",
+            confirmed_quality_returns=confirm_returns,
         )  # fmt: skip
         self.stdout.write(self.style.SUCCESS(
             f"Saved. Prolific study id: {study.prolific_study_id or 'not set'}; token: "
-            f"{services.token_description(study=study)}."
+            f"{services.token_description(study=study)}; returns for data quality: "
+            f"{'on' if services.prolific_settings_get(study=study).return_excluded_for_quality else 'off'}."
         ))  # fmt: skip
 
     def _check(self, study, **_):
@@ -106,9 +119,13 @@ class Command(BaseCommand):
 
     def _review(self, study, *, send, **_):
         plan = review_plan(study=study)
-        self.stdout.write(f"Review plan {plan.digest} (from the last reconcile; run 'reconcile' first for fresh statuses):")
+        self.stdout.write(f"Review plan {plan.digest} (from the last reconcile; run 'reconcile' first for fresh statuses).")
+        self.stdout.write(
+            "Pay follows Prolific's rules: completed -> approve; at least two failed attention checks -> reject. "
+            f"Returns for data quality are {'on' if plan.quality_returns_on else 'off'} for this study."
+        )
         for item in plan.approvals + plan.rejections + plan.returns:
-            self.stdout.write(f"  {item.pseudonym:<20} {item.action:<15} {item.reason}")
+            self.stdout.write(f"  {item.pseudonym:<20} {item.action} — {item.reason}")
         for who, note in plan.waiting:
             self.stdout.write(f"  {who:<20} waiting: {note}")
         if plan.unmatched:
