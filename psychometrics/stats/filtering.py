@@ -100,12 +100,12 @@ class FilterRules:
         Exclude participants who gave one answer to every PVQ-21 item, or to every BFI-10 item.
     max_longstring_pvq21, max_longstring_bfi10 : int or None
         Exclude participants whose longest run of identical consecutive answers is longer than this
-        (Johnson, 2005). PVQ-21 default 15 (runs of 16+ of 21: 0.8 % of real respondents, half of them
+        (Johnson, 2005). PVQ-21 default 16 (runs of 17+ of 21: 0.5 % of real respondents, most of them
         all-identical); BFI-10 off (its reversed items make the identical-answers rule enough).
     outlier_rate : float or None
         The outlier screen (``careless.outlier_scores``): the share of ordinary respondents it may
         flag, shared by the questionnaires a participant answered in proportion to their length.
-        Default 0.03.
+        Default 0.035 (docs/psychometrics.md, "Screening").
     min_pvq21_consistency, min_bfi10_consistency : float or None
         Even-odd consistency cut-offs (Johnson's .30 for the PVQ-21; the BFI-10 antonym pairs).
         Off by default: on real samples they exclude 16-26 % of ordinary respondents while catching
@@ -116,9 +116,9 @@ class FilterRules:
     min_completion_seconds: float | None = None
     min_median_fraction: float | None = 0.5
     exclude_identical_answers: bool = True
-    max_longstring_pvq21: int | None = 15
+    max_longstring_pvq21: int | None = 16
     max_longstring_bfi10: int | None = None
-    outlier_rate: float | None = 0.03
+    outlier_rate: float | None = 0.035
     min_pvq21_consistency: float | None = None
     min_bfi10_consistency: float | None = None
 

@@ -33,7 +33,7 @@ DATA_QUALITY_EXCLUSIONS = {
     "too_fast": "completed faster than the minimum time",
     "identical_pvq21": "same answer to every PVQ-21 item",
     "inconsistent_bfi10": "low even-odd consistency in the BFI-10",
-    "outlier_pvq21": "PVQ-21 answers far outside the sample's pattern (Mahalanobis distance)",
+    "outlier_pvq21": "PVQ-21 answers unlike those of ordinary respondents (outlier screen)",
     "manual_exclusion": "excluded by a researcher",
 }
 
