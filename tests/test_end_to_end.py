@@ -9,8 +9,10 @@ the analysis selects items for; everything else they answer is noise.
 import io
 import json
 import random
+from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -24,14 +26,26 @@ from surveys.models import Participant, Rating
 from tests.surveys.helpers import arrive, current_page
 
 PARTICIPANTS = 60
-BENEVOLENCE_PORTRAITS = {12, 18}
 
 
 def _clip(value: float, low: int, high: int) -> str:
     return str(int(min(high, max(low, round(value)))))
 
 
-def _planted_answers(participant: Participant, latent: float, rng: random.Random) -> dict:
+def _careful_respondents():
+    """Real GSS 2012 PVQ-21 answers and norm-simulated BFI-10 answers (the screens' reference samples), with
+    each respondent's standardised Benevolence score (MRAT-centred) as the latent that drives their ratings."""
+    from psychometrics.stats.careless import reference_answers
+    from psychometrics.stats.scoring import score_pvq21
+
+    pvq = reference_answers("PVQ-21")
+    benevolence = score_pvq21(pd.DataFrame(pvq, columns=range(1, 22)))["Benevolence"].to_numpy()
+    latent = (benevolence - benevolence.mean()) / benevolence.std()
+    return pvq, reference_answers("BFI-10"), latent
+
+
+def _planted_answers(participant: Participant, respondent: tuple, rng: random.Random) -> dict:
+    pvq, bfi, latent = respondent
     page = current_page(participant)
     data = {"step": str(participant.step)}
     if page.kind == plans.CONSENT:
@@ -41,12 +55,9 @@ def _planted_answers(participant: Participant, latent: float, rng: random.Random
     elif page.kind == plans.ITEMS:
         data.update({f"item-{pk}": _clip(3.5 + 1.6 * latent + rng.gauss(0, 0.6), 1, 6) for pk in page.item_ids})
     elif page.kind == plans.PVQ21_PAGE:
-        for q in PVQ21:
-            number = q["question"]
-            value = 3.5 + 1.6 * latent + rng.gauss(0, 0.4) if number in BENEVOLENCE_PORTRAITS else rng.uniform(1, 6)
-            data[f"pvq-{number}"] = _clip(value, 1, 6)
+        data.update({f"pvq-{q['question']}": str(int(pvq[q["question"] - 1])) for q in PVQ21})
     elif page.kind == plans.BFI10_PAGE:
-        data.update({f"bfi-{q['question']}": str(rng.randint(1, 5)) for q in BFI10})
+        data.update({f"bfi-{q['question']}": str(int(bfi[q["question"] - 1])) for q in BFI10})
     for check in page.checks:
         data[f"check-{check.key}"] = str(check.expected)
     return data
@@ -56,23 +67,32 @@ def _planted_answers(participant: Participant, latent: float, rng: random.Random
 def test_a_completed_study_becomes_an_item_bank_that_scores_a_model(tmp_path):
     call_command("seed_demo", stdout=io.StringIO())
     rng = random.Random(2025)
+    pvq_pool, bfi_pool, latent_pool = _careful_respondents()
+    # Typical respondents: the first 60 GSS respondents whose answers are not straight lines.
+    chosen = [i for i in range(len(pvq_pool)) if np.ptp(pvq_pool[i]) > 0][:PARTICIPANTS]
 
-    for i in range(PARTICIPANTS):
+    for i, who in enumerate(chosen):
         client = Client()
         url, participant = arrive(client, "demo", pid=f"{0xabc000000000000000000000 + i:024x}")
-        latent = rng.gauss(0, 1)
+        respondent = (pvq_pool[who], bfi_pool[who], latent_pool[who])
         while participant.status == Participant.Status.ACTIVE:
-            response = client.post(url, _planted_answers(participant, latent, rng))
+            response = client.post(url, _planted_answers(participant, respondent, rng))
             assert response.status_code == 303, response.content.decode()[:1000]
             participant.refresh_from_db()
         assert participant.status == Participant.Status.COMPLETED
+        # A normal time for the demo study (a few minutes), instead of the test client's milliseconds.
+        Participant.objects.filter(pk=participant.pk).update(
+            arrived_at=participant.completed_at - timedelta(seconds=rng.gauss(240, 40))
+        )
 
     n_items = Rating.objects.values("item").distinct().count()
     assert n_items > 0
 
-    call_command("analyze", "demo", "--min-seconds", "0", stdout=io.StringIO())
+    call_command("analyze", "demo", stdout=io.StringIO())  # the default rules: no --min-seconds needed
     analysis = Analysis.objects.latest("id")
     assert analysis.status == Analysis.Status.SUCCEEDED
+    people = analysis.summary["participants"]
+    assert people["kept"] >= 0.9 * PARTICIPANTS, people  # careful participants are kept
 
     bank_file = tmp_path / "demo-items.jsonl"
     call_command("export_items", "demo", "--out", str(bank_file), stdout=io.StringIO())

@@ -47,7 +47,7 @@ def careless_answers(pattern: str, n: int, questions: int, scale: tuple[int, int
     raise ValueError(pattern)
 
 
-def flagged(pvq: np.ndarray | None, bfi: np.ndarray | None, rules: FilterRules = FilterRules()) -> np.ndarray:
+def flagged(pvq: np.ndarray | None, bfi: np.ndarray | None, rules: FilterRules | None = None) -> np.ndarray:
     """Whether each row is excluded by the data-quality rules (rows line up across pvq and bfi)."""
     n = len(pvq) if pvq is not None else len(bfi)
     ids = [f"p{i}" for i in range(n)]
@@ -60,7 +60,7 @@ def flagged(pvq: np.ndarray | None, bfi: np.ndarray | None, rules: FilterRules =
     participants = pd.DataFrame(
         {"participant": ids, "ended_by_failed_checks": False, "failed_checks": 0, "completion_seconds": np.nan}
     )
-    decisions = participant_decisions(participants, frame(pvq, 21), frame(bfi, 10), rules)
+    decisions = participant_decisions(participants, frame(pvq, 21), frame(bfi, 10), rules or FilterRules())
     return decisions["reasons"].map(lambda codes: bool(DATA_QUALITY_REASONS & set(codes))).to_numpy()
 
 
@@ -68,6 +68,7 @@ def measure(repeats: int = 3, seed: int = 12) -> dict[str, float]:
     """The calibration figures (shares, 0-1), averaged over ``repeats`` random draws."""
     rng = np.random.default_rng(seed)
     gss = careless.reference_answers("PVQ-21")
+    real_reference = careless.reference_answers
     figures: dict[str, list[float]] = {}
 
     def add(key, value):
@@ -77,9 +78,9 @@ def measure(repeats: int = 3, seed: int = 12) -> dict[str, float]:
     for repeat in range(repeats):
         order = rng.permutation(len(gss))
         anchor, held_out = gss[order[: len(gss) // 2]], gss[order[len(gss) // 2 :]]
-        real_reference = careless.reference_answers
         with mock.patch.object(
-            careless, "reference_answers", lambda name, a=anchor: a if name == "PVQ-21" else real_reference(name)
+            careless, "reference_answers",
+            lambda name, a=anchor, real=real_reference: a if name == "PVQ-21" else real(name),
         ):
             add("pvq21 real excluded (held out)", flagged(held_out, None).mean())
         bfi_real = simulate(1000, seed=1000 + repeat).drop(columns="participant_id").to_numpy()

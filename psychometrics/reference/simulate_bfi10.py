@@ -52,7 +52,7 @@ def simulate(n: int = N, seed: int = SEED) -> pd.DataFrame:
     traits = rng.multivariate_normal(np.zeros(5), corr, size=n)
     acquiescence = rng.standard_normal(n)
     answers = {}
-    for q, ((trait, reversed_), mean, sd) in enumerate(zip(ITEMS, MEANS, SDS), start=1):
+    for q, ((trait, reversed_), mean, sd) in enumerate(zip(ITEMS, MEANS, SDS, strict=True), start=1):
         loading = np.sqrt(PAIR_R[trait])  # two items with this loading correlate PAIR_R (keyed)
         sign = -1.0 if reversed_ else 1.0
         latent = sign * loading * traits[:, TRAITS.index(trait)] + ACQUIESCENCE * acquiescence

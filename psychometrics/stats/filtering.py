@@ -320,7 +320,7 @@ def participant_decisions(
     result = pd.DataFrame(
         {
             "participant": ids,
-            "kept": [m == MANUAL_INCLUDE or not r for m, r in zip(manual, reasons)],
+            "kept": [m == MANUAL_INCLUDE or not r for m, r in zip(manual, reasons, strict=True)],
             "reasons": reasons,
             "manual": manual,
             "failed_checks": failed.astype(int),
