@@ -48,7 +48,7 @@ class StudyAnalysisSettings(models.Model):
     outlier_rate = models.FloatField(
         null=True, blank=True, default=_DEFAULT_RULES.outlier_rate,
         validators=[MinValueValidator(0), MaxValueValidator(0.5)],
-        help_text="Outlier screen: share of ordinary respondents it may flag (0.035, calibrated). Blank: no rule.",
+        help_text="Outlier screen: share of ordinary respondents it may flag (0.04, calibrated). Blank: no rule.",
     )
     min_pvq21_consistency = models.FloatField(
         null=True, blank=True, default=_DEFAULT_RULES.min_pvq21_consistency,

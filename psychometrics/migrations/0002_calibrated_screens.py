@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='studyanalysissettings',
             name='outlier_rate',
-            field=models.FloatField(blank=True, default=0.035, help_text='Outlier screen: share of ordinary respondents it may flag (0.035, calibrated). Blank: no rule.', null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(0.5)]),
+            field=models.FloatField(blank=True, default=0.04, help_text='Outlier screen: share of ordinary respondents it may flag (0.04, calibrated). Blank: no rule.', null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(0.5)]),
         ),
         migrations.AlterField(
             model_name='studyanalysissettings',

@@ -19,6 +19,8 @@ REFERENCE_FILES = {"PVQ-21": "pvq21_gss2012_us.csv", "BFI-10": "bfi10_simulated.
 SMOOTHING = 0.5
 SAMPLE_CORR_SHARE = 1.0
 CV_FOLDS = 5
+MIN_SAMPLE_FOR_SHIFT = 30
+SHIFT_CAP = 1.0
 
 
 def longstring(answers: pd.DataFrame) -> pd.Series:
@@ -138,6 +140,54 @@ def _held_out_reference_scores(reference: np.ndarray, sample: np.ndarray, *, sca
     return np.sort(scores)
 
 
+def structure_ratio(sample: np.ndarray, reference: np.ndarray) -> float:
+    """How much of the reference's inter-item structure the sample has: mean |r| between questions in
+    the sample over the same in the reference, 0-1. A real population keeps the questionnaire's
+    structure (near 1); careless answers have none (near 0)."""
+
+    def mean_abs_corr(values):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.corrcoef(values, rowvar=False)
+        off = corr[~np.eye(len(corr), dtype=bool)]
+        return float(np.nanmean(np.abs(off))) if np.isfinite(off).any() else 0.0
+
+    return float(np.clip(mean_abs_corr(sample) / mean_abs_corr(reference), 0.0, 1.0))
+
+
+def population_shift(sample_scores: np.ndarray, reference_scores: np.ndarray, structure: float) -> float:
+    """How much less typical the sample's median respondent is than the reference's (see above).
+
+    Capped at the reference's upper-quartile spread times ``structure`` squared, so a sample of mostly
+    careless answers (no structure) cannot move the cut-off; zero for samples smaller than
+    ``MIN_SAMPLE_FOR_SHIFT`` or more typical than the reference.
+    """
+    if len(sample_scores) < MIN_SAMPLE_FOR_SHIFT:
+        return 0.0
+    median = np.median(reference_scores)
+    cap = SHIFT_CAP * structure**2 * (np.quantile(reference_scores, 0.75) - median)
+    return float(np.clip(np.median(sample_scores) - median, 0.0, cap))
+
+
+def _score_pass(sample, reference, scale, rates) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and flags of the sample under a model of the reference pooled with the sample."""
+    train = sample
+    pooled = np.vstack([reference, train])
+    weights = np.ones(len(pooled))
+    # The sample's weight in the correlations is capped at the reference's: a coherent careless
+    # pattern (e.g. alternating answers) in a sample must not become the questionnaire's structure.
+    weight = min(1.0, SAMPLE_CORR_SHARE * len(reference) / max(len(train), 1))
+    weights[len(reference):] = weight
+    model = CopulaModel(pooled, scale=scale, corr_weights=weights)
+    reference_scores = _held_out_reference_scores(reference, train, scale=scale, weight=weight)
+    scores = model.score(sample) if len(sample) else np.zeros(0)
+    # The (1 - rate) quantile of the reference scores, per participant (linear interpolation, as np.quantile),
+    # moved up by the sample's typical distance from the reference (a population with another response
+    # style), capped so that a sample of careless answers cannot move the cut-off past itself.
+    structure = structure_ratio(sample, reference) if len(sample) > 2 else 0.0
+    cut = np.quantile(reference_scores, np.clip(1 - rates, 0, 1)) + population_shift(scores, reference_scores, structure)
+    return scores, scores > cut
+
+
 def outlier_scores(
     answers: pd.DataFrame, *, instrument: str, scale: tuple[int, int], rate: pd.Series | float
 ) -> tuple[pd.Series, pd.Series]:
@@ -161,19 +211,14 @@ def outlier_scores(
     complete = ~np.isnan(values).any(axis=1)
     reference = reference_answers(instrument)
     sample = values[complete].astype(int)
-    pooled = np.vstack([reference, sample])
-    weights = np.ones(len(pooled))
-    # The sample's weight in the correlations is capped at the reference's: a coherent careless
-    # pattern (e.g. alternating answers) in a sample must not become the questionnaire's structure.
-    weights[len(reference):] = min(1.0, SAMPLE_CORR_SHARE * len(reference) / max(len(sample), 1))
-    model = CopulaModel(pooled, scale=scale, corr_weights=weights)
-    reference_scores = _held_out_reference_scores(reference, sample, scale=scale, weight=weights[-1] if len(sample) else 1.0)
-    scores = np.full(len(values), np.nan)
-    scores[complete] = model.score(sample)
     rates = (rate if isinstance(rate, pd.Series) else pd.Series(rate, index=answers.index)).to_numpy(float)
-    # The (1 - rate) quantile of the reference scores, per participant (linear interpolation, as np.quantile).
-    cut = np.quantile(reference_scores, np.clip(1 - rates, 0, 1))
-    flags = complete & (np.nan_to_num(scores, nan=-np.inf) > cut)
+    # (A second pass fitted without the first pass's flagged answers changed the measured rates by
+    # less than a percentage point, so there is one.)
+    sample_scores, sample_flags = _score_pass(sample, reference, scale, rates[complete])
+    scores = np.full(len(values), np.nan)
+    scores[complete] = sample_scores
+    flags = np.zeros(len(values), dtype=bool)
+    flags[complete] = sample_flags
     return (
         pd.Series(scores, index=answers.index, name="outlier_score"),
         pd.Series(flags, index=answers.index, name="outlier"),

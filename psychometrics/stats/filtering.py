@@ -105,7 +105,7 @@ class FilterRules:
     outlier_rate : float or None
         The outlier screen (``careless.outlier_scores``): the share of ordinary respondents it may
         flag, shared by the questionnaires a participant answered in proportion to their length.
-        Default 0.035 (docs/psychometrics.md, "Screening").
+        Default 0.04 (docs/psychometrics.md, "Screening").
     min_pvq21_consistency, min_bfi10_consistency : float or None
         Even-odd consistency cut-offs (Johnson's .30 for the PVQ-21; the BFI-10 antonym pairs).
         Off by default: on real samples they exclude 16-26 % of ordinary respondents while catching
@@ -118,7 +118,7 @@ class FilterRules:
     exclude_identical_answers: bool = True
     max_longstring_pvq21: int | None = 16
     max_longstring_bfi10: int | None = None
-    outlier_rate: float | None = 0.035
+    outlier_rate: float | None = 0.04
     min_pvq21_consistency: float | None = None
     min_bfi10_consistency: float | None = None
 

@@ -12,7 +12,7 @@ from psychometrics.stats import careless
 
 @pytest.fixture(scope="module")
 def figures():
-    return measure(repeats=2, seed=5)
+    return measure(repeats=3)
 
 
 def test_real_pvq21_respondents_are_rarely_excluded(figures):
@@ -55,3 +55,17 @@ def test_a_small_study_full_of_random_answers_is_still_screened():
     """The outlier model is anchored on the reference sample: 20 random responders alone are flagged."""
     rng = np.random.default_rng(3)
     assert flagged(careless_answers("random", 20, 21, (1, 6), rng), None).mean() >= 0.8
+
+
+def test_a_population_with_another_response_style_is_not_excluded_wholesale(monkeypatch):
+    """BFI-10 answers more spread out than the reference's (SD 1.3 on every item): the cut-off follows
+    the sample's typical distance from the reference, as long as the sample has the questionnaire's
+    structure (without that step about 11 % would be excluded)."""
+    from psychometrics.reference import simulate_bfi10
+
+    monkeypatch.setattr(simulate_bfi10, "SDS", (1.3,) * 10)
+    wide = simulate_bfi10.simulate(1000, seed=77).drop(columns="participant_id").to_numpy()
+    assert flagged(None, wide).mean() <= 0.06
+    assert careless.structure_ratio(wide, careless.reference_answers("BFI-10")) > 0.8
+    random_answers = np.random.default_rng(1).integers(1, 6, (300, 10))
+    assert careless.structure_ratio(random_answers, careless.reference_answers("BFI-10")) < 0.5  # sampling noise only
