@@ -21,8 +21,8 @@ from psychometrics.selectors import (
 from psychometrics.stats.annotation import annotate_items
 from psychometrics.stats.dimensions import FAMILIES
 from psychometrics.stats.filtering import REASONS, FilterRules, exclusion_counts, participant_decisions
-from psychometrics.stats.screening import screening_report
 from psychometrics.stats.scoring import score_bfi10, score_pvq21
+from psychometrics.stats.screening import screening_report
 from psychometrics.stats.selection import power_report
 from psychometrics.stats.validity import circumplex_check, circumplex_supported, selected_counts
 from surveys.models import InstrumentAnswer, Participant, Study
