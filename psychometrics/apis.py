@@ -21,7 +21,7 @@ class AnalysisOutputSerializer(serializers.ModelSerializer):
         model = Analysis
         fields = [
             "id", "study", "status", "progress", "task", "rules", "threshold", "alpha", "use_fdr",
-            "created_at", "started_at", "finished_at", "summary", "error",
+            "created_at", "started_at", "finished_at", "summary", "error", "warning",
         ]
 
     def get_task(self, analysis) -> dict | None:
@@ -56,7 +56,8 @@ class AnalysisCreateApi(APIView):
 
 
 class AnalysisDetailApi(APIView):
-    """An analysis: status, progress (row and task), rules and summary."""
+    """An analysis: status (``warning`` when nothing could be computed, ``warning`` says why), progress
+    (row and task), rules and summary (with the per-rule ``screening``)."""
 
     permission_classes = [permissions.IsAuthenticated]
 

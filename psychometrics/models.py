@@ -93,7 +93,11 @@ class Analysis(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
+        # Ran to the end but nothing could be computed (nobody kept, too few raters): ``warning`` says why.
+        WARNING = "warning", "Finished with a warning"
         FAILED = "failed", "Failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.WARNING)
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="analyses")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -111,6 +115,7 @@ class Analysis(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    warning = models.TextField(blank=True, help_text="Why an analysis finished with a warning (nothing could be computed).")
 
     class Meta:
         verbose_name_plural = "analyses"

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from psychometrics.models import Analysis, ItemCorrelation, ParticipantOverride, StudyAnalysisSettings
 from psychometrics.stats.dimensions import ALL_DIMENSIONS
 from psychometrics.stats.filtering import MANUAL_EXCLUDE, MANUAL_INCLUDE
+from psychometrics.stats.screening import screening_report
 from surveys.models import InstrumentAnswer, Item, Participant, Rating, Study
 
 ANALYSABLE_STATUSES = (Participant.Status.COMPLETED, Participant.Status.FAILED_CHECKS)
@@ -100,11 +101,24 @@ def participant_overrides_recent(*, study: Study, limit: int = 50) -> QuerySet[P
     )
 
 
-def analysis_latest(*, study: Study, succeeded: bool = False) -> Analysis | None:
+def analysis_latest(*, study: Study, succeeded: bool = False, finished: bool = False) -> Analysis | None:
+    """The study's newest analysis; with ``succeeded`` the newest that succeeded (never one that finished
+    with a warning: it has no item bank), with ``finished`` the newest that succeeded or finished with a warning."""
     analyses = Analysis.objects.filter(study=study)
     if succeeded:
         analyses = analyses.filter(status=Analysis.Status.SUCCEEDED)
+    elif finished:
+        analyses = analyses.filter(status__in=Analysis.FINISHED)
     return analyses.order_by("-created_at", "-id").first()
+
+
+def analysis_screening(*, analysis: Analysis) -> dict:
+    """The per-rule screening of an analysis (``stats.screening.screening_report``): from its summary,
+    or computed from its stored decisions for an analysis that ran before summaries recorded it."""
+    if "screening" in analysis.summary:
+        return analysis.summary["screening"]
+    rows = analysis.decisions.values_list("reasons", "manual")
+    return screening_report(pd.DataFrame(list(rows), columns=["reasons", "manual"]))
 
 
 def _dimension_key(row: dict) -> tuple:

@@ -28,6 +28,7 @@ from psychometrics.stats.filtering import (
     participant_decisions,
 )
 from psychometrics.stats.scoring import score_bfi10, score_pvq21
+from psychometrics.stats.screening import screening_report
 from psychometrics.stats.selection import power_report
 from psychometrics.stats.validity import circumplex_check, circumplex_supported, selected_counts
 from surveys.models import InstrumentAnswer, Participant, Study
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 STEPS = ("load", "filter", "score", "correlate", "report", "save")
+# A correlation needs this many raters with a rating and a score (n = 2 gives rho = +-1 and no p-value).
+MIN_RATERS = 3
 
 
 class AnalysisError(Exception):
@@ -103,6 +106,9 @@ def _progress(analysis_id: int, step: str, on_progress: ProgressCallback | None)
 def analysis_run(*, analysis_id: int, on_progress: ProgressCallback | None = None) -> Analysis:
     """Run an analysis: filter participants, score them, correlate and select items, build the reports.
 
+    An analysis that keeps nobody, or where no item has enough kept raters for a correlation, ends
+    with status ``warning`` and ``Analysis.warning`` saying why (its decisions and screening are
+    kept, it has no item bank); otherwise ``succeeded``.
     Re-runnable: the previous decisions and correlations of this analysis are replaced in one
     transaction together with the summary, so readers see the old results or the new, never a mix.
     On an error the analysis is marked failed (with the error) and the error is raised again.
@@ -152,7 +158,37 @@ def _compute(analysis: Analysis, on_progress: ProgressCallback | None):
 
     _progress(analysis.pk, "report", on_progress)
     summary = _summary(analysis, decisions, annotations, items)
+    summary["warning"] = outcome_warning(decisions, annotations, items)
     return decisions, annotations, summary
+
+
+def outcome_warning(decisions: pd.DataFrame, annotations: pd.DataFrame, items: list) -> str:
+    """Why nothing could be computed ("" when something could): nobody kept, no items, too few raters."""
+    considered, kept = len(decisions), int(decisions["kept"].sum())
+    if considered == 0:
+        return "No participant could be analysed: nobody has completed the survey yet. Nothing can be computed."
+    if kept == 0:
+        reasons = "; ".join(f"{REASONS.get(code, code)}: {n}" for code, n in exclusion_counts(decisions).items())
+        return (
+            f"No participant was kept: {considered} of {considered} were excluded ({reasons}). "
+            "Nothing can be computed."
+        )
+    if not items:
+        return "The study has no items: nothing can be correlated."
+    most = int(annotations["n"].max()) if len(annotations) else 0
+    if most < MIN_RATERS:
+        raters = "kept rater" if most == 1 else "kept raters"
+        return (
+            f"Too few raters per item: the most any item has is {most} {raters}; "
+            f"correlations need at least {MIN_RATERS}."
+        )
+    computable = annotations[(annotations["n"] >= MIN_RATERS) & annotations["rho"].notna()]
+    if computable.empty:
+        return (
+            "No correlation could be computed: among the kept raters every item's ratings, or the dimension "
+            "scores, are constant."
+        )
+    return ""
 
 
 def _summary(analysis: Analysis, decisions: pd.DataFrame, annotations: pd.DataFrame, items: list[dict]) -> dict:
@@ -175,6 +211,7 @@ def _summary(analysis: Analysis, decisions: pd.DataFrame, annotations: pd.DataFr
             "median_completion_seconds": decisions.attrs.get("median_completion_seconds"),
             "min_seconds_applied": decisions.attrs.get("min_seconds_applied"),
         },
+        "screening": screening_report(decisions),
         "items": len(items),
         "dimensions": int(annotations["dimension"].nunique()),
         "selected_pairs_per_family": {family: int((selected["family"] == family).sum()) for family in families},
@@ -233,12 +270,15 @@ def _save(analysis: Analysis, decisions: pd.DataFrame, annotations: pd.DataFrame
         ),
         batch_size=2000,
     )
-    analysis.status = Analysis.Status.SUCCEEDED
+    analysis.warning = summary.get("warning", "")
+    analysis.status = Analysis.Status.WARNING if analysis.warning else Analysis.Status.SUCCEEDED
     analysis.progress = 1.0
     analysis.finished_at = timezone.now()
     analysis.summary = summary
     analysis.error = ""
-    analysis.save(update_fields=["status", "progress", "finished_at", "summary", "error"])
+    analysis.save(update_fields=["status", "progress", "finished_at", "summary", "error", "warning"])
+    if analysis.warning:
+        logger.warning("analysis %s finished with a warning: %s", analysis.pk, analysis.warning)
 
 
 @transaction.atomic

@@ -8,12 +8,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from psychometrics.itembank import item_bank_csv_lines, item_bank_jsonl_lines, item_bank_record
-from psychometrics.models import ParticipantOverride
+from psychometrics.models import Analysis, ParticipantOverride
 from psychometrics.selectors import (
     analysis_correlation_rows,
     analysis_decisions,
     analysis_item_bank,
     analysis_latest,
+    analysis_screening,
     participant_overrides_recent,
     study_analysis_settings,
     study_for_researcher,
@@ -32,32 +33,53 @@ def _researcher_study(request, slug):
     return study
 
 
+def _percent(share) -> str:
+    return "–" if share is None else f"{100 * share:.1f} %"
+
+
+def _screening_context(analysis: Analysis | None) -> dict:
+    """The per-rule table of an analysis: rules that flagged someone, the ones that flagged nobody, the total."""
+    if analysis is None:
+        return {"screening": None}
+    screening = analysis_screening(analysis=analysis)
+    rules = screening["per_rule"]
+    return {
+        "screening": screening,
+        "rule_rows": [
+            {**row, "rule": REASONS.get(row["code"], row["rule"]), "percent": _percent(row["share"])}
+            for row in rules if row["flagged"]
+        ],
+        "rules_flagging_nobody": [REASONS.get(row["code"], row["rule"]) for row in rules if not row["flagged"]],
+        "data_quality_percent": _percent(screening["data_quality"]["share"]),
+    }
+
+
 @login_required
 @require_GET
 def analysis_page(request, slug):
     study = _researcher_study(request, slug)
     latest = analysis_latest(study=study)
-    succeeded = analysis_latest(study=study, succeeded=True)
+    shown = analysis_latest(study=study, finished=True)
     excluded = []
-    if succeeded:
+    if shown:
         excluded = [
             {"decision": d, "reasons": [REASONS.get(code, code) for code in d.reasons]}
-            for d in analysis_decisions(analysis=succeeded)
+            for d in analysis_decisions(analysis=shown)
             if not d.kept or d.manual
         ]
+    warned = shown is not None and shown.status == Analysis.Status.WARNING
     return render(
         request,
         "psychometrics/analysis.html",
         {
             "study": study,
             "latest": latest,
-            "analysis": succeeded,
-            "summary": succeeded.summary if succeeded else None,
+            "analysis": shown,
+            "summary": shown.summary if shown else None,
+            "warned": warned,
+            "previous_bank": analysis_latest(study=study, succeeded=True) if warned else None,
             "excluded": excluded,
-            "exclusion_rows": [
-                (REASONS.get(code, code), count)
-                for code, count in (succeeded.summary["participants"]["excluded_by_reason"].items() if succeeded else [])
-            ],
+            **_screening_context(shown),
             "settings": study_analysis_settings(study=study),
             "decisions": ParticipantOverride.Decision.choices,
             "overrides": participant_overrides_recent(study=study),
@@ -96,15 +118,44 @@ def participant_decision(request, slug):
     return redirect("psychometrics:analysis", slug=study.slug)
 
 
+def _no_item_bank(request, study, analysis: Analysis, status: int, message: str):
+    """A page saying why this analysis has no item bank to download (instead of an empty file)."""
+    previous = analysis_latest(study=study, succeeded=True)
+    return render(
+        request,
+        "psychometrics/no_item_bank.html",
+        {"study": study, "analysis": analysis, "message": message, "previous_bank": previous},
+        status=status,
+    )
+
+
 @login_required
 @require_GET
 def analysis_items_download(request, slug, fmt):
+    """The item bank of ``?analysis=<id>``, else of the newest finished analysis (the one the page shows).
+
+    An analysis that finished with a warning, or has not finished, has none: 409 with the reason.
+    """
     study = _researcher_study(request, slug)
     if fmt not in DOWNLOADS:
         raise Http404("Downloads are .jsonl or .csv.")
-    analysis = analysis_latest(study=study, succeeded=True)
-    if analysis is None:
-        raise Http404("This study has no successful analysis yet.")
+    requested = request.GET.get("analysis", "")
+    if requested:
+        if not requested.isdigit():
+            raise Http404("?analysis= is an analysis id (a number).")
+        analysis = Analysis.objects.filter(study=study, pk=int(requested)).first()
+        if analysis is None:
+            raise Http404(f"This study has no analysis {requested}.")
+    else:
+        analysis = analysis_latest(study=study, finished=True)
+        if analysis is None:
+            raise Http404("This study has no successful analysis yet.")
+    if analysis.status == Analysis.Status.WARNING:
+        message = f"Analysis {analysis.pk} finished with a warning and has no item bank: {analysis.warning}"
+        return _no_item_bank(request, study, analysis, 409, message)
+    if analysis.status != Analysis.Status.SUCCEEDED:
+        message = f"Analysis {analysis.pk} is {analysis.get_status_display().lower()}: only a succeeded analysis has an item bank."
+        return _no_item_bank(request, study, analysis, 409, message)
     if fmt == "jsonl":
         lines = item_bank_jsonl_lines(item_bank_record(item, rows) for item, rows in analysis_item_bank(analysis=analysis))
     else:

@@ -237,15 +237,18 @@ def test_export_items_needs_a_successful_analysis(completed_study, tmp_path):
     assert analysis_latest(study=completed_study) is None
 
 
-def test_a_study_without_participants_analyses_to_empty_results(db):
+def test_a_study_without_participants_finishes_with_a_warning_not_empty_results(db):
     from tests.factories import ItemFactory
 
     item = ItemFactory(item_id="lonely")
     output, analysis = _analyze(item.study.slug)
-    assert analysis.status == Analysis.Status.SUCCEEDED
+    assert analysis.status == Analysis.Status.WARNING
+    assert analysis.warning == "No participant could be analysed: nobody has completed the survey yet. Nothing can be computed."
     assert analysis.summary["participants"]["considered"] == 0
+    assert analysis.summary["screening"]["data_quality"] == {"excluded": 0, "share": None, "limit": 0.1, "warning": None}
     assert ItemCorrelation.objects.filter(analysis=analysis, n=0).count() == 19
     assert "0 considered, 0 kept, 0 excluded" in output
+    assert f"WARNING: {analysis.warning}" in output
 
 
 def test_the_task_reports_progress_through_update_state(completed_study, monkeypatch):

@@ -49,18 +49,42 @@ class Command(BaseCommand):
         self.stdout.write(format_summary(analysis))
 
 
+def summary_warnings(analysis) -> list[str]:
+    """The analysis's warnings: why nothing could be computed, and a data-quality exclusion rate above the limit."""
+    warnings = [analysis.warning] if analysis.warning else []
+    screening = analysis.summary.get("screening")
+    if screening and screening["data_quality"]["warning"]:
+        warnings.append(screening["data_quality"]["warning"])
+    return warnings
+
+
+def _percent(share) -> str:
+    return "n/a" if share is None else f"{100 * share:.1f} %"
+
+
 def format_summary(analysis) -> str:
     summary = analysis.summary
     people = summary["participants"]
     lines = [
         f"Analysis {analysis.pk} of study '{analysis.study.slug}' ({analysis.status}): "
         f"threshold |rho| >= {summary['threshold']}, p < {summary['alpha']}" + (" (BH-adjusted)" if summary["fdr"] else ""),
-        f"Participants: {people['considered']} considered, {people['kept']} kept, {people['excluded']} excluded",
     ]
+    lines += [f"WARNING: {warning}" for warning in summary_warnings(analysis)]
+    lines.append(f"Participants: {people['considered']} considered, {people['kept']} kept, {people['excluded']} excluded")
     for code, count in people["excluded_by_reason"].items():
-        lines.append(f"  excluded, {REASONS[code]} ({code}): {count}")
+        lines.append(f"  excluded, {REASONS.get(code, code)} ({code}): {count}")
     if people["manually_included"]:
         lines.append(f"  included by hand despite the rules or by choice: {people['manually_included']}")
+    screening = summary["screening"]
+    lines.append(f"Screening: flagged per rule (share of {screening['analysable']} analysable participants)")
+    for row in screening["per_rule"]:
+        if row["flagged"]:
+            kind = ", data quality" if row["data_quality"] else ""
+            lines.append(f"  {REASONS.get(row['code'], row['rule'])} ({row['code']}{kind}): {row['flagged']} ({_percent(row['share'])})")
+    quality = screening["data_quality"]
+    lines.append(f"  excluded by the data-quality rules together: {quality['excluded']} ({_percent(quality['share'])})")
+    if analysis.warning:
+        return "\n".join(lines)
     lines.append(f"Items: {summary['items']} x {summary['dimensions']} dimensions")
     for family, pairs in summary["selected_pairs_per_family"].items():
         items = summary["selected_items_per_family"][family]

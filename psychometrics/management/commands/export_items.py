@@ -34,12 +34,20 @@ class Command(BaseCommand):
             chosen = Analysis.objects.filter(study=study, pk=analysis).first()
             if chosen is None:
                 raise CommandError(f"Study {slug!r} has no analysis {analysis}.")
+            if chosen.status == Analysis.Status.WARNING:
+                raise CommandError(f"Analysis {analysis} finished with a warning and has no item bank: {chosen.warning}")
             if chosen.status != Analysis.Status.SUCCEEDED:
                 raise CommandError(f"Analysis {analysis} is {chosen.status}; only a succeeded analysis can be exported.")
         else:
             chosen = analysis_latest(study=study, succeeded=True)
             if chosen is None:
                 raise CommandError(f"Study {slug!r} has no successful analysis yet: run `manage.py analyze {slug}` first.")
+            finished = analysis_latest(study=study, finished=True)
+            if finished.pk != chosen.pk:
+                self.stderr.write(
+                    f"Analysis {finished.pk}, the latest, finished with a warning and has no item bank "
+                    f"({finished.warning}); exporting analysis {chosen.pk}, the latest that succeeded."
+                )
         if not out.parent.exists():
             raise CommandError(f"{out}: the folder {out.parent} does not exist.")
         fmt = format or ("csv" if out.suffix.lower() == ".csv" else "jsonl")
