@@ -18,6 +18,8 @@ from psychometrics.stats.filtering import (
     IDENTICAL_PVQ21,
     INCONSISTENT_BFI10,
     INCONSISTENT_PVQ21,
+    LONGSTRING_PVQ21,
+    OUTLIER_BFI10,
     REASONS,
     TOO_FAST,
 )
@@ -116,16 +118,16 @@ def test_the_summary_records_every_rules_flags_and_the_data_quality_exclusions(c
     assert screening["analysable"] == 34
     flagged = {row["code"]: row["flagged"] for row in screening["per_rule"] if row["flagged"]}
     assert flagged == {ENDED_BY_FAILED_CHECKS: 1, FAILED_ATTENTION_CHECKS: 2, TOO_FAST: 1, IDENTICAL_PVQ21: 1,
-                       IDENTICAL_BFI10: 1, INCONSISTENT_BFI10: 2}
+                       LONGSTRING_PVQ21: 1, IDENTICAL_BFI10: 1, OUTLIER_BFI10: 1}
     assert _rule(screening, FAILED_ATTENTION_CHECKS)["share"] == 2 / 34
-    # identical PVQ-21, identical BFI-10 (also inconsistent), contradicting BFI-10: 3 people
+    # identical PVQ-21 (also a long string), identical BFI-10, contradicting BFI-10 (an outlier): 3 people
     assert screening["data_quality"]["excluded"] == 3 and screening["data_quality"]["share"] == 3 / 34
     assert screening["data_quality"]["warning"] is None
 
 
 def test_a_participant_included_by_hand_is_still_flagged_but_not_excluded(completed_study):
     first = _run(completed_study)
-    identical = first.decisions.get(reasons=[IDENTICAL_PVQ21]).participant
+    identical = next(d for d in first.decisions.all() if IDENTICAL_PVQ21 in d.reasons).participant
     participant_override_create(participant=identical, decision="include", note="checked by phone")
     screening = _run(completed_study).summary["screening"]
     assert _rule(screening, IDENTICAL_PVQ21)["flagged"] == 1
@@ -251,12 +253,12 @@ def _small_study(raters: int, rating=None):
         pvq = {q: min(6, a + i % 2) for q, a in CAREFUL_PVQ.items()}
         participant_with_answers(study=study, group=group, pvq=pvq, bfi=CAREFUL_BFI,
                                  ratings={item: rating or 1 + (i + k) % 6 for k, item in enumerate(items)})
-    participant_with_answers(study=study, group=group, pvq=CAREFUL_PVQ, bfi=CAREFUL_BFI, minutes=2)
+    participant_with_answers(study=study, group=group, pvq=CAREFUL_PVQ, bfi=CAREFUL_BFI, minutes=2)  # too fast for 360 s
     return study
 
 
 def test_too_few_raters_per_item_finishes_with_a_warning():
-    analysis = _run(_small_study(raters=2))
+    analysis = _run(_small_study(raters=2), min_seconds=360)
     assert analysis.summary["participants"]["kept"] == 2
     assert analysis.status == Analysis.Status.WARNING
     assert analysis.warning == (
@@ -265,13 +267,13 @@ def test_too_few_raters_per_item_finishes_with_a_warning():
 
 
 def test_constant_ratings_leave_nothing_to_correlate_and_warn():
-    analysis = _run(_small_study(raters=4, rating=3))
+    analysis = _run(_small_study(raters=4, rating=3), min_seconds=360)
     assert analysis.status == Analysis.Status.WARNING
     assert analysis.warning.startswith("No correlation could be computed")
 
 
 def test_three_raters_are_enough_to_succeed():
-    assert _run(_small_study(raters=3)).status == Analysis.Status.SUCCEEDED
+    assert _run(_small_study(raters=3), min_seconds=360).status == Analysis.Status.SUCCEEDED
 
 
 def test_the_api_shows_the_warning_status_and_its_reason(client, researcher, completed_study):

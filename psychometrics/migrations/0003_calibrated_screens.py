@@ -22,7 +22,7 @@ def back_to_the_old_defaults(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('psychometrics', '0001_initial'),
+        ('psychometrics', '0002_analysis_warning'),
     ]
 
     operations = [
