@@ -20,7 +20,7 @@ from psychometrics.selectors import (
     study_for_researcher,
 )
 from psychometrics.services import AnalysisError, analysis_create, participant_override_create
-from psychometrics.stats.filtering import REASONS
+from psychometrics.stats.filtering import REASONS, FilterRules, describe_rules
 from surveys.models import Participant
 
 DOWNLOADS = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
@@ -80,11 +80,22 @@ def analysis_page(request, slug):
             "previous_bank": analysis_latest(study=study, succeeded=True) if warned else None,
             "excluded": excluded,
             **_screening_context(shown),
-            "settings": study_analysis_settings(study=study),
+            "settings": (settings := study_analysis_settings(study=study)),
+            "next_rules_text": describe_rules(settings.filter_rules()),
+            "rules_text": _rules_text(shown),
             "decisions": ParticipantOverride.Decision.choices,
             "overrides": participant_overrides_recent(study=study),
         },
     )
+
+
+def _rules_text(analysis) -> str:
+    if analysis is None:
+        return ""
+    try:
+        return describe_rules(FilterRules.from_dict(analysis.rules))
+    except (TypeError, ValueError):
+        return "rules recorded in an older format"
 
 
 @login_required

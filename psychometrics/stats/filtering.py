@@ -160,6 +160,30 @@ class FilterRules:
         return cls(**data)
 
 
+def describe_rules(rules: FilterRules) -> str:
+    """The rule set in one sentence for pages and command output (rules switched off are left out)."""
+    parts = []
+    if rules.max_failed_checks is not None:
+        parts.append(f"more than {rules.max_failed_checks} failed checks")
+    if rules.min_completion_seconds is not None:
+        parts.append(f"under {rules.min_completion_seconds:g} s")
+    if rules.min_median_fraction is not None:
+        parts.append(f"faster than {rules.min_median_fraction:g} × the median time")
+    if rules.exclude_identical_answers:
+        parts.append("one answer to every item")
+    if rules.max_longstring_pvq21 is not None:
+        parts.append(f"a run of more than {rules.max_longstring_pvq21} identical PVQ-21 answers")
+    if rules.max_longstring_bfi10 is not None:
+        parts.append(f"a run of more than {rules.max_longstring_bfi10} identical BFI-10 answers")
+    if rules.outlier_rate is not None:
+        parts.append(f"outlier screen at {100 * rules.outlier_rate:g} % of ordinary respondents")
+    if rules.min_pvq21_consistency is not None:
+        parts.append(f"PVQ-21 even-odd consistency below {rules.min_pvq21_consistency:g}")
+    if rules.min_bfi10_consistency is not None:
+        parts.append(f"BFI-10 antonym consistency below {rules.min_bfi10_consistency:g}")
+    return "exclude " + ", ".join(parts) if parts else "no exclusion rules"
+
+
 def even_odd_consistency(answers: pd.DataFrame, scales: dict[str, tuple[int, ...]]) -> pd.Series:
     """Even-odd consistency of each participant (Johnson, 2005; Curran, 2016).
 

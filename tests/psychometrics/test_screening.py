@@ -296,3 +296,13 @@ def test_the_task_reports_the_warning_status(completed_study):
     analysis = analysis_create(study=completed_study, min_seconds=100000, enqueue=False)
     assert run_analysis.apply(args=[analysis.pk]).get() == {"analysis_id": analysis.pk, "status": "warning"}
 
+
+
+def test_the_page_states_the_rules_in_force_in_words(client, researcher, completed_study):
+    _run(completed_study)
+    client.force_login(researcher)
+    page = _page(client)
+    assert ("Rules for the next analysis: exclude more than 2 failed checks, faster than 0.5 × the median time, "
+            "one answer to every item, a run of more than 16 identical PVQ-21 answers, outlier screen at 4 % of "
+            "ordinary respondents;") in page
+    assert "(minimum time applied: 600 s; median 1200 s)" in page
