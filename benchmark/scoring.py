@@ -8,8 +8,10 @@ Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
    both with p < alpha.
 3. ``score_dimensions``: a dimension's ``mean`` is the mean of its items' means; its ``score`` is
    that mean minus the mean over all items keyed to any dimension of the same family (Schwartz's
-   centring for scale use). ``ci_low``/``ci_high`` are a percentile bootstrap over the dimension's
-   items (seeded, so reproducible); the family baseline is held fixed in the bootstrap.
+   centring for scale use). ``ci_low``/``ci_high`` are a two-stage percentile bootstrap: the
+   dimension's and the family's other items are resampled, and each item's prompts, and the score (baseline
+   included) is recomputed in every replicate (seeded, so reproducible). Fewer than
+   ``MIN_ITEMS_FOR_INTERVAL`` keyed items give no interval.
 """
 
 import numpy as np
@@ -25,6 +27,9 @@ DEFAULT_SEED = 20250101
 REVERSE_BASE = 7  # a rating x reverse-scored on the 1-6 scale is 7 - x
 
 SCORE_COLUMNS = ["family", "dimension", "score", "mean", "sd", "n_items", "ci_low", "ci_high"]
+# Below this many keyed items a bootstrap interval is meaningless (one item: zero width).
+MIN_ITEMS_FOR_INTERVAL = 3
+NO_INTERVAL_REASON = f"no interval: fewer than {MIN_ITEMS_FOR_INTERVAL} keyed items"
 SELECTION_COLUMNS = ["item_id", "family", "dimension", "rho", "p_value", "sign"]
 
 
@@ -95,16 +100,58 @@ def select_items(
     return selected[SELECTION_COLUMNS].reset_index(drop=True)
 
 
-def _bootstrap_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+def _prompt_resampled_means(answers: pd.DataFrame | None, item_ids: list[str], n_boot: int, rng) -> np.ndarray:
+    """(n_boot, items) item means with each item's parsed prompt answers resampled with replacement.
+
+    Without ``answers`` (item means only), the item means themselves, repeated.
+    """
+    if answers is None:
+        return None
+    ratings = pd.to_numeric(answers["rating"], errors="coerce")
+    parsed = pd.DataFrame({"item_id": answers["item_id"].astype(str), "rating": ratings}).dropna()
+    by_item = {item: group.to_numpy(float) for item, group in parsed.groupby("item_id")["rating"]}
+    result = np.empty((n_boot, len(item_ids)))
+    for j, item in enumerate(item_ids):
+        values = by_item[item]
+        picks = rng.integers(0, len(values), size=(n_boot, len(values)))
+        result[:, j] = values[picks].mean(axis=1)
+    return result
+
+
+def _family_bootstrap(
+    keyed: pd.DataFrame, family: str, answers: pd.DataFrame | None, n_boot: int, seed: int
+) -> tuple[list[str], np.ndarray]:
+    """A family's distinct keyed item ids and their replicate raw means (n_boot, items).
+
+    With ``answers``, each item's prompt answers are resampled with replacement in every replicate
+    (the second stage of a two-stage bootstrap, Davison & Hinkley 1997, §2.4; Field & Welsh 2007);
+    without, the item means are repeated.
+    """
     rng = np.random.default_rng(seed)
-    indices = rng.integers(0, len(values), size=(n_boot, len(values)))
-    return values[indices].mean(axis=1)
+    distinct = keyed[keyed["family"] == family].drop_duplicates("item_id")
+    item_ids = distinct["item_id"].astype(str).tolist()
+    raw = _prompt_resampled_means(answers, item_ids, n_boot, rng)
+    if raw is None:
+        raw = np.broadcast_to(distinct["raw"].to_numpy(float), (n_boot, len(item_ids)))
+    return item_ids, raw
+
+
+def _stratified_counts(in_dimension: np.ndarray, n_boot: int, rng) -> np.ndarray:
+    """Bootstrap counts (n_boot, items): the dimension's items and the family's other items are
+    resampled separately, each stratum keeping its size (the design: a dimension has its items)."""
+    counts = np.zeros((n_boot, len(in_dimension)), dtype=int)
+    for stratum in (in_dimension, ~in_dimension):
+        size = int(stratum.sum())
+        if size:
+            counts[:, stratum] = rng.multinomial(size, np.full(size, 1 / size), size=n_boot)
+    return counts
 
 
 def score_dimensions(
     means: pd.DataFrame,
     selection: pd.DataFrame,
     *,
+    answers: pd.DataFrame | None = None,
     n_boot: int = DEFAULT_BOOTSTRAP,
     seed: int = DEFAULT_SEED,
     confidence: float = 0.95,
@@ -115,12 +162,20 @@ def score_dimensions(
     :math:`7 - x_i`), ``mean`` = :math:`\\bar{x}_d`, ``score`` = :math:`\\bar{x}_d - \\bar{x}_f`
     where :math:`\\bar{x}_f` is the mean raw rating over every distinct item keyed to any dimension
     of *f* (Schwartz, 1992; Value Portrait §3.4.1). ``sd`` is the SD (ddof=1) of the keyed item
-    means; the interval is the percentile bootstrap of ``score`` over the dimension's items.
+    means.
+
+    The interval is a percentile bootstrap in which the dimension's items and the family's other
+    keyed items are resampled with replacement (separately, so each keeps its size) and, when
+    ``answers`` (item_id, rating per prompt) are given, each item's prompt answers too; the
+    dimension mean *and* the family baseline are recomputed in every replicate (the baseline
+    contains the same items). A dimension with fewer than ``MIN_ITEMS_FOR_INTERVAL`` keyed items has no
+    interval (NaN; ``NO_INTERVAL_REASON`` says why).
 
     Parameters
     ----------
     means : output of :func:`item_means` (``item_id``, ``mean``).
     selection : output of :func:`select_items`.
+    answers : optional, the answers :func:`item_means` was computed from (prompt-level bootstrap).
 
     Returns
     -------
@@ -133,23 +188,40 @@ def score_dimensions(
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     item_mean = means.assign(item_id=means["item_id"].astype(str)).set_index("item_id")["mean"]
-    keyed = selection.assign(raw=selection["item_id"].astype(str).map(item_mean))
+    keyed = selection.assign(item_id=selection["item_id"].astype(str))
+    keyed = keyed.assign(raw=keyed["item_id"].map(item_mean))
     keyed = keyed.assign(value=np.where(keyed["sign"] < 0, REVERSE_BASE - keyed["raw"], keyed["raw"]))
     keyed = keyed.dropna(subset=["raw"])
     family_mean = keyed.drop_duplicates(["family", "item_id"]).groupby("family")["raw"].mean()
     tail = (1 - confidence) / 2 * 100
+    replicates: dict[str, tuple] = {}
 
     rows = []
     for (family, dimension), _ in selection.groupby(["family", "dimension"], sort=False):
-        values = keyed.loc[(keyed["family"] == family) & (keyed["dimension"] == dimension), "value"].to_numpy(float)
+        mine = keyed[(keyed["family"] == family) & (keyed["dimension"] == dimension)]
+        values = mine["value"].to_numpy(float)
         if len(values) == 0:
             rows.append((family, dimension, np.nan, np.nan, np.nan, 0, np.nan, np.nan))
             continue
         baseline = family_mean[family]
         mean = values.mean()
         sd = values.std(ddof=1) if len(values) > 1 else np.nan
-        boot = _bootstrap_means(values, n_boot, seed) - baseline
-        ci_low, ci_high = np.percentile(boot, [tail, 100 - tail])
+        ci_low = ci_high = np.nan
+        if len(values) >= MIN_ITEMS_FOR_INTERVAL:
+            if family not in replicates:
+                replicates[family] = _family_bootstrap(keyed, family, answers, n_boot, seed)
+            item_ids, raw = replicates[family]
+            position = {item: j for j, item in enumerate(item_ids)}
+            columns = [position[item] for item in mine["item_id"]]
+            in_dimension = np.zeros(len(item_ids), dtype=bool)
+            in_dimension[columns] = True
+            counts = _stratified_counts(in_dimension, n_boot, np.random.default_rng([seed, len(rows)]))
+            signs = mine["sign"].to_numpy()
+            dim_values = np.where(signs < 0, REVERSE_BASE - raw[:, columns], raw[:, columns])
+            dim_counts = counts[:, columns]
+            dim_mean = (dim_values * dim_counts).sum(axis=1) / len(columns)
+            base = (raw * counts).sum(axis=1) / len(item_ids)
+            ci_low, ci_high = np.percentile(dim_mean - base, [tail, 100 - tail])
         rows.append((family, dimension, mean - baseline, mean, sd, len(values), ci_low, ci_high))
     return pd.DataFrame(rows, columns=SCORE_COLUMNS).astype({"n_items": int})
 

@@ -470,7 +470,7 @@ def run_score_table(run: Run, *, measure: str = "rating") -> pd.DataFrame:
         bank_correlations(run.bank), threshold=float(settings.get("threshold", scoring.DEFAULT_THRESHOLD)),
         alpha=float(settings.get("alpha", scoring.DEFAULT_ALPHA)), mode=settings.get("mode", "positive"),
     )
-    return scoring.score_dimensions(scoring.item_means(answers), selection)
+    return scoring.score_dimensions(scoring.item_means(answers), selection, answers=answers)
 
 
 def run_pause(*, run: Run) -> Run:

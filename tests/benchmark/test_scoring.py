@@ -92,16 +92,60 @@ def test_bootstrap_interval_is_reproducible_and_brackets_the_score():
     assert (first["ci_low"] < first["score"]).all() and (first["score"] < first["ci_high"]).all()
 
 
-def test_bootstrap_interval_matches_a_percentile_bootstrap_written_out_by_hand():
-    values = np.array([1.0, 2.0, 4.0, 6.0, 3.5])
-    answers = pd.DataFrame({"item_id": list("vwxyz"), "prompt_index": 0, "rating": values})
-    correlations = pd.DataFrame({"item_id": list("vwxyz"), "family": "bfi", "dimension": "Openness",
-                                 "rho": 0.4, "p_value": 0.01})
-    scores = score_dimensions(item_means(answers), select_items(correlations), n_boot=500, seed=7)
-    draws = np.random.default_rng(7).integers(0, 5, size=(500, 5))
-    expected = np.percentile([values[row].mean() - values.mean() for row in draws], [2.5, 97.5])
-    assert scores.loc[0, "ci_low"] == pytest.approx(expected[0])
-    assert scores.loc[0, "ci_high"] == pytest.approx(expected[1])
+def test_bootstrap_interval_matches_a_two_stage_bootstrap_written_out_by_hand():
+    """Each item's prompts, then the dimension's items and the family's other items (separately) are
+    resampled; dimension mean and family baseline are recomputed in every replicate."""
+    ratings = {"v": [1, 2, 1], "w": [2, 3, 2], "x": [4, 4, 5], "y": [6, 5, 6], "z": [3, 4, 3], "o": [5, 5, 2]}
+    answers = pd.DataFrame(
+        [(item, k, r) for item, rs in ratings.items() for k, r in enumerate(rs)], columns=["item_id", "prompt_index", "rating"]
+    )
+    correlations = pd.DataFrame({"item_id": list("vwxyzo"), "family": "bfi",
+                                 "dimension": ["Openness"] * 5 + ["Extraversion"], "rho": 0.4, "p_value": 0.01})
+    selection = select_items(correlations)
+    scores = score_dimensions(item_means(answers), selection, answers=answers, n_boot=400, seed=7).set_index("dimension")
+
+    rng = np.random.default_rng(7)
+    family_items = list("vwxyzo")  # distinct keyed items of the family, in selection order
+    resampled = np.empty((400, 6))
+    for j, item in enumerate(family_items):
+        values = np.array(ratings[item], float)
+        picks = rng.integers(0, 3, size=(400, 3))
+        resampled[:, j] = values[picks].mean(axis=1)
+    # Openness is the first dimension scored (row 0): its five items and the one other item, separately.
+    strata = np.random.default_rng([7, 0])
+    counts = np.zeros((400, 6), dtype=int)
+    counts[:, :5] = strata.multinomial(5, np.full(5, 1 / 5), size=400)
+    counts[:, 5:] = strata.multinomial(1, [1.0], size=400)
+    replicate_scores = (resampled[:, :5] * counts[:, :5]).sum(axis=1) / 5 - (resampled * counts).sum(axis=1) / 6
+    expected = np.percentile(replicate_scores, [2.5, 97.5])
+    assert scores.loc["Openness", "ci_low"] == pytest.approx(expected[0], abs=1e-12)
+    assert scores.loc["Openness", "ci_high"] == pytest.approx(expected[1], abs=1e-12)
+    assert np.isnan(scores.loc["Extraversion", "ci_low"])  # one item: no interval
+
+
+def test_the_bootstrap_interval_covers_the_true_score_about_95_percent_of_the_time():
+    """Simulated model with known truth: items of a dimension have true means around m_d, the family's
+    other items around m_o; each prompt answer adds noise. Truth = m_d - family mean of true item means."""
+    rng = np.random.default_rng(2024)
+    n_dim, n_other, prompts, trials = 25, 25, 6, 200
+    m_d, m_o, item_sd, prompt_sd = 4.0, 3.0, 0.6, 0.8
+    truth = m_d - (n_dim * m_d + n_other * m_o) / (n_dim + n_other)
+    covered = 0
+    for trial in range(trials):
+        true_means = np.r_[rng.normal(m_d, item_sd, n_dim), rng.normal(m_o, item_sd, n_other)]
+        items = [f"i{j}" for j in range(n_dim + n_other)]
+        answers = pd.DataFrame(
+            [(item, k, mu + rng.normal(0, prompt_sd)) for item, mu in zip(items, true_means, strict=True)
+             for k in range(prompts)],
+            columns=["item_id", "prompt_index", "rating"],
+        )
+        dimension = ["Openness"] * n_dim + ["Extraversion"] * n_other
+        selection = select_items(pd.DataFrame({"item_id": items, "family": "bfi", "dimension": dimension,
+                                               "rho": 0.5, "p_value": 0.001}))
+        row = score_dimensions(item_means(answers), selection, answers=answers, n_boot=300, seed=trial)
+        row = row.set_index("dimension").loc["Openness"]
+        covered += row["ci_low"] <= truth <= row["ci_high"]
+    assert 0.88 <= covered / trials <= 0.99
 
 
 def test_a_dimension_without_parsed_answers_has_no_score():
