@@ -20,9 +20,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 migrate: install
 	$(EMBEDDED) $(PY) manage.py migrate --noinput
 
+# `make demo PORT=8123` serves on another port, with seed_demo's printed links to match.
+PORT ?= 8000
 demo: migrate
-	$(EMBEDDED) $(PY) manage.py seed_demo
-	$(EMBEDDED) $(PY) manage.py runserver 127.0.0.1:8000
+	$(EMBEDDED) $(PY) manage.py seed_demo --base-url http://127.0.0.1:$(PORT)
+	$(EMBEDDED) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
 	$(EMBEDDED) $(PY) -m pytest $(PYTEST_ARGS)

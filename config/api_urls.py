@@ -2,7 +2,10 @@
 
 from django.urls import include, path
 
+from config.views import ApiRootApi
+
 urlpatterns = [
+    path("", ApiRootApi.as_view(), name="api-root"),
     path("", include("surveys.api_urls")),
     path("", include("psychometrics.api_urls")),
     path("", include("benchmark.api_urls")),

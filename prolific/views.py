@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from prolific import services
 from prolific.client import ProlificError
@@ -96,7 +96,7 @@ def _page_context(study, form=None) -> dict:
     }
 
 
-@require_GET
+@require_safe
 @researcher_required
 def study_prolific(request, study):
     return render(request, "prolific/study.html", _page_context(study))
@@ -171,7 +171,7 @@ def reconcile(request, study):
     return redirect("prolific:study", slug=study.slug)
 
 
-@require_GET
+@require_safe
 @researcher_required
 def review_preview(request, study):
     plan = review_plan(study=study)

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from psychometrics.itembank import item_bank_csv_lines, item_bank_jsonl_lines, item_bank_record
 from psychometrics.models import Analysis, ParticipantOverride
@@ -55,7 +55,7 @@ def _screening_context(analysis: Analysis | None) -> dict:
 
 
 @login_required
-@require_GET
+@require_safe
 def analysis_page(request, slug):
     study = _researcher_study(request, slug)
     latest = analysis_latest(study=study)
@@ -141,7 +141,7 @@ def _no_item_bank(request, study, analysis: Analysis, status: int, message: str)
 
 
 @login_required
-@require_GET
+@require_safe
 def analysis_items_download(request, slug, fmt):
     """The item bank of ``?analysis=<id>``, else of the newest finished analysis (the one the page shows).
 

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from benchmark import scoring
 from benchmark.models import LLM, HumanReference, Run
@@ -127,7 +127,7 @@ def _common(family: str) -> dict:
 # --- leaderboard ----------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def leaderboard_page(request):
     context = {"aggregations": list(welfare.AGGREGATIONS.items()), "shift": PUBLISHED_SHIFT}
     try:
@@ -175,7 +175,7 @@ def leaderboard_page(request):
 # --- model page -----------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def model_page(request, model_id: int):
     llm = _llm_or_404(request, model_id)
     runs = list(selectors.model_runs(llm, request.user))
@@ -213,7 +213,7 @@ def model_page(request, model_id: int):
     return render(request, "results/model.html", context)
 
 
-@require_GET
+@require_safe
 def run_items(request, run_id: int):
     """JSON (or CSV) of the items behind one of a run's scores, for the model page."""
     run = selectors.runs_visible(request.user).filter(pk=run_id).first() if 0 < run_id <= MAX_ID else None
@@ -239,7 +239,7 @@ def run_items(request, run_id: int):
 # --- compare --------------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def compare_page(request):
     try:
         bank, banks = _bank_choice(request)
@@ -300,7 +300,7 @@ def compare_page(request):
 # --- human alignment ------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def alignment_page(request):
     try:
         bank, banks = _bank_choice(request)
@@ -368,7 +368,7 @@ def alignment_page(request):
 # --- self-test ------------------------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def self_test_page(request):
     form = request.POST.get("form") or request.GET.get("form") or "neutral"
     if form not in PVQ21_FORMS:
@@ -376,7 +376,7 @@ def self_test_page(request):
     portraits = pvq21_portraits(form)
     context = {"form": form, "forms": PVQ21_FORMS, "portraits": portraits, "scale": PVQ21_SCALE,
                "instructions": PVQ21_INSTRUCTIONS, "question": PVQ21_QUESTION, "answers": {}}
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "results/self_test.html", context)
     answers, missing = {}, []
     for portrait in portraits:
@@ -421,7 +421,7 @@ def self_test_page(request):
 # --- item explorer --------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def items_page(request):
     banks = selectors.banks_visible(request.user)
     filters = {key: request.GET.get(key, "").strip() for key in ("itembank", "source", "dimension", "sign", "q")}

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from config.middleware import client_ip
 from surveys import plan as plans
@@ -115,7 +115,7 @@ def _too_many(request, study: Study, message: str):
     return response
 
 
-@require_GET
+@require_safe
 def study_entry(request, slug):
     """The link Prolific sends people to: /s/<slug>/?PROLIFIC_PID=...&STUDY_ID=...&SESSION_ID=...
 
@@ -162,7 +162,7 @@ def study_entry(request, slug):
     return HttpResponseRedirect(participant_url(participant), status=303)
 
 
-@require_GET
+@require_safe
 @researcher_required
 def study_preview(request, study):
     """A fresh preview participant for a researcher (any study status; excluded from analysis)."""
@@ -177,10 +177,10 @@ def _wants_json(request) -> bool:
     return request.headers.get("Accept", "").startswith("application/json")
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def participant_page(request, slug, token):
     participant = get_object_or_404(Participant.objects.select_related("study"), token=token, study__slug=slug)
-    if request.method == "GET":
+    if request.method != "POST":
         return _render_current(request, participant)
     try:
         page_submit(participant=participant, step=request.POST.get("step"), data=request.POST)
@@ -287,14 +287,14 @@ def _render_finished(request, participant: Participant):
 # --- researcher side ---
 
 
-@require_GET
+@require_safe
 def study_list(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     return render(request, "surveys/study_list.html", {"studies": studies_for_researcher(request.user)})
 
 
-@require_GET
+@require_safe
 @researcher_required
 def study_dashboard_page(request, study):
     context = {
@@ -308,13 +308,13 @@ def study_dashboard_page(request, study):
     return render(request, "surveys/dashboard.html", context)
 
 
-@require_GET
+@require_safe
 @researcher_required
 def study_dashboard_feed(request, study):
     return JsonResponse(study_dashboard(study=study))
 
 
-@require_GET
+@require_safe
 @researcher_required
 def study_export(request, study, what, fmt):
     if what not in EXPORT_KINDS or fmt not in EXPORT_FORMATS:

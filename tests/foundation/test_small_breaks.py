@@ -1,0 +1,83 @@
+"""Issue 16's small breaks: /api/v1/ lists its endpoints, HEAD works wherever GET does, a favicon,
+and ``make demo PORT=...`` prints links for the port it serves on."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from benchmark.models import LLM
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_api_root_lists_every_endpoint_with_its_address(client):
+    response = client.get("/api/v1/")
+    assert response.status_code == 200
+    body = response.json()
+    urls = {endpoint["url"] for endpoint in body["endpoints"]}
+    for path in ("items/", "itembanks/", "models/", "runs/", "runs/{run_id}/", "leaderboard/", "references/",
+                 "studies/{slug}/analyses/"):
+        assert f"http://testserver/api/v1/{path}" in urls
+    assert "http://testserver/api/v1/" not in urls
+    assert body["schema"] == "http://testserver/api/schema/"
+    # Every listed address without parameters answers (200, or 401/403 for the ones that need a login).
+    for url in urls:
+        if "{" not in url:
+            assert client.get(url).status_code in (200, 401, 403), url
+
+
+@pytest.mark.django_db
+def test_head_answers_wherever_get_does(client):
+    from results.services import published_results_load
+
+    published_results_load()
+    llm = LLM.objects.order_by("pk").first()
+    paths = [
+        "/", "/healthz", reverse("results:leaderboard"), reverse("results:model", args=[llm.pk]),
+        reverse("results:compare"), reverse("results:alignment"), reverse("results:self-test"),
+        reverse("results:items"), "/api/v1/", "/api/v1/leaderboard/", "/api/v1/models/", "/accounts/login/",
+    ]
+    for path in paths:
+        get, head = client.get(path), client.head(path)
+        assert get.status_code == 200, path
+        assert head.status_code == 200, (path, head.status_code)
+        assert head.content == b"", path
+
+
+@pytest.fixture
+def demo_study(db, settings, tmp_path):
+    from surveys.demo import seed_demo_study
+
+    settings.VAR_DIR = tmp_path
+    return seed_demo_study()[0]
+
+
+def test_head_on_a_participant_page_shows_it_without_submitting(client, demo_study):
+    from tests.surveys.helpers import arrive
+
+    url, participant = arrive(client, demo_study.slug)
+    assert client.head(url).status_code == 200
+    participant.refresh_from_db()
+    assert participant.step == 0
+
+
+@pytest.mark.django_db
+def test_pages_link_a_favicon_and_favicon_ico_leads_to_it(client):
+    page = client.get("/").content.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page).group(1)
+    assert icon.endswith("favicon.svg")
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"] == icon
+    assert client.get(icon).status_code == 200
+
+
+def test_make_demo_takes_a_port_and_seed_demo_prints_links_for_it():
+    dry_run = subprocess.run(["make", "-n", "demo", "PORT=8123"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "seed_demo --base-url http://127.0.0.1:8123" in dry_run.stdout
+    assert "runserver 127.0.0.1:8123" in dry_run.stdout
+    default = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "runserver 127.0.0.1:8000" in default.stdout
