@@ -2,12 +2,21 @@
 
 Every problem is an ``InputFileError`` naming the file, line, column and value, so a researcher
 can fix the file. Line numbers count the header as line 1.
+
+Large files take a vectorised path (``_fast_cells``: one pandas parse, checks on whole columns);
+whenever that path meets anything unusual — quotes, NUL or stray carriage-return bytes, a line
+with the wrong number of fields, text that is not UTF-8, a blank id, a duplicate, a value that is
+not a finite number — it steps aside and the line-by-line reader reads the file, so every error
+message (file, line, column, value) comes from one place and both paths return the same frame
+(``tests/psychometrics/test_csv_fast_path.py`` compares them on generated files).
 """
 
 import csv
+import io
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from psychometrics.stats.annotation import canonical_traits
@@ -96,12 +105,108 @@ def _number(path: Path, line: int, column: str, value: str) -> float:
     return number
 
 
+def _fast_cells(path: Path) -> tuple[list[str], pd.DataFrame] | None:
+    """(header, the non-blank lines' stripped cells as strings) read by pyarrow's CSV reader, or None.
+
+    None means "read it line by line": the file has quotes, NUL bytes or carriage returns other than
+    CRLF line ends, is not UTF-8, or pyarrow finds a line whose number of fields differs from the
+    header's. Empty lines and lines of blank cells are skipped, as by the exact reader. Header
+    errors are raised here exactly as the exact reader raises them.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    with _open(path) as handle:
+        data = handle.read()
+    if not data or b'"' in data or b"\x00" in data or data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    first_end = text.find("\n")
+    header = _header(path, csv.reader([text if first_end < 0 else text[: first_end + 1]], strict=True))
+    body = b"" if first_end < 0 else data[data.index(b"\n") + 1 :]
+    if not body.strip(b"\r\n"):
+        return header, pd.DataFrame({c: pd.Series([], dtype="str") for c in header})
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=header, encoding="utf8"),
+            parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header}, strings_can_be_null=False, quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not text.isascii() or any(ch in text for ch in " \t\r"):
+        table = pa.table({c: pc.utf8_trim_whitespace(table[c]) for c in header})
+    blank = None
+    for column in header:
+        empty = pc.equal(table[column], "")
+        blank = empty if blank is None else pc.and_(blank, empty)
+    table = table.filter(pc.invert(blank))
+    cells = pd.DataFrame({c: pd.Series(pd.arrays.ArrowStringArray(table[c]).astype("str")) for c in header})
+    return header, cells
+
+
+def _finite_floats(values: pd.Series) -> np.ndarray | None:
+    """The values as floats (blank = NaN), or None if one is not a finite number as Python reads it.
+
+    pyarrow's conversion is correctly rounded, like Python's ``float``; what it does not accept
+    (e.g. ``1_000``) goes to the exact reader, which decides with ``float``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    strings = pa.array(values.array)  # the arrow strings themselves (``__arrow_array__``), no Python objects
+    blank = pc.equal(strings, "")
+    try:
+        numbers = pc.cast(pc.if_else(blank, None, strings), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not np.isfinite(numbers[~blank.to_numpy(zero_copy_only=False)]).all():
+        return None
+    return numbers
+
+
+def _ratings_fast(path: Path) -> pd.DataFrame | None:
+    """``read_ratings_csv`` by whole columns, or None when the exact reader must read (or explain) the file."""
+    read = _fast_cells(path)
+    if read is None:
+        return None
+    header, cells = read
+    if [c for c in RATINGS_COLUMNS if c not in header]:
+        return None
+    participant, item, rating = (cells[c] for c in RATINGS_COLUMNS)
+    if (participant == "").any() or (item == "").any():
+        return None
+    rated = cells[(rating != "").to_numpy()]
+    if not len(rated) or rated.duplicated(subset=["participant_id", "item_id"]).any():
+        return None
+    numbers = _finite_floats(rated["rating"])
+    if numbers is None:
+        return None
+    return pd.DataFrame({
+        "participant_id": rated["participant_id"].reset_index(drop=True), "item_id": rated["item_id"].reset_index(drop=True),
+        "rating": numbers,
+    })
+
+
 def read_ratings_csv(path) -> pd.DataFrame:
     """Long ratings ``participant_id,item_id,rating`` (extra columns ignored) as a DataFrame.
 
     Each participant rates an item at most once; ratings must be numbers (blank = not rated).
     """
     path = Path(path)
+    fast = _ratings_fast(path)
+    return fast if fast is not None else _ratings_exact(path)
+
+
+def _ratings_exact(path: Path) -> pd.DataFrame:
+    """``read_ratings_csv`` line by line: the reader of record, whose errors name line and column."""
     with _open(path) as handle:
         reader = csv.reader(_lines(path, handle), strict=True)
         header = _header(path, reader)
@@ -140,6 +245,12 @@ def read_traits_csv(path) -> pd.DataFrame:
     Returns a DataFrame indexed by participant id with canonical dimension names as columns.
     """
     path = Path(path)
+    fast = _traits_fast(path)
+    return fast if fast is not None else _traits_exact(path)
+
+
+def _traits_exact(path: Path) -> pd.DataFrame:
+    """``read_traits_csv`` line by line: the reader of record, whose errors name line and column."""
     with _open(path) as handle:
         reader = csv.reader(_lines(path, handle), strict=True)
         header = _header(path, reader)
@@ -168,6 +279,35 @@ def read_traits_csv(path) -> pd.DataFrame:
     if not records:
         raise InputFileError(path, "contains no participants")
     traits = pd.DataFrame(records, index=pd.Index(index, name=PARTICIPANT_COLUMN), columns=dimensions)
+    return canonical_traits(traits)[0]
+
+
+def _traits_fast(path: Path) -> pd.DataFrame | None:
+    """``read_traits_csv`` by whole columns, or None when the exact reader must read (or explain) the file."""
+    read = _fast_cells(path)
+    if read is None:
+        return None
+    header, cells = read
+    dimensions = [c for c in header if c != PARTICIPANT_COLUMN]
+    if PARTICIPANT_COLUMN not in header or not dimensions or not len(cells):
+        return None
+    try:
+        canonical_traits(pd.DataFrame(columns=dimensions))
+    except ValueError:
+        return None
+    participants = cells[PARTICIPANT_COLUMN]
+    if (participants == "").any() or participants.duplicated().any():
+        return None
+    columns = {}
+    for column in dimensions:
+        numbers = _finite_floats(cells[column])
+        if numbers is None:
+            return None
+        columns[column] = numbers
+    traits = pd.DataFrame(
+        np.column_stack([columns[c] for c in dimensions]),
+        index=pd.Index(participants.tolist(), name=PARTICIPANT_COLUMN), columns=dimensions,
+    )
     return canonical_traits(traits)[0]
 
 

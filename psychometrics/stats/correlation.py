@@ -196,7 +196,7 @@ def spearman_long(ratings: pd.DataFrame, traits: pd.DataFrame, items: list | Non
     if np.isinf(values).any():
         first = ratings[np.isinf(values)].iloc[0]
         raise ValueError(f"Participant {first['participant_id']!r} rated item {first['item_id']!r} {float(first['rating'])}, not a finite number.")
-    order = list(dict.fromkeys(ratings["item_id"])) if items is None else list(items)
+    order = pd.unique(ratings["item_id"]).tolist() if items is None else list(items)  # first appearance
     if len(set(order)) != len(order):
         raise ValueError("items lists an item twice.")
     repeated = ratings.duplicated(["participant_id", "item_id"]).to_numpy()
