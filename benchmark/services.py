@@ -460,16 +460,12 @@ def run_finalize(run_id: int) -> Run:
 
 def run_score_table(run: Run, *, measure: str = "rating") -> pd.DataFrame:
     """Scores of a run's answers so far (``measure`` "rating", or "expected_rating" from log-probabilities)."""
-    from benchmark.selectors import bank_correlations, run_answers_frame
+    from benchmark.selectors import run_answers_frame, run_selection
 
     answers = run_answers_frame(run)
     if measure == "expected_rating":
         answers = answers.assign(rating=answers["expected_rating"])
-    settings = run.settings
-    selection = scoring.select_items(
-        bank_correlations(run.bank), threshold=float(settings.get("threshold", scoring.DEFAULT_THRESHOLD)),
-        alpha=float(settings.get("alpha", scoring.DEFAULT_ALPHA)), mode=settings.get("mode", "positive"),
-    )
+    selection = run_selection(run)
     return scoring.score_dimensions(scoring.item_means(answers), selection, answers=answers)
 
 
