@@ -112,6 +112,7 @@ class Run(models.Model):
     class Source(models.TextChoices):
         RUN = "run", "Run on this platform"
         PUBLISHED = "published", "Published results"
+        IMPORTED = "imported", "Imported answers"
 
     bank = models.ForeignKey(ItemBank, on_delete=models.PROTECT, related_name="runs")
     llm = models.ForeignKey(LLM, on_delete=models.PROTECT, related_name="runs")

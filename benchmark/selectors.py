@@ -5,7 +5,7 @@ import math
 import pandas as pd
 from django.db.models import QuerySet
 
-from benchmark import scoring
+from benchmark import consistency, scoring
 from benchmark.models import Answer, BankItem, ItemBank, ItemCorrelation, Run, Score
 from psychometrics.stats.dimensions import FAMILIES
 
@@ -92,6 +92,22 @@ def items_for_dimension(
     return BankItem.objects.filter(pk__in=correlations.values("item_id")).order_by("id")
 
 
+def run_selection(run: Run) -> pd.DataFrame:
+    """The items keyed to each dimension under the run's own rule (threshold, alpha, mode in ``run.settings``)."""
+    settings = run.settings
+    return scoring.select_items(
+        bank_correlations(run.bank), threshold=float(settings.get("threshold", scoring.DEFAULT_THRESHOLD)),
+        alpha=float(settings.get("alpha", scoring.DEFAULT_ALPHA)), mode=settings.get("mode", "positive"),
+    )
+
+
+def run_consistency(run: Run) -> dict | None:
+    """A run's prompt sensitivity (:func:`benchmark.consistency.prompt_consistency`); None for published rows."""
+    if run.source == Run.Source.PUBLISHED:
+        return None
+    return consistency.prompt_consistency(run_answers_frame(run), run_selection(run))
+
+
 def run_report(run: Run) -> dict:
     """The ``run_benchmark --out`` document: model, settings, parse counts, scores and per-item answers."""
     answers = run_answers_frame(run)
@@ -120,6 +136,7 @@ def run_report(run: Run) -> dict:
                   "rate": run.parse_rate},
         # The issue's shape: "pvq", "higher_pvq" and "bfi" are always there, empty when no item is keyed to them.
         "scores": {**{family: {} for family in FAMILIES}, **scores_nested(run_scores(run))},
+        "consistency": consistency.prompt_consistency(answers, run_selection(run)),
         "items": items,
     }
     if run.settings.get("logprobs") and answers["expected_rating"].notna().any():

@@ -460,16 +460,12 @@ def run_finalize(run_id: int) -> Run:
 
 def run_score_table(run: Run, *, measure: str = "rating") -> pd.DataFrame:
     """Scores of a run's answers so far (``measure`` "rating", or "expected_rating" from log-probabilities)."""
-    from benchmark.selectors import bank_correlations, run_answers_frame
+    from benchmark.selectors import run_answers_frame, run_selection
 
     answers = run_answers_frame(run)
     if measure == "expected_rating":
         answers = answers.assign(rating=answers["expected_rating"])
-    settings = run.settings
-    selection = scoring.select_items(
-        bank_correlations(run.bank), threshold=float(settings.get("threshold", scoring.DEFAULT_THRESHOLD)),
-        alpha=float(settings.get("alpha", scoring.DEFAULT_ALPHA)), mode=settings.get("mode", "positive"),
-    )
+    selection = run_selection(run)
     return scoring.score_dimensions(scoring.item_means(answers), selection, answers=answers)
 
 
@@ -603,3 +599,63 @@ def references_store(rows: list[dict], *, default_source: str = "") -> list[Huma
         for row in rows
     )
     return list(references.values())
+
+
+# --- imported answers -----------------------------------------------------------------------------
+
+IMPORT_SETTINGS = ("threshold", "alpha", "mode", "min_parse_rate")
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    item_id: str
+    prompt_index: int
+    rating: int | None
+    reason: str
+
+
+@transaction.atomic
+def run_import_answers(
+    *,
+    bank: ItemBank,
+    path: str | Path,
+    model: str,
+    provider: str = "imported",
+    settings: dict | None = None,
+    publish: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Run, list[ParsedAnswer]]:
+    """Store a run of answers produced elsewhere (source "imported"), parse them as a run's, and score it.
+
+    ``path`` is an ANSWERS.jsonl file (:mod:`benchmark.answers_format`); every line is checked
+    against the bank first and nothing is stored on any error. The run follows the protocol of
+    other runs: the same parser, the same item selection (``settings`` threshold, alpha, mode) and
+    ``min_parse_rate`` (a run below it is failed, without scores). Only the (item, prompt) pairs
+    given are expected: an item missing from the file is not scored. ``finish_reason`` is checked
+    and kept in memory; it is stored once ``Answer`` has a ``finish_reason`` field.
+    """
+    from benchmark.answers_format import read_answers
+    from benchmark.parsing import PARSER_VERSION, parse_answer
+
+    items = dict(bank.items.values_list("item_id", "pk"))
+    answers = read_answers(path, known_items=set(items))
+    merged = _validated_settings({key: value for key, value in (settings or {}).items() if value is not None})
+    run_settings = {key: merged[key] for key in IMPORT_SETTINGS}
+    run_settings.update({"parser": PARSER_VERSION, "answers_file": Path(path).name})
+    llm = llm_get_or_create(provider=provider, model=model)
+    run = Run(bank=bank, llm=llm, provider=provider, model=model, settings=run_settings, source=Run.Source.IMPORTED,
+              is_published=publish, status=Run.Status.RUNNING, progress_total=len(answers), started_at=timezone.now())
+    _full_clean(run)
+    run.save()
+    has_finish_reason = any(field.name == "finish_reason" for field in Answer._meta.get_fields())
+    rows, parsed = [], []
+    for answer in answers:
+        rating, reason = parse_answer(answer.text)
+        parsed.append(ParsedAnswer(answer.item_id, answer.prompt_index, rating, reason))
+        extra = {"finish_reason": answer.finish_reason or ""} if has_finish_reason else {}
+        rows.append(Answer(run=run, item_id=items[answer.item_id], prompt_index=answer.prompt_index,
+                           raw_text=answer.text, rating=rating, **extra))
+        if progress:
+            progress(1)
+    Answer.objects.bulk_create(rows, batch_size=1000)
+    return run_finalize(run.pk), parsed

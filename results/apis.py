@@ -24,7 +24,7 @@ from benchmark import credentials, scoring
 from benchmark.models import LLM, HumanReference, HumanReferenceValue, Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
-from benchmark.selectors import run_scores
+from benchmark.selectors import run_consistency, run_scores
 from benchmark.services import BenchmarkError, run_create
 from psychometrics.stats.dimensions import FAMILIES, PVQ
 from results import selectors, welfare
@@ -372,6 +372,13 @@ class RunDetailApi(APIView):
 
     class RunDetailSerializer(RunOutputSerializer):
         task = serializers.SerializerMethodField()
+        consistency = serializers.SerializerMethodField(
+            help_text="Prompt sensitivity (benchmark.consistency): identical ratings under all six prompts, "
+                      "Spearman rho between option orders, mean absolute rating shift, per-template profiles; "
+                      "null for published rows.")
+
+        def get_consistency(self, run) -> dict | None:
+            return run_consistency(run)
 
         def get_task(self, run) -> dict | None:
             from config.tasks import task_status

@@ -1,8 +1,23 @@
+import json
 import math
+from pathlib import Path
 
 import pytest
 
-from benchmark.parsing import expected_rating, parse_rating
+from benchmark.parsing import (
+    EMPTY,
+    NEGATED,
+    NO_PHRASE,
+    ONLY_ASKED,
+    ONLY_REASONING,
+    PARSED_FIRST_LINE,
+    PARSED_ONLY_PHRASE,
+    PARSED_WHOLE,
+    SEVERAL_PHRASES,
+    expected_rating,
+    parse_answer,
+    parse_rating,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,8 +68,56 @@ def test_an_answer_that_repeats_the_option_list_is_not_a_choice():
     assert parse_rating(echo) is None
 
 
-def test_two_different_phrases_are_decided_by_length():
+def test_two_different_stated_phrases_are_not_a_choice():
+    rating, reason = parse_answer("Somewhat like me or a little like me.")
+    assert rating is None and reason == SEVERAL_PHRASES.format(phrases="'somewhat like me', 'a little like me'")
+
+
+def test_a_phrase_asked_as_a_question_is_not_stated():
     assert parse_rating("Like me? No - not like me at all.") == 1
+    assert parse_answer("Like me?") == (None, ONLY_ASKED.format(phrases="'like me'"))
+
+
+CORPUS = [json.loads(line) for line in (Path(__file__).parent / "data" / "parser_corpus.jsonl").read_text("utf-8").splitlines()]
+
+
+def test_the_corpus_is_large_and_covers_every_rating_and_unparsed_answers():
+    assert len(CORPUS) >= 150
+    assert {row["rating"] for row in CORPUS} == {1, 2, 3, 4, 5, 6, None}
+
+
+@pytest.mark.parametrize("row", CORPUS, ids=[f"{n}:{row['note']}" for n, row in enumerate(CORPUS)])
+def test_the_corpus_answer_parses_as_expected(row):
+    rating, reason = parse_answer(row["text"])
+    assert rating == row["rating"], reason
+    assert reason
+
+
+@pytest.mark.parametrize(("text", "word"), [
+    ("It doesn't sound like me", "doesn't"),
+    ("This is nothing like me", "nothing"),
+    ("I don't think it's like me", "don't"),
+    ("Not really like me", "not"),
+    ("Hardly like me", "hardly"),
+])
+def test_the_known_false_like_me_answers_are_unparsed_naming_the_negation(text, word):
+    assert parse_answer(text) == (None, NEGATED.format(word=word, phrase="like me"))
+
+
+def test_the_first_line_decides_over_a_longer_phrase_in_the_explanation():
+    text = "very much like me.\n\nExplanation: the wording is not like me at all in tone"
+    assert parse_answer(text) == (6, PARSED_FIRST_LINE)
+
+
+def test_the_phrases_own_not_is_not_a_negation():
+    assert parse_answer("It's not like me.") == (2, PARSED_ONLY_PHRASE)
+    assert parse_answer("not like me at all") == (1, PARSED_WHOLE)
+
+
+def test_an_unclosed_reasoning_block_leaves_no_answer():
+    assert parse_answer("<think>It is like me, I think") == (None, ONLY_REASONING)
+    assert parse_answer("") == (None, EMPTY)
+    assert parse_answer("I cannot answer.") == (None, NO_PHRASE)
 
 
 @pytest.mark.parametrize(("text", "rating"), [

@@ -59,6 +59,17 @@ def test_scores_in_the_output_are_recomputed_by_hand_from_the_stored_answers(ban
             assert document["scores"][family][dimension]["score"] == pytest.approx(expected)
 
 
+def test_the_output_reports_prompt_consistency_recomputed_from_its_items(bank, llm_server, tmp_path):
+    out = tmp_path / "out.json"
+    _run(llm_server(garbage_every=7), out=out)
+    document = json.loads(out.read_text())
+    consistency = document["consistency"]
+    complete = [item["ratings"] for item in document["items"] if None not in item["ratings"]]
+    assert consistency["complete_items"] == len(complete)
+    assert consistency["identical_share"] == pytest.approx(sum(len(set(r)) == 1 for r in complete) / len(complete))
+    assert {"order_spearman", "mean_abs_shift", "template_profiles", "template_correlations"} <= set(consistency)
+
+
 def test_a_second_run_is_answered_from_the_cache_with_no_requests(bank, llm_server):
     server = llm_server()
     first = _run(server)
