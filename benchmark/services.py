@@ -141,6 +141,17 @@ def itembank_for_file(*, path: str | Path) -> ItemBank:
     )
 
 
+def itembank_resolve(*, path: str | Path | None = None, name: str | None = None) -> ItemBank:
+    """The bank a command names: a JSONL file (``--items``, imported once) or an imported bank's name (``--itembank``)."""
+    if path:
+        return itembank_for_file(path=path)
+    bank = ItemBank.objects.filter(name=name).first()
+    if bank is None:
+        names = ", ".join(ItemBank.objects.values_list("name", flat=True)) or "none imported yet"
+        raise BenchmarkError(f"no item bank named {name!r} (known: {names})")
+    return bank
+
+
 # --- runs -----------------------------------------------------------------------------------------
 
 

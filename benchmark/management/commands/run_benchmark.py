@@ -7,12 +7,12 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from benchmark.itembank_format import ItemBankFormatError
-from benchmark.models import ItemBank, Run
+from benchmark.models import Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
 from benchmark.scoring import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
 from benchmark.selectors import run_report
-from benchmark.services import BenchmarkError, itembank_for_file, run_create, run_execute, run_reopen
+from benchmark.services import BenchmarkError, itembank_resolve, run_create, run_execute, run_reopen
 
 
 class Command(BaseCommand):
@@ -109,13 +109,7 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"missing {', '.join(missing)}")
         try:
-            if options["items"]:
-                bank = itembank_for_file(path=options["items"])
-            else:
-                bank = ItemBank.objects.filter(name=options["itembank"]).first()
-                if bank is None:
-                    names = ", ".join(ItemBank.objects.values_list("name", flat=True)) or "none imported yet"
-                    raise CommandError(f"no item bank named {options['itembank']!r} (known: {names})")
+            bank = itembank_resolve(path=options["items"], name=options["itembank"])
             return run_create(
                 bank=bank,
                 provider=options["provider"],

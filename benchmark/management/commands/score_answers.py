@@ -9,10 +9,10 @@ from tqdm import tqdm
 
 from benchmark.answers_format import AnswersFormatError
 from benchmark.itembank_format import ItemBankFormatError
-from benchmark.models import ItemBank, Run
+from benchmark.models import Run
 from benchmark.scoring import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
 from benchmark.selectors import run_report
-from benchmark.services import BenchmarkError, itembank_for_file, run_import_answers
+from benchmark.services import BenchmarkError, itembank_resolve, run_import_answers
 
 PARSED_COLUMNS = ["item_id", "prompt_index", "rating", "reason"]
 
@@ -57,13 +57,7 @@ class Command(BaseCommand):
         self._write(run, parsed, options)
 
     def _import(self, options):
-        if options["items"]:
-            bank = itembank_for_file(path=options["items"])
-        else:
-            bank = ItemBank.objects.filter(name=options["itembank"]).first()
-            if bank is None:
-                names = ", ".join(ItemBank.objects.values_list("name", flat=True)) or "none imported yet"
-                raise CommandError(f"no item bank named {options['itembank']!r} (known: {names})")
+        bank = itembank_resolve(path=options["items"], name=options["itembank"])
         with tqdm(unit="answer", desc="parsing", file=sys.stderr, disable=options["verbosity"] == 0) as bar:
             return run_import_answers(
                 bank=bank, path=options["answers"], model=options["model"], provider=options["provider"],
