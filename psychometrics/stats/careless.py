@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 REFERENCE_FILES = {"PVQ-21": "pvq21_gss2012_us.csv", "BFI-10": "bfi10_simulated.csv"}
@@ -97,6 +96,8 @@ class CopulaModel:
         prob = (counts + SMOOTHING) / (counts + SMOOTHING).sum(axis=1, keepdims=True)
         self.low = low
         self.log_prob = np.log(prob)
+        from scipy import stats  # imported here: scipy.stats costs ~1 s at start-up of every command
+
         self.normal_scores = stats.norm.ppf(np.cumsum(prob, axis=1) - prob / 2)
         z = self._scores(codes)
         corr_weights = weights if corr_weights is None else corr_weights

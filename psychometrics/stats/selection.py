@@ -2,8 +2,9 @@
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.optimize import brentq
+
+# scipy.stats and scipy.optimize are imported inside the functions that need them: importing them
+# costs about a second, and this module is loaded by every command (through the models).
 
 DEFAULT_THRESHOLD = 0.3
 DEFAULT_ALPHA = 0.05
@@ -15,13 +16,22 @@ SELECTION_COLUMNS = ["p_adjusted", "selected", "direction"]
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg (1995) adjusted p-values; NaN entries stay NaN and are not counted as tests.
 
-    ``p_adj(i) = min_{j >= i} (m / j) * p_(j)`` over the sorted p-values, capped at 1.
+    ``p_adj(i) = min_{j >= i} (m / j) * p_(j)`` over the sorted p-values, capped at 1 (the
+    computation of ``scipy.stats.false_discovery_control(method="bh")``, written out in numpy so
+    that reading a correlation file does not import scipy.stats; tested against scipy and pingouin).
     """
     p = np.asarray(p_values, dtype=float)
     adjusted = np.full(p.shape, np.nan)
     tested = ~np.isnan(p)
-    if tested.any():
-        adjusted[tested] = stats.false_discovery_control(p[tested], method="bh")
+    m = int(tested.sum())
+    if m:
+        values = p[tested]
+        order = np.argsort(values, kind="stable")
+        scaled = values[order] * m / np.arange(1, m + 1)
+        scaled = np.minimum.accumulate(scaled[::-1])[::-1]
+        result = np.empty(m)
+        result[order] = np.clip(scaled, 0, 1)
+        adjusted[tested] = result
     return adjusted
 
 
@@ -77,6 +87,8 @@ def correlation_power(r: float, n: float, alpha: float = DEFAULT_ALPHA) -> float
     """
     if n <= 4:
         raise ValueError(f"Power needs more than 4 observations, got {n}.")
+    from scipy import stats
+
     r = abs(r)
     dof = n - 2
     t_crit = stats.t.ppf(1 - alpha / 2, dof)
@@ -98,6 +110,8 @@ def raters_needed(r: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA, po
     """
     if not 0 < abs(r) < 1:
         raise ValueError(f"r must be between 0 and 1 in absolute value, got {r}.")
+    from scipy.optimize import brentq
+
     n = brentq(lambda x: correlation_power(r, x, alpha) - power, 4 + 1e-9, 1e9)
     return int(np.ceil(n - 1e-9))
 

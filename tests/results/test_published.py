@@ -111,7 +111,7 @@ def test_an_unknown_dimension_names_its_line(tmp_path):
 
 @pytest.mark.django_db
 def test_seed_demo_loads_the_published_leaderboard():
-    from results.services import seed_published_results
+    from results.apps import seed_published_results
 
     assert seed_published_results in seed_hooks()
     call_command("load_published_results", verbosity=0)

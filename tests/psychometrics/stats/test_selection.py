@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pingouin
 import pytest
+from scipy import stats
 
 from psychometrics.stats.selection import (
     benjamini_hochberg,
@@ -43,6 +44,14 @@ def test_benjamini_hochberg_matches_pingouin_and_skips_nan():
     adjusted = benjamini_hochberg(p_with_nan)
     assert np.isnan(adjusted[30])
     np.testing.assert_allclose(np.r_[adjusted[:30], adjusted[31:]], expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_benjamini_hochberg_matches_scipy_with_ties_and_ones(seed):
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 400))
+    p = rng.choice(np.r_[rng.uniform(0, 1, 50), [0.0, 1.0, 0.05, 0.05]], size)  # ties, zeros and ones
+    np.testing.assert_allclose(benjamini_hochberg(p), stats.false_discovery_control(p, method="bh"), rtol=1e-12, atol=1e-15)
 
 
 def test_fdr_selection_uses_the_adjusted_p_values():
