@@ -33,7 +33,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
-	$(EMBEDDED) $(PY) -m bench
+	$(EMBEDDED) $(PY) -m bench --record $(BENCH)
 
 # On demand, not part of `make test`: a Prolific launch on gunicorn + PostgreSQL + Celery/Redis
 # (docs/hardening.md). Locust lives in its own venv: it registers a pytest plugin wherever it is installed.
