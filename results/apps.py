@@ -15,7 +15,10 @@ class ResultsConfig(AppConfig):
 
     def ready(self):
         # seed_demo loads the published dataset so a new install shows a real leaderboard.
+        from results.cache import connect_signals
         from surveys.demo import SEED_HOOKS
+
+        connect_signals()
 
         if seed_published_results not in SEED_HOOKS:
             SEED_HOOKS.append(seed_published_results)

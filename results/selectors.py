@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from django.db.models import Count, Prefetch, Q, QuerySet
-from scipy import stats
 
 from benchmark import scoring
 from benchmark.models import (
@@ -26,6 +25,7 @@ from benchmark.models import (
     Score,
 )
 from benchmark.presets import PERSONAS
+from psychometrics.stats.correlation import spearman_rows
 from psychometrics.stats.dimensions import BFI, FAMILIES, HIGHER_PVQ, PVQ, canonical_dimension
 from results import welfare
 
@@ -534,19 +534,16 @@ def spearman_table(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     """Long ``left, right, rho, p_value, n``: Spearman ρ between every row of ``left`` and every row of ``right``.
 
     Only dimensions measured in both rows count; fewer than 3 common dimensions gives NaN.
+    Vectorised (:func:`psychometrics.stats.correlation.spearman_rows`), equal to scipy pair by pair.
     """
-    records = []
-    for left_name, left_row in left.iterrows():
-        for right_name, right_row in right.iterrows():
-            common = left_row.notna() & right_row.notna()
-            n = int(common.sum())
-            if n < 3 or left_row[common].nunique() < 2 or right_row[common].nunique() < 2:
-                rho, p_value = float("nan"), float("nan")
-            else:
-                result = stats.spearmanr(left_row[common].to_numpy(float), right_row[common].to_numpy(float))
-                rho, p_value = float(result.statistic), float(result.pvalue)
-            records.append({"left": left_name, "right": right_name, "rho": rho, "p_value": p_value, "n": n})
-    return pd.DataFrame(records, columns=["left", "right", "rho", "p_value", "n"])
+    columns = left.columns.union(right.columns, sort=False)
+    rho, p_value, n = spearman_rows(left.reindex(columns=columns).to_numpy(float),
+                                    right.reindex(columns=columns).to_numpy(float))
+    return pd.DataFrame({
+        "left": np.repeat(left.index.to_numpy(), len(right)),
+        "right": np.tile(right.index.to_numpy(), len(left)),
+        "rho": rho.ravel(), "p_value": p_value.ravel(), "n": n.ravel().astype(int),
+    }, columns=["left", "right", "rho", "p_value", "n"])
 
 
 def pca_map(vectors: pd.DataFrame) -> pd.DataFrame:

@@ -289,6 +289,8 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, "config.middleware.EntryRateLimitMiddleware"
 )
 MIDDLEWARE.insert(MIDDLEWARE.index("config.middleware.EntryRateLimitMiddleware") + 1, "config.middleware.LoginThrottleMiddleware")
+# Anonymous /results/ traffic: its own per-address limit, then pages from the cache by data version (results/cache.py).
+MIDDLEWARE.insert(MIDDLEWARE.index("config.middleware.LoginThrottleMiddleware") + 1, "results.cache.ResultsCacheMiddleware")
 # drf-spectacular's Swagger UI and ReDoc pages carry inline <script>: only they get script-src 'unsafe-inline'.
 CSP_INLINE_SCRIPT_PATHS = ["/api/docs/", "/api/redoc/"]
 # Behind N reverse proxies the client address is the Nth X-Forwarded-For entry from the right.
@@ -298,6 +300,8 @@ REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_HOPS
 ENTRY_RATE_LIMIT = env_str("ENTRY_RATE_LIMIT", "60/60")  # entry-link requests per client address / seconds
 # Self-tests a visitor may store (anonymous writes) per client address / seconds; a class behind one NAT fits.
 SELF_TEST_STORE_RATE_LIMIT = env_str("SELF_TEST_STORE_RATE_LIMIT", "30/3600")
+RESULTS_RATE_LIMIT = env_str("RESULTS_RATE_LIMIT", "300/60")  # anonymous /results/ requests per client address / seconds
+RESULTS_CACHE_SECONDS = env_int("RESULTS_CACHE_SECONDS", 300)  # longest life of a cached results page (0: no cache)
 LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 5)  # per username and address
 LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 30)  # per address, any usernames
 LOGIN_THROTTLE_SECONDS = env_int("LOGIN_THROTTLE_SECONDS", 900)

@@ -34,6 +34,32 @@ def test_spearman_uses_only_dimensions_both_rows_have_and_needs_three():
     assert np.isnan(table.at["z", "rho"])
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_spearman_table_matches_scipy_on_random_profiles_with_ties_gaps_and_constant_rows(seed):
+    rng = np.random.default_rng(seed)
+    columns = [f"D{k}" for k in range(int(rng.integers(3, 12)))]
+
+    def profiles(rows):
+        values = rng.choice(np.round(rng.normal(size=6), 1), size=(rows, len(columns)))  # few values: ties
+        values[rng.random(values.shape) < 0.15] = np.nan
+        values[0] = 0.5  # a constant row
+        return pd.DataFrame(values, index=[f"r{seed}-{k}" for k in range(rows)], columns=columns)
+
+    left, right = profiles(int(rng.integers(1, 9))), profiles(int(rng.integers(1, 9)))
+    table = selectors.spearman_table(left, right)
+    assert len(table) == len(left) * len(right)
+    for row in table.itertuples():
+        a, b = left.loc[row.left], right.loc[row.right]
+        both = a.notna() & b.notna()
+        assert row.n == both.sum()
+        if both.sum() < 3 or a[both].nunique() < 2 or b[both].nunique() < 2:
+            assert np.isnan(row.rho) and np.isnan(row.p_value)
+            continue
+        expected = stats.spearmanr(a[both], b[both])
+        assert abs(row.rho - expected.statistic) < 1e-12
+        assert abs(row.p_value - expected.pvalue) < 1e-9
+
+
 def test_pca_map_matches_scikit_learn_up_to_axis_sign():
     result = selectors.pca_map(VECTORS)
     reference = PCA(n_components=2).fit(VECTORS.to_numpy())
