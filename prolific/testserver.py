@@ -42,6 +42,7 @@ import hmac
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ class FakeProlific:
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> "FakeProlific":
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         return self
@@ -423,6 +424,14 @@ class FakeProlific:
             payload = {"resource_id": sub["id"], "event_type": "submission.status.change",
                        "participant_id": sub["participant_id"], "status": sub["status"]}  # fmt: skip
         return self.deliver("submission.status.change", payload, workspace_id=workspace)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A client that gave up on a stalled answer is expected; anything else is reported as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

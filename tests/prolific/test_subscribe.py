@@ -173,3 +173,17 @@ def test_the_page_shows_prolifics_refusal(fake, study, client):
     )
     assert response.status_code == 400
     assert "must use https" in response.content.decode()
+
+
+def test_it_reads_the_subscription_list_form_of_prolifics_reference_example(fake, study):
+    """Prolific's API reference shows the create answer as ``{"results": [...]}``; the CLI reads a bare object."""
+    example = {"results": [{
+        "event_type": "submission.status.change", "target_url": TARGET, "workspace_id": fake.workspace_id,
+        "id": "64a1b2c3d4e5f60718293a4b", "is_enabled": False,
+    }]}  # fmt: skip
+    fake.fail_next("POST", SUBSCRIPTIONS, 201, headers={"X-Hook-Secret": "one-time-code"}, body=example)
+    fake.fail_next("POST", r"/hooks/subscriptions/64a1b2c3d4e5f60718293a4b/$", 200, body={**example["results"][0], "is_enabled": True})
+    result = webhook_subscribe(study=study, workspace_id=fake.workspace_id, target_url=TARGET)
+    assert result.subscription_id == "64a1b2c3d4e5f60718293a4b"
+    confirm = fake.requests_to("POST", r"/hooks/subscriptions/64a1b2c3d4e5f60718293a4b/$")
+    assert [r["json"] for r in confirm] == [{"secret": "one-time-code"}]
