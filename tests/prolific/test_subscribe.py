@@ -187,3 +187,13 @@ def test_it_reads_the_subscription_list_form_of_prolifics_reference_example(fake
     assert result.subscription_id == "64a1b2c3d4e5f60718293a4b"
     confirm = fake.requests_to("POST", r"/hooks/subscriptions/64a1b2c3d4e5f60718293a4b/$")
     assert [r["json"] for r in confirm] == [{"secret": "one-time-code"}]
+
+
+def test_the_admin_shows_the_subscription_read_only_and_no_secret(fake, study, client):
+    webhook_subscribe(study=study, workspace_id=fake.workspace_id, target_url=TARGET)
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-123456")
+    client.force_login(admin)
+    page = client.get(f"/admin/prolific/prolificsettings/{stored(study).pk}/change/").content.decode()
+    assert TARGET in page
+    assert 'name="hook_target_url"' not in page  # read-only
+    assert fake.state.hook_secrets[fake.workspace_id]["value"] not in page
