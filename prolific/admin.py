@@ -6,11 +6,15 @@ from prolific.models import ApiCall, ProlificSettings, ProlificSubmission, Revie
 
 @admin.register(ProlificSettings)
 class ProlificSettingsAdmin(StudyScopedAdmin):
-    list_display = ["study", "token_hint", "token_env_var", "updated_at"]
+    list_display = ["study", "token_hint", "token_env_var", "hook_confirmed_at", "updated_at"]
     # Secrets are edited on the study's Prolific page, never shown here; so is the returns-for-data-quality
     # setting, whose confirmation (how many participants it affects) only that page asks for.
     exclude = ["token_encrypted", "webhook_secret_encrypted"]
-    readonly_fields = ["token_hint", "webhook_secret_hint", "return_excluded_for_quality"]
+    # The webhook subscription is set up by 'subscribe' (or the page), which keeps it in step with Prolific.
+    readonly_fields = [
+        "token_hint", "webhook_secret_hint", "return_excluded_for_quality",
+        "workspace_id", "hook_subscription_id", "hook_target_url", "hook_confirmed_at",
+    ]  # fmt: skip
 
 
 @admin.register(ProlificSubmission)

@@ -4,7 +4,13 @@
 exponential backoff and jitter on 429 (rate limit or wallet contention, honouring ``Retry-After``),
 on 502/503/504 and on network errors, and logs every attempt to ``ApiCall`` without the token and
 with submission ids replaced by a keyed hash. Errors surface as ``ProlificError`` subclasses whose
-messages a researcher can act on.
+messages a researcher can act on. Only 2xx answers are successes: redirects are not followed and
+count as errors (a redirected POST would lose its body or land somewhere else).
+
+A request that is not safe to repeat (``idempotent=False``: a return request messages the
+participant) is retried only when it cannot have reached Prolific (no connection, 429, 503); when
+it may have arrived but no answer came, ``ProlificOutcomeUnknown`` is raised and the caller finds
+out from Prolific's own state whether it was applied.
 """
 
 import hashlib
@@ -25,6 +31,10 @@ from prolific.models import ApiCall
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = {429, 502, 503, 504}
+# Answers given before the request was processed: safe to retry even for a request that must not run twice.
+RETRYABLE_UNSAFE_STATUSES = {429, 503}
+# Transport errors raised before any byte of the request was sent.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 BULK_APPROVE_BATCH = 1000  # Prolific recommends at most 1,000 ids per bulk-approve call
 SUBMISSIONS_PAGE_SIZE = 200
 
@@ -53,6 +63,22 @@ class ProlificUnavailable(ProlificError):
     """Still rate-limited, contended or unreachable after every retry."""
 
 
+class ProlificOutcomeUnknown(ProlificError):
+    """A request that is not safe to repeat may have reached Prolific, but no answer came: not retried."""
+
+
+class ProlificRedirected(ProlificError):
+    """Prolific answered 3xx; redirects are never followed."""
+
+
+MSG_OUTCOME_UNKNOWN = (
+    "No answer came from Prolific to {method} {path} ({error}); it may or may not have been applied. It was not "
+    "sent again, so that nothing happens twice: the next reconcile shows whether Prolific applied it."
+)
+MSG_REDIRECTED = (
+    "Prolific answered {status} (a redirect to {location}) to {method} {path}. Redirects are not followed: check that "
+    "PROLIFIC_API_BASE_URL ({base_url}) is Prolific's API address, https://api.prolific.com."
+)
 MSG_AUTH_REFUSED = (
     "Prolific refused the API token ({status}): it is wrong, deleted or lacks access to this study. "
     "Create a token under Prolific > API tokens and enter it again on the study's Prolific page."
@@ -143,6 +169,7 @@ class ProlificClient:
             base_url=self.base_url,
             timeout=timeout or settings.PROLIFIC_HTTP_TIMEOUT_SECONDS,
             headers={"Authorization": f"Token {token}", "Accept": "application/json"},
+            follow_redirects=False,
         )
 
     def close(self) -> None:
@@ -164,12 +191,30 @@ class ProlificClient:
         params: dict | None = None,
         log_path: str | None = None,
         subject: str = "",
+        idempotent: bool = True,
     ) -> Any:
         """Send one API request with retries; return the decoded JSON body.
 
         ``log_path`` is the path as it may appear in the log (ids replaced); ``subject`` a
-        pseudonymised description of whom the call concerns.
+        pseudonymised description of whom the call concerns. With ``idempotent=False`` the request
+        is retried only when it cannot have been processed (see the module docstring).
         """
+        return self.request_with_headers(
+            method, path, json=json, params=params, log_path=log_path, subject=subject, idempotent=idempotent
+        )[0]
+
+    def request_with_headers(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict | None = None,
+        log_path: str | None = None,
+        subject: str = "",
+        idempotent: bool = True,
+    ) -> tuple[Any, httpx.Headers]:
+        """``request``, also returning the answer's headers (Prolific sends some results only there)."""
         log_path = log_path or path
         for attempt in range(1, self.max_attempts + 1):
             started = time.monotonic()
@@ -177,6 +222,10 @@ class ProlificClient:
                 response = self._http.request(method, path, json=json, params=params)
             except httpx.TransportError as exc:
                 self._log(method, log_path, subject, None, attempt, started, f"{type(exc).__name__}")
+                if not idempotent and not isinstance(exc, NOT_SENT_ERRORS):
+                    raise ProlificOutcomeUnknown(
+                        MSG_OUTCOME_UNKNOWN.format(method=method, path=log_path, error=type(exc).__name__)
+                    ) from None
                 if attempt == self.max_attempts:
                     raise ProlificUnavailable(
                         f"Could not reach Prolific at {self.base_url} after {attempt} attempts ({type(exc).__name__})."
@@ -184,14 +233,27 @@ class ProlificClient:
                 self._sleep(self._backoff(attempt, None))
                 continue
             status = response.status_code
-            if status < 400:
+            if 200 <= status < 300:
                 self._log(method, log_path, subject, status, attempt, started, "")
-                return response.json() if response.content else None
+                return (response.json() if response.content else None), response.headers
+            if 300 <= status < 400:
+                location = redact_prolific_ids(response.headers.get("Location", "nowhere given"))[:200]
+                message = MSG_REDIRECTED.format(
+                    status=status, location=location, method=method, path=log_path, base_url=self.base_url
+                )
+                self._log(method, log_path, subject, status, attempt, started, f"redirect to {location}")
+                raise ProlificRedirected(message, status_code=status)
             detail = _error_detail(response)
             self._log(method, log_path, subject, status, attempt, started, detail)
-            if status in RETRYABLE_STATUSES and attempt < self.max_attempts:
+            retryable = RETRYABLE_STATUSES if idempotent else RETRYABLE_UNSAFE_STATUSES
+            if status in retryable and attempt < self.max_attempts:
                 self._sleep(self._backoff(attempt, response.headers.get("Retry-After")))
                 continue
+            if not idempotent and status in RETRYABLE_STATUSES - RETRYABLE_UNSAFE_STATUSES:
+                raise ProlificOutcomeUnknown(
+                    MSG_OUTCOME_UNKNOWN.format(method=method, path=log_path, error=f"{status}: {detail}"),
+                    status_code=status,
+                )
             raise self._error_for(status, detail, method, log_path, attempt)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
@@ -309,4 +371,58 @@ class ProlificClient:
             json={"request_return_reasons": reasons},
             log_path="/api/v1/submissions/{submission_id}/request-return/",
             subject=subject,
+            idempotent=False,  # each accepted request messages the participant
         )
+
+    # -- webhooks (Prolific's "Subscribing" steps) ----------------------------------------------------------
+    def hook_secret_create(self, workspace_id: str) -> str:
+        """Create (or replace: one per workspace) the workspace's signing secret; returns its value."""
+        body = self.request("POST", "/api/v1/hooks/secrets/", json={"workspace_id": workspace_id}, subject="workspace")
+        value = body.get("value") if isinstance(body, dict) else None
+        if not value:
+            raise ProlificError("Prolific's answer to creating a webhook secret had no 'value'; the API may have changed.")
+        return value
+
+    def hook_subscriptions_list(self, workspace_id: str) -> list[dict]:
+        body = self.request(
+            "GET", "/api/v1/hooks/subscriptions/", params={"workspace_id": workspace_id}, subject="workspace"
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise ProlificError("Prolific's subscription list had no 'results' list; the API may have changed.")
+        return body["results"]
+
+    def hook_subscription_create(self, *, workspace_id: str, event_type: str, target_url: str) -> tuple[dict, str]:
+        """Create a subscription; returns it and the one-time ``X-Hook-Secret`` that confirms it.
+
+        The ``X-Hook-Secret`` comes as a header of this answer and is not the signing secret. The body
+        is the subscription itself (as the official CLI reads it) or, as the reference's example shows,
+        ``{"results": [...]}``; both are read.
+        """
+        body, headers = self.request_with_headers(
+            "POST", "/api/v1/hooks/subscriptions/",
+            json={"event_type": event_type, "target_url": target_url, "workspace_id": workspace_id},
+            subject="workspace",
+        )  # fmt: skip
+        if isinstance(body, dict) and isinstance(body.get("results"), list):
+            matching = [r for r in body["results"] if isinstance(r, dict) and r.get("target_url") == target_url
+                        and r.get("event_type") == event_type]  # fmt: skip
+            body = matching[-1] if matching else None
+        if not isinstance(body, dict) or not body.get("id"):
+            raise ProlificError("Prolific's answer to creating a subscription had no subscription id; the API may have changed.")
+        hook_secret = headers.get("X-Hook-Secret", "")
+        if not hook_secret:
+            raise ProlificError(
+                "Prolific created the subscription but its answer had no X-Hook-Secret header, which confirming it needs. "
+                "Delete the unconfirmed subscription on Prolific and subscribe again."
+            )
+        return body, hook_secret
+
+    def hook_subscription_confirm(self, subscription_id: str, hook_secret: str) -> dict:
+        """Confirm a subscription with the ``X-Hook-Secret`` its creation answered; returns the subscription."""
+        body = self.request(
+            "POST", f"/api/v1/hooks/subscriptions/{subscription_id}/", json={"secret": hook_secret},
+            log_path="/api/v1/hooks/subscriptions/{subscription_id}/", subject="subscription",
+        )  # fmt: skip
+        if not isinstance(body, dict):
+            raise ProlificError("Prolific's answer to confirming the subscription was not an object; the API may have changed.")
+        return body

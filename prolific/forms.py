@@ -73,3 +73,17 @@ class ProlificSettingsForm(forms.Form):
 
 class ReviewSendForm(forms.Form):
     digest = forms.CharField(max_length=64)
+
+
+class WebhookSubscribeForm(forms.Form):
+    workspace_id = forms.CharField(
+        max_length=64, label="Prolific workspace id", help_text="In Prolific's address bar when the workspace is open."
+    )
+    target_url = forms.URLField(
+        max_length=500, assume_scheme="https", label="Webhook address",
+        help_text="This platform's webhook endpoint as Prolific reaches it; Prolific requires public https.",
+    )  # fmt: skip
+    new_secret = forms.BooleanField(
+        required=False, label="Create a new workspace secret even if one is stored here",
+        help_text="Prolific keeps one secret per workspace: a new one replaces the old for every study of the workspace.",
+    )  # fmt: skip

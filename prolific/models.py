@@ -65,6 +65,12 @@ class ProlificSettings(models.Model):
     )
     webhook_secret_encrypted = models.TextField(blank=True, help_text="Fernet-encrypted webhook signing secret.")
     webhook_secret_hint = models.CharField(max_length=8, blank=True)
+    workspace_id = models.CharField(max_length=64, blank=True, help_text="Prolific workspace the webhook is set up in.")
+    hook_subscription_id = models.CharField(max_length=64, blank=True, help_text="Prolific's id of the subscription.")
+    hook_target_url = models.URLField(max_length=500, blank=True, help_text="Where Prolific sends the events.")
+    hook_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the subscription was confirmed; Prolific delivers nothing before."
+    )
     rejection_message = models.TextField(default=DEFAULT_REJECTION_MESSAGE)
     return_reason = models.CharField(max_length=300, default=DEFAULT_RETURN_REASON)
     return_excluded_for_quality = models.BooleanField(
@@ -115,7 +121,10 @@ class ReviewAction(models.Model):
     """One decision sent (or being sent) to Prolific for a submission.
 
     ``state`` only becomes CONFIRMED when Prolific itself reports the resulting status; a bulk
-    approval Prolific has accepted but not yet applied stays SENT.
+    approval Prolific has accepted but not yet applied stays SENT (and becomes FAILED, to be sent
+    again, when Prolific still shows the submission awaiting review after
+    ``PROLIFIC_PENDING_GRACE_SECONDS``). A return request is recorded as SENDING before it is sent
+    and stays so when no answer came, until a reconcile shows whether Prolific recorded it.
     """
 
     class Action(models.TextChoices):
@@ -124,6 +133,7 @@ class ReviewAction(models.Model):
         REQUEST_RETURN = "request_return", "Ask to return"
 
     class State(models.TextChoices):
+        SENDING = "sending", "Being sent, or no answer came: not sent again until Prolific's state is checked"
         SENT = "sent", "Sent, awaiting Prolific's confirmation"
         CONFIRMED = "confirmed", "Confirmed by Prolific"
         FAILED = "failed", "Failed"

@@ -8,14 +8,20 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from prolific.client import BULK_APPROVE_BATCH, ProlificAuthError, ProlificClient, ProlificError
+from prolific.client import (
+    BULK_APPROVE_BATCH,
+    ProlificAuthError,
+    ProlificClient,
+    ProlificError,
+    ProlificOutcomeUnknown,
+)
 from prolific.models import (
     MIN_REJECTION_MESSAGE_LENGTH,
     ProlificSettings,
@@ -25,7 +31,7 @@ from prolific.models import (
     WebhookEvent,
     submission_status_normalise,
 )
-from prolific.secrets_box import secret_decrypt, secret_encrypt, secret_hint
+from prolific.secrets_box import SecretUnreadable, secret_decrypt, secret_encrypt, secret_hint
 from prolific.selectors import (
     PlannedAction,
     ReconcileReport,
@@ -258,16 +264,35 @@ EXPECTED_STATUS = {
 }
 
 
-def _confirm_actions(actions, now: datetime) -> None:
+MSG_APPROVAL_NOT_APPLIED = (
+    "Prolific accepted the bulk approval but still shows the submission awaiting review {minutes} minutes later; "
+    "the next review sends it again."
+)
+MSG_RETURN_NOT_RECORDED = (
+    "No answer came to the return request and Prolific shows no return request {minutes} minutes later; "
+    "the next review sends it again."
+)
+
+
+def _confirm_actions(actions, now: datetime, *, fetched_at: datetime | None = None) -> int:
     """Mark sent review actions confirmed (or failed) from the submission status Prolific reports.
 
     A return request counts as confirmed once Prolific records it (``return_requested``); an
     action whose submission reached another final status failed. A failed action is confirmed too
     when Prolific shows its outcome after all (the call timed out or errored after Prolific applied it).
+
+    ``fetched_at`` is when the statuses were fetched from Prolific (a reconcile; not a webhook event,
+    which says nothing about return requests). Then a bulk approval whose submission Prolific still
+    shows awaiting review, and a return request that got no answer and that Prolific has not
+    recorded, both sent more than ``PROLIFIC_PENDING_GRACE_SECONDS`` before, fail: the next review
+    plans them again. Returns how many were planned again that way.
     """
-    confirmed, failed = [], []
-    pending = actions.filter(state__in=[ReviewAction.State.SENT, ReviewAction.State.FAILED])
-    for action in pending.select_related("submission"):
+    confirmed, failed, replanned = [], [], []
+    grace = settings.PROLIFIC_PENDING_GRACE_SECONDS
+    cutoff = fetched_at - timedelta(seconds=grace) if fetched_at is not None else None
+    minutes = f"{grace / 60:g}"
+    states = [ReviewAction.State.SENDING, ReviewAction.State.SENT, ReviewAction.State.FAILED]
+    for action in actions.filter(state__in=states).select_related("submission"):
         submission = action.submission
         if submission.status == EXPECTED_STATUS[action.action] or (
             action.action == ReviewAction.Action.REQUEST_RETURN and submission.return_requested_at
@@ -275,13 +300,26 @@ def _confirm_actions(actions, now: datetime) -> None:
             action.state, action.confirmed_at, action.error = ReviewAction.State.CONFIRMED, now, ""
             confirmed.append(action)
         elif (
-            action.state == ReviewAction.State.SENT
+            action.state != ReviewAction.State.FAILED
             and STATUS_RANK.get(submission.status, 0) >= STATUS_RANK[SubmissionStatus.TIMED_OUT]
         ):
             action.state, action.error = ReviewAction.State.FAILED, f"Prolific reports the submission as {submission.status}."
             failed.append(action)
+        elif cutoff is None or action.sent_at > cutoff:
+            continue
+        elif (
+            action.action == ReviewAction.Action.APPROVE
+            and action.state == ReviewAction.State.SENT
+            and submission.status == SubmissionStatus.AWAITING_REVIEW
+        ):
+            action.state, action.error = ReviewAction.State.FAILED, MSG_APPROVAL_NOT_APPLIED.format(minutes=minutes)
+            replanned.append(action)
+        elif action.action == ReviewAction.Action.REQUEST_RETURN and action.state == ReviewAction.State.SENDING:
+            action.state, action.error = ReviewAction.State.FAILED, MSG_RETURN_NOT_RECORDED.format(minutes=minutes)
+            replanned.append(action)
     ReviewAction.objects.bulk_update(confirmed, ["state", "confirmed_at", "error"], batch_size=500)
-    ReviewAction.objects.bulk_update(failed, ["state", "error"], batch_size=500)
+    ReviewAction.objects.bulk_update(failed + replanned, ["state", "error"], batch_size=500)
+    return len(replanned)
 
 
 @dataclass
@@ -292,6 +330,8 @@ class ReconcileResult:
     places_freed: int
     report: ReconcileReport
     dry_run: bool = False
+    replanned: int = 0  # sent decisions Prolific never applied, planned again for the next review
+    pending: int = 0  # sent decisions still awaiting Prolific's confirmation
 
 
 def submissions_reconcile(
@@ -304,6 +344,7 @@ def submissions_reconcile(
     change rolled back. Idempotent: a second run with the same Prolific data changes nothing.
     """
     client = client or prolific_client_for(study=study)
+    fetched_at = now or timezone.now()
     rows = client.submissions_list(study.prolific_study_id)  # outside the transaction
     now = now or timezone.now()
     created = changed = freed = 0
@@ -365,11 +406,14 @@ def submissions_reconcile(
             if sub.participant_id is not None:
                 participant = Participant(pk=sub.participant_id, status=participant_status[sub.participant_id])
                 freed += _participant_follow(participant, sub.status)
-        _confirm_actions(ReviewAction.objects.filter(study=study), now)
+        replanned = _confirm_actions(ReviewAction.objects.filter(study=study), now, fetched_at=fetched_at)
+        pending = ReviewAction.objects.filter(
+            study=study, state__in=[ReviewAction.State.SENDING, ReviewAction.State.SENT]
+        ).count()
         report = reconcile_report(study=study)
         if dry_run:
             transaction.set_rollback(True)
-    return ReconcileResult(len(rows), created, changed, freed, report, dry_run)
+    return ReconcileResult(len(rows), created, changed, freed, report, dry_run, replanned, pending)
 
 
 @dataclass(frozen=True)
@@ -446,6 +490,7 @@ class ReviewResult:
     sent: dict[str, int] = field(default_factory=dict)
     confirmed: int = 0
     failed: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # no answer came; not sent again until Prolific's state is known
 
 
 def _record_actions(
@@ -460,7 +505,8 @@ def _record_actions(
             action = ReviewAction(study=study, submission_id=item.submission_pk, participant_id=item.participant_pk)
             create.append(action)
         else:
-            action.attempts += 1
+            if not (action.state == ReviewAction.State.SENDING and action.sent_at == now):
+                action.attempts += 1  # not for the outcome of the attempt whose intent was just recorded
             update.append(action)
         action.action, action.state, action.error, action.sent_at = item.action, state, error, now
         action.rejection_category, action.message, action.reason = item.rejection_category, item.message, item.reason
@@ -508,13 +554,19 @@ def review_send(
                 )  # fmt: skip
                 state = _state_from_response(body, SubmissionStatus.REJECTED)
             else:
-                body = client.submission_request_return(
+                # Intent first: if the answer is lost (or this process dies), the action is SENDING, which no
+                # review sends again until a reconcile has shown whether Prolific recorded the request.
+                _record_actions(study, items, state=ReviewAction.State.SENDING, now=now)
+                client.submission_request_return(
                     work.submission_id, reasons=[settings_row.return_reason], subject=work.pseudonym
                 )
                 state = ReviewAction.State.SENT
             _record_actions(study, items, state=state, now=now)
             for item in items:
                 result.sent[str(item.action)] = result.sent.get(str(item.action), 0) + 1
+        except ProlificOutcomeUnknown as exc:
+            _record_actions(study, items, state=ReviewAction.State.SENDING, now=now, error=str(exc))
+            result.unknown.extend(f"{item.pseudonym}: {exc}" for item in items)
         except ProlificAuthError as exc:
             _record_actions(study, items, state=ReviewAction.State.FAILED, now=now, error=str(exc))
             raise
@@ -530,3 +582,95 @@ def _state_from_response(body, expected_status: str) -> str:
     if isinstance(body, dict) and submission_status_normalise(body.get("status")) == expected_status:
         return ReviewAction.State.CONFIRMED
     return ReviewAction.State.SENT
+
+
+# -- webhook subscription (Prolific's "Subscribing": secret, subscription, confirmation) ---------------------
+HOOK_EVENT_TYPE = "submission.status.change"
+MSG_NO_WORKSPACE = "Give the Prolific workspace id (Prolific > your workspace; the id is in the address)."
+MSG_BAD_TARGET = "'{url}' is not an absolute http(s) address of this platform's /prolific/webhook/ endpoint."
+
+
+@dataclass
+class SubscribeResult:
+    secret_created: bool  # False: the workspace's secret already stored here was kept
+    subscription_created: bool  # False: an enabled subscription to this target was already on Prolific
+    subscription_id: str
+    target_url: str
+    confirmed_at: datetime
+
+
+def _workspace_secret_known(*, workspace_id: str, study: Study) -> str | None:
+    """The workspace's signing secret if some study here already holds it (Prolific keeps one per workspace,
+    and creating a new one would invalidate the copy every other study of the workspace verifies with)."""
+    rows = ProlificSettings.objects.filter(workspace_id=workspace_id).exclude(webhook_secret_encrypted="")
+    for row in sorted(rows, key=lambda r: r.study_id != study.pk):  # this study's own copy first
+        try:
+            return secret_decrypt(row.webhook_secret_encrypted)
+        except SecretUnreadable:
+            continue
+    return None
+
+
+def _settings_save(*, study: Study, **fields) -> None:
+    """Store a step's result at once: each step has changed something on Prolific that must not be lost."""
+    with transaction.atomic():
+        settings_row = ProlificSettings.objects.select_for_update().get(pk=prolific_settings_get(study=study).pk)
+        for name, value in fields.items():
+            setattr(settings_row, name, value)
+        settings_row.full_clean()
+        settings_row.save()
+
+
+def webhook_subscribe(
+    *, study: Study, workspace_id: str, target_url: str, new_secret: bool = False, client: ProlificClient | None = None
+) -> SubscribeResult:
+    """Set up Prolific's submission status events for the study, as Prolific documents it.
+
+    1. the workspace's signing secret: kept when a study here already holds it (unless ``new_secret``),
+       else created (``POST /api/v1/hooks/secrets/``) and stored encrypted as the study's webhook secret;
+    2. a subscription of ``target_url`` to ``submission.status.change`` (``POST /api/v1/hooks/subscriptions/``),
+       whose answer carries the one-time ``X-Hook-Secret`` header; an enabled subscription of the same
+       target and event already on Prolific is kept instead;
+    3. the confirmation (``POST /api/v1/hooks/subscriptions/{id}/`` with ``{"secret": <X-Hook-Secret>}``),
+       without which Prolific delivers nothing.
+
+    Each step's result is stored before the next call, so a failure part-way loses nothing.
+    Raises ProlificOpsError or ProlificError.
+    """
+    workspace_id, target_url = (workspace_id or "").strip(), (target_url or "").strip()
+    if not workspace_id:
+        raise ProlificOpsError(MSG_NO_WORKSPACE)
+    if not re.match(r"^https?://[^/\s]+/\S*$", target_url):
+        raise ProlificOpsError(MSG_BAD_TARGET.format(url=target_url[:200]))
+    client = client or prolific_client_for(study=study)
+    secret = None if new_secret else _workspace_secret_known(workspace_id=workspace_id, study=study)
+    secret_created = secret is None
+    if secret is None:
+        secret = client.hook_secret_create(workspace_id)
+    _settings_save(
+        study=study, workspace_id=workspace_id, webhook_secret_encrypted=secret_encrypt(secret),
+        webhook_secret_hint=secret_hint(secret),
+    )  # fmt: skip
+    existing = [
+        sub for sub in client.hook_subscriptions_list(workspace_id)
+        if sub.get("event_type") == HOOK_EVENT_TYPE and sub.get("target_url") == target_url and sub.get("is_enabled")
+    ]  # fmt: skip
+    if existing:
+        subscription_id = str(existing[0]["id"])
+    else:
+        subscription, hook_secret = client.hook_subscription_create(
+            workspace_id=workspace_id, event_type=HOOK_EVENT_TYPE, target_url=target_url
+        )
+        subscription_id = str(subscription["id"])
+        _settings_save(study=study, hook_subscription_id=subscription_id, hook_target_url=target_url, hook_confirmed_at=None)
+        confirmed = client.hook_subscription_confirm(subscription_id, hook_secret)
+        if confirmed.get("is_enabled") is False:
+            raise ProlificOpsError(
+                "Prolific accepted the confirmation but reports the subscription as disabled: enable it on Prolific "
+                "(PATCH is_enabled) or subscribe again."
+            )
+    confirmed_at = timezone.now()
+    _settings_save(
+        study=study, hook_subscription_id=subscription_id, hook_target_url=target_url, hook_confirmed_at=confirmed_at
+    )
+    return SubscribeResult(secret_created, not existing, subscription_id, target_url, confirmed_at)

@@ -9,12 +9,13 @@ import logging
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from prolific import services
 from prolific.client import ProlificError
-from prolific.forms import ProlificSettingsForm, ReviewSendForm
+from prolific.forms import ProlificSettingsForm, ReviewSendForm, WebhookSubscribeForm
 from prolific.models import ApiCall, ReviewAction, WebhookEvent
 from prolific.secrets_box import SecretUnreadable
 from prolific.selectors import (
@@ -78,13 +79,25 @@ def _settings_form(study, data=None) -> ProlificSettingsForm:
     )
 
 
-def _page_context(study, form=None) -> dict:
+def _subscribe_form(request, study, data=None) -> WebhookSubscribeForm:
+    settings_row = prolific_settings_for(study=study)
+    if data is not None:
+        return WebhookSubscribeForm(data)
+    return WebhookSubscribeForm(initial={
+        "workspace_id": settings_row.workspace_id,
+        "target_url": settings_row.hook_target_url or request.build_absolute_uri(reverse("prolific:webhook")),
+    })  # fmt: skip
+
+
+def _page_context(request, study, form=None, subscribe_form=None) -> dict:
     settings_row = prolific_settings_for(study=study)
     form = form or _settings_form(study)
     report = reconcile_report(study=study)
     return {
         "study": study,
         "form": form,
+        "subscribe_form": subscribe_form or _subscribe_form(request, study),
+        "hook": settings_row,
         "token_description": services.token_description(study=study),
         "webhook_secret_hint": settings_row.webhook_secret_hint,
         "report": report,
@@ -99,7 +112,7 @@ def _page_context(study, form=None) -> dict:
 @require_safe
 @researcher_required
 def study_prolific(request, study):
-    return render(request, "prolific/study.html", _page_context(study))
+    return render(request, "prolific/study.html", _page_context(request, study))
 
 
 @require_POST
@@ -138,7 +151,31 @@ def _settings_refused(request, study, error: str | None = None):
     form.is_valid()
     if error:
         form.add_error(None, error)
-    return render(request, "prolific/study.html", _page_context(study, form), status=400)
+    return render(request, "prolific/study.html", _page_context(request, study, form), status=400)
+
+
+@require_POST
+@researcher_required
+def webhook_subscribe(request, study):
+    """Prolific's webhook setup in one step: workspace secret, subscription, confirmation."""
+    form = _subscribe_form(request, study, request.POST)
+    if form.is_valid():
+        try:
+            result = services.webhook_subscribe(
+                study=study, workspace_id=form.cleaned_data["workspace_id"], target_url=form.cleaned_data["target_url"],
+                new_secret=form.cleaned_data["new_secret"],
+            )  # fmt: skip
+        except OPERATION_ERRORS as exc:
+            form.add_error(None, str(exc))
+        else:
+            secret = "created and stored" if result.secret_created else "already stored here, kept"
+            subscription = "created and confirmed" if result.subscription_created else "already enabled, kept"
+            messages.success(
+                request, f"Webhook set up: workspace secret {secret}; subscription {subscription}. "
+                "Prolific now sends submission status changes.",
+            )  # fmt: skip
+            return redirect("prolific:study", slug=study.slug)
+    return render(request, "prolific/study.html", _page_context(request, study, subscribe_form=form), status=400)
 
 
 @require_POST
@@ -197,6 +234,8 @@ def review_send_view(request, study):
     messages.success(request, f"Sent to Prolific: {sent}. {result.confirmed} decisions confirmed by Prolific so far.")
     for failure in result.failed:
         messages.error(request, failure)
+    for unknown in result.unknown:
+        messages.warning(request, unknown)
     return redirect("prolific:study", slug=study.slug)
 
 

@@ -264,6 +264,10 @@ PROLIFIC_HTTP_TIMEOUT_SECONDS = env_int("PROLIFIC_HTTP_TIMEOUT_SECONDS", 20)
 PROLIFIC_MAX_ATTEMPTS = env_int("PROLIFIC_MAX_ATTEMPTS", 5)
 PROLIFIC_RETRY_BASE_SECONDS = float(env_str("PROLIFIC_RETRY_BASE_SECONDS", "1.0"))
 PROLIFIC_RETRY_MAX_SECONDS = float(env_str("PROLIFIC_RETRY_MAX_SECONDS", "60"))
+# How long a sent decision may show no effect on Prolific (a bulk approval accepted but the submission still
+# AWAITING REVIEW, a return request whose answer never came and no return recorded) before a reconcile
+# marks it failed, so that the next review sends it again.
+PROLIFIC_PENDING_GRACE_SECONDS = env_int("PROLIFIC_PENDING_GRACE_SECONDS", 900)
 
 # --- benchmark ---
 # Items per Celery chunk task: each worker takes chunks of a run, so a run spreads over all workers.

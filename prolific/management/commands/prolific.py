@@ -19,13 +19,14 @@ class Command(BaseCommand):
         "'configure' sets the Prolific study id, the API token source, messages and returns for data quality; "
         "'check' fetches the study from Prolific to prove token and id work; "
         "'reconcile' fetches every submission, lists mismatches and frees places of returned/timed-out ones; "
-        "'review' previews the approvals, rejections and return requests with the basis of each (add --send to send them). "
+        "'review' previews the approvals, rejections and return requests with the basis of each (add --send to send them); "
+        "'subscribe' sets up Prolific's webhook: the workspace secret, the subscription and its confirmation. "
         "Participants are shown by pseudonym; the API token is never printed."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("slug", help="The study's slug.")
-        parser.add_argument("step", choices=["configure", "check", "reconcile", "review"], help="What to do.")
+        parser.add_argument("step", choices=["configure", "check", "reconcile", "review", "subscribe"], help="What to do.")
         parser.add_argument(
             "--send", action="store_true", help="review: send the previewed decisions to Prolific."
         )
@@ -48,6 +49,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rejection-message-file", metavar="PATH", help="configure: text file holding the rejection message (>= 100 characters)."
         )
+        parser.add_argument(
+            "--workspace-id", metavar="ID", help="subscribe: the Prolific workspace the study belongs to."
+        )
+        parser.add_argument(
+            "--target-url", metavar="URL",
+            help="subscribe: this platform's webhook address as Prolific reaches it, https://<host>/prolific/webhook/.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--new-secret", action="store_true",
+            help="subscribe: create a new workspace secret even if one is stored here (replaces it on Prolific).",
+        )  # fmt: skip
         parser.add_argument("--return-reason", help="configure: reason sent when asking a participant to return.")
         parser.add_argument(
             "--returns-for-quality", choices=["on", "off"],
@@ -99,6 +111,20 @@ class Command(BaseCommand):
             f"{'on' if services.prolific_settings_get(study=study).return_excluded_for_quality else 'off'}."
         ))  # fmt: skip
 
+    def _subscribe(self, study, *, workspace_id, target_url, new_secret, **_):
+        if not workspace_id or not target_url:
+            raise CommandError("subscribe needs --workspace-id and --target-url.")
+        result = services.webhook_subscribe(
+            study=study, workspace_id=workspace_id, target_url=target_url, new_secret=new_secret
+        )
+        settings_row = services.prolific_settings_get(study=study)
+        secret = "created and stored encrypted" if result.secret_created else "already stored here, kept"
+        subscription = "created and confirmed" if result.subscription_created else "already enabled on Prolific, kept"
+        self.stdout.write(self.style.SUCCESS(
+            f"Webhook set up: workspace secret {secret} ({settings_row.webhook_secret_hint}); subscription of "
+            f"{result.target_url} to {services.HOOK_EVENT_TYPE} {subscription}. Prolific now sends status changes."
+        ))  # fmt: skip
+
     def _check(self, study, **_):
         detail = services.prolific_study_check(study=study)
         self.stdout.write(self.style.SUCCESS(
@@ -110,7 +136,8 @@ class Command(BaseCommand):
         prefix = "Dry run, nothing changed. " if dry_run else ""
         self.stdout.write(
             f"{prefix}Fetched {result.fetched} submissions ({result.created} new, {result.changed} changed); "
-            f"{result.places_freed} group places freed."
+            f"{result.places_freed} group places freed; {result.pending} sent decisions await Prolific"
+            + (f", {result.replanned} that Prolific never applied will be sent again by the next review." if result.replanned else ".")
         )
         for category, n in result.report.counts.items():
             self.stdout.write(f"  {CATEGORY_LABELS[category]:<50} {n:>6}")
@@ -151,5 +178,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Sent: {sent}. Confirmed by Prolific so far: {result.confirmed}."))
         for failure in result.failed:
             self.stderr.write(f"Failed: {failure}")
+        for unknown in result.unknown:
+            self.stderr.write(f"No answer: {unknown}")
         if result.failed:
             raise CommandError(f"{len(result.failed)} decisions failed; run the review again to retry them.")
