@@ -44,7 +44,7 @@ $(LOAD_VENV)/.installed: requirements-load.txt
 	touch $@
 
 loadtest: install $(LOAD_VENV)/.installed
-	$(PY) loadtest/run.py $(if $(USERS),--users $(USERS)) $(if $(RAMP),--ramp $(RAMP)) $(if $(THINK),--think $(THINK)) $(if $(WORKERS),--workers $(WORKERS))
+	$(PY) loadtest/run.py $(if $(filter mixed,$(SCENARIO)),--mixed) $(if $(RESULTS_CLIENTS),--results-clients $(RESULTS_CLIENTS)) $(if $(USERS),--users $(USERS)) $(if $(RAMP),--ramp $(RAMP)) $(if $(THINK),--think $(THINK)) $(if $(WORKERS),--workers $(WORKERS))
 
 drills: install
 	$(PY) loadtest/drills.py

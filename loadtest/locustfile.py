@@ -10,8 +10,15 @@ double-submit a page (two POSTs at once) or open the entry link twice.
 Each participant appends one JSON line to ``$LOADTEST_RECORDS`` with the answers the server accepted
 first, so ``loadtest/checks.py`` can compare them with the database afterwards.
 
+The mixed scenario adds ``LOADTEST_RESULTS_CLIENTS`` anonymous visitors (:class:`ResultsVisitor`) that loop
+over the public results pages with no pause, each from its own address (``X-Forwarded-For``, read by the
+server with ``TRUSTED_PROXY_HOPS=1``), while the participants take the survey: the results pages must not
+slow the survey. A visitor's ``429`` (the results rate limit doing its job) is counted as its own row,
+not as a failure.
+
 Environment: LOADTEST_STUDY (slug), LOADTEST_USERS (participants; Locust quits when all are done),
-LOADTEST_THINK (mean seconds per page), LOADTEST_RECORDS (output path), LOADTEST_SEED.
+LOADTEST_THINK (mean seconds per page), LOADTEST_RECORDS (output path), LOADTEST_SEED,
+LOADTEST_RESULTS_CLIENTS (visitors, default 0), LOADTEST_RESULTS_PAGES (comma-separated paths).
 """
 
 import html
@@ -30,6 +37,8 @@ USERS = int(os.environ.get("LOADTEST_USERS", "300"))
 THINK = float(os.environ.get("LOADTEST_THINK", "7.0"))
 RECORDS = os.environ.get("LOADTEST_RECORDS", "var/loadtest-records.jsonl")
 SEED = int(os.environ.get("LOADTEST_SEED", "7"))
+RESULTS_CLIENTS = int(os.environ.get("LOADTEST_RESULTS_CLIENTS", "0"))
+RESULTS_PAGES = [page for page in os.environ.get("LOADTEST_RESULTS_PAGES", "/results/").split(",") if page]
 # Share of pages on which a participant misbehaves in each way.
 P_REFRESH, P_BACK, P_DOUBLE, P_ENTRY_TWICE = 0.08, 0.05, 0.05, 0.05
 MAX_RETRIES = 5  # a participant reloads a failed page this many times before giving up
@@ -40,6 +49,7 @@ _finished = 0
 
 class SurveyParticipant(FastHttpUser):
     wait_time = constant(0)  # think time is part of the task, so every participant runs the survey once
+    fixed_count = USERS  # exactly this many participants, whatever the total -u (which adds the visitors)
 
     def on_start(self):
         # Never follow redirects: FastHttpSession's per-request allow_redirects=False flips shared client
@@ -149,3 +159,30 @@ class SurveyParticipant(FastHttpUser):
         self.record["completed"] = True
         self.record["code"] = code.group(1) if code else ""
         self.record["redirect"] = html.unescape(link.group(1)) if link else ""
+
+
+_visitor_numbers = iter(range(1, 1_000_000))
+
+
+class ResultsVisitor(FastHttpUser):
+    """An anonymous visitor looping over the results pages as fast as the server answers."""
+
+    wait_time = constant(0)
+    fixed_count = RESULTS_CLIENTS
+
+    def on_start(self):
+        number = next(_visitor_numbers)
+        self.address = f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
+
+    @task
+    def browse(self):
+        for page in RESULTS_PAGES:
+            with self.client.get(page, name="results " + page.split("?")[0], headers={"X-Forwarded-For": self.address},
+                                 allow_redirects=False, catch_response=True) as response:
+                if response.status_code == 429:
+                    response.request_meta["name"] = "results (rate-limited 429)"
+                    response.success()
+                elif response.status_code == 200:
+                    response.success()
+                else:
+                    response.failure(f"status {response.status_code}")

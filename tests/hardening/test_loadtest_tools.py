@@ -90,3 +90,22 @@ def test_page_kind_names_every_page_of_the_survey(study):
     url = f"/s/{study.slug}/p/{record['tokens'][0]}/"
     seen = {page["kind"] for page in record["pages"]} | {page_kind(client.get(url).content.decode())}
     assert seen == {"consent", "instructions", "items", "about", "pvq21", "bfi10", "finished"}
+
+
+def test_mixed_scenario_judges_participant_pages_and_reports_visitors_beside_them():
+    from loadtest.run import evaluate
+
+    database = {key: 0 for key in ("lost_answers", "changed_answers", "duplicated_answers", "unexpected_answers",
+                                   "participants_missing", "participants_assigned_twice", "spread")}
+    database.update(participants_completed_client_side=5, participants_simulated=5)
+
+    def row(name, p95, failures=0):
+        return {"name": name, "p95_ms": p95, "failures": failures}
+
+    participants = [row("GET items", 40), row("POST items", 60)]
+    visitors = [row("results /results/", 900, failures=3), row("results (rate-limited 429)", 5)]
+    total = row("Aggregated", 700, failures=3)
+    assert evaluate(total, participants + visitors, database, visitors=True)["met"]
+    assert not evaluate(total, participants + visitors, database, visitors=False)["met"]  # without visitors: all judged
+    slow = evaluate(total, [row("GET items", 250), *visitors], database, visitors=True)
+    assert not slow["met"] and "GET items 250" in slow["missed"][0]
