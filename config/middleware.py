@@ -97,6 +97,8 @@ def content_security_policy(*, inline_scripts: bool = False) -> str:
     if inline_scripts:
         directives["script-src"] = "'self' 'unsafe-inline'"
         directives["worker-src"] = "'self' blob:"  # ReDoc renders in a blob: worker
+        # ReDoc's side menu always shows its maker's logo from this address (no option turns it off).
+        directives["img-src"] = f"{directives['img-src']} https://cdn.redoc.ly"
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 

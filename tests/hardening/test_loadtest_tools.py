@@ -95,8 +95,7 @@ def test_page_kind_names_every_page_of_the_survey(study):
 def test_mixed_scenario_judges_participant_pages_and_reports_visitors_beside_them():
     from loadtest.run import evaluate
 
-    database = {key: 0 for key in ("lost_answers", "changed_answers", "duplicated_answers", "unexpected_answers",
-                                   "participants_missing", "participants_assigned_twice", "spread")}
+    database = dict.fromkeys(("lost_answers", "changed_answers", "duplicated_answers", "unexpected_answers", "participants_missing", "participants_assigned_twice", "spread"), 0)
     database.update(participants_completed_client_side=5, participants_simulated=5)
 
     def row(name, p95, failures=0):
