@@ -29,7 +29,7 @@ from results.selectors import PUBLISHED_BANK_NAME
 PUBLISHED_CSV = Path(__file__).resolve().parent / "data" / "published_scores.csv"
 PUBLISHED_COLUMNS = ["model", "table", "family", "dimension", "score"]
 PUBLISHED_PROVIDER = "published"
-PAPER = "Value Portrait (paper 003), Tables 5-8"
+PAPER = "Value Portrait (Han et al., 2025), Tables 5–8"
 # Table 6 names the Table 5 model "gpt-4o-mini" by its snapshot; both are one model.
 MODEL_ALIASES = {"gpt-4o-mini-2024-07-18": "gpt-4o-mini"}
 ORGANISATIONS = [

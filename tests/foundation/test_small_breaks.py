@@ -81,3 +81,26 @@ def test_make_demo_takes_a_port_and_seed_demo_prints_links_for_it():
     assert "runserver 127.0.0.1:8123" in dry_run.stdout
     default = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert "runserver 127.0.0.1:8000" in default.stdout
+
+
+INTERNAL_WORDS = ("paper 003", "provider published", "003…", "is_published_only", "published_only")
+
+
+@pytest.mark.django_db
+def test_public_pages_use_no_internal_words_and_show_no_endpoint(client):
+    from benchmark.models import ItemBank, Run
+    from results.services import published_results_load
+
+    published_results_load()
+    published = LLM.objects.filter(is_published_only=True).order_by("pk").first()
+    hosted = LLM.objects.create(provider="openai", name="local-model", base_url="http://10.1.2.3:8000/v1")
+    Run.objects.create(bank=ItemBank.objects.first(), llm=hosted, provider="openai", model="local-model",
+                       base_url=hosted.base_url, status=Run.Status.COMPLETED)
+    pages = ["/", reverse("results:leaderboard"), reverse("results:model", args=[published.pk]),
+             reverse("results:model", args=[hosted.pk]), reverse("results:compare"), reverse("results:alignment"),
+             reverse("results:items"), reverse("results:self-test")]
+    for path in pages:
+        text = client.get(path).content.decode()
+        for word in INTERNAL_WORDS:
+            assert word not in text, (path, word)
+        assert "10.1.2.3" not in text, path  # a model's endpoint is never shown publicly
