@@ -18,7 +18,15 @@ from surveys.models import (
 )
 from surveys.services import MSG_MISSING, MSG_NOT_ON_PAGE, MSG_OUT_OF_SCALE
 from tests.factories import ItemFactory
-from tests.surveys.helpers import VALID_PID, advance_to, answers_for, arrive, complete, current_page, entry_url
+from tests.surveys.helpers import (
+    VALID_PID,
+    advance_to,
+    answers_for,
+    arrive,
+    complete,
+    current_page,
+    entry_url,
+)
 
 
 def field_order(response) -> list[str]:

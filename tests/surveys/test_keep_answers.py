@@ -129,7 +129,7 @@ def test_a_draft_is_kept_for_the_page_and_shown_when_it_is_opened_again(on_pvq):
     page = rows_of(client.get(url))
     assert page.draft_url == f"{url}draft/" and VALID_PID not in page.draft_url
     body = answers_for(participant)
-    partial = {k: v for k, v in list(body.items())[:4]}  # step and three answers
+    partial = dict(list(body.items())[:4])  # step and three answers
     response = client.post(page.draft_url, partial)
     assert response.status_code == 200 and response.json() == {"saved": True, "answers": 3}
     assert rows_of(client.get(url)).checked() == {k: v for k, v in partial.items() if k != "step"}
