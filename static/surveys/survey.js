@@ -114,6 +114,9 @@
     });
   });
 
+  // Answers shown on arrival were restored from what the server keeps: say so.
+  if (form.querySelector("input:checked")) show("saved");
+
   const firstError = form.querySelector("fieldset.has-error");
   if (firstError) {
     // After the autofocus has run, so the row's question is at the top of the screen, not cut off.
