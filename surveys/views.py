@@ -184,9 +184,12 @@ def _wants_json(request) -> bool:
 def participant_page(request, slug, token):
     participant = get_object_or_404(Participant.objects.select_related("study"), token=token, study__slug=slug)
     response = _participant_page(request, participant)
-    # The page holds the participant's answers and changes with every submission: never from a cache,
-    # so Back shows the page the participant is on, not a stale copy of one already sent.
-    add_never_cache_headers(response)
+    if request.method != "POST":
+        # The page changes with every submission: never from a cache, so Back to it shows the page the
+        # participant is on. A POST's answer (a page returned with an error) may stay cached: Back to it
+        # shows it again rather than the browser's "Confirm form resubmission", and sending it again
+        # stores nothing (page_submit is idempotent).
+        add_never_cache_headers(response)
     return response
 
 
@@ -196,10 +199,10 @@ def _participant_page(request, participant: Participant):
     try:
         page_submit(participant=participant, step=request.POST.get("step"), data=request.POST)
     except PageInvalid as error:
-        if _wants_json(request):
-            return JsonResponse({"errors": error.errors, "fields": error.field_errors}, status=400)
         # Kept as the page's draft too, so a refresh after the error still shows these answers.
         page_draft_save(participant=participant, step=request.POST.get("step"), data=request.POST)
+        if _wants_json(request):
+            return JsonResponse({"errors": error.errors, "fields": error.field_errors}, status=400)
         participant.refresh_from_db()
         return _render_current(
             request, participant, problems=error.problems, field_errors=error.field_errors, posted=request.POST, status=400

@@ -145,6 +145,7 @@ def test_an_error_keeps_every_answer_and_opens_at_the_first_row_to_fix(browser_p
     first = page.locator(f"#row-{missing[0]}")
     # Opened at the first row to fix, with the focus in it (autofocus; the script also scrolls its question up).
     expect(first.locator("input:focus")).to_have_count(1)
+    expect(page.locator("fieldset.likert-row input:focus")).to_have_count(1)
     assert in_viewport(page, first.locator("legend"))
     shoot("items-error-viewport", full_page=False)
     shoot("items-error")
@@ -157,10 +158,21 @@ def test_an_error_keeps_every_answer_and_opens_at_the_first_row_to_fix(browser_p
         chosen[name] = answer(page.locator(f"#row-{name}"), n)
         if js:
             expect(page.locator(f"#row-{name}")).not_to_have_class(re.compile(r"\bhas-error\b"))  # unmarked when answered
+    progress = page.locator(".progress .muted").inner_text()  # "Page n of N"
     page.locator("form.survey-form button").last.dblclick()  # a double click sends the page once
     page.wait_for_load_state()
     expect(page.locator("#errors")).to_have_count(0)
     shoot("after-items")
+    following = page.locator(".progress .muted").inner_text()
+    assert following != progress
+
+    # Back shows an old page; sending it again stores nothing and leads to the page the participant is on.
+    page.go_back()
+    page.wait_for_load_state()
+    if page.locator("form.survey-form button").count():
+        submit(page)
+    expect(page.locator(".progress .muted")).to_have_text(following)
+    expect(page.locator("#errors")).to_have_count(0)
     items = {k: v for k, v in chosen.items() if k.startswith("item-")}
 
     stored = {}
