@@ -275,7 +275,6 @@ def _render_current(request, participant: Participant, *, problems=(), field_err
         "progress_percent": round(100 * participant.step / len(pages)),
         "posted": values,
         "field_errors": field_errors,
-        "answers_kept": bool(field_errors),
         "action": request.path,
         "draft_url": "",
     }
@@ -316,6 +315,7 @@ def _render_current(request, participant: Participant, *, problems=(), field_err
     on_page = {row["name"] for row in rows} if rows is not None else {"gender", "age_band"} if page.kind == plans.ABOUT else set()
     context["rows"] = rows
     context["errors"] = [{"text": message, "target": f"row-{field}" if field in on_page else ""} for field, message in problems]
+    context["answers_kept"] = any(field in on_page for field in field_errors)
     return render(request, template, context, status=status)
 
 
