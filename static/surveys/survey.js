@@ -114,8 +114,11 @@
     });
   });
 
-  // Answers shown on arrival were restored from what the server keeps: say so.
-  if (form.querySelector("input:checked")) show("saved");
+  // Answers shown on arrival were restored from what the server keeps: say so (not on a page shown
+  // again by Back, which may be an old copy of a page already sent).
+  const navigation = performance.getEntriesByType("navigation")[0];
+  const fromHistory = navigation && navigation.type === "back_forward";
+  if (!fromHistory && form.querySelector("input:checked")) show("saved");
 
   const firstError = form.querySelector("fieldset.has-error");
   if (firstError) {

@@ -249,3 +249,12 @@ def test_the_pvq21_pages_store_the_same_answers_and_scores_as_the_single_page(de
         stored[per_page] = dict(rows)
     # The same 21 answers under the same question numbers: what scoring reads is unchanged.
     assert stored[7] == stored[21] == answers
+
+
+def test_a_forged_consent_value_does_not_claim_that_answers_are_kept(demo_study):
+    client = Client()
+    url, participant = arrive(client, "demo")
+    response = client.post(url, {"step": "0", "consent": "maybe"})
+    text = response.content.decode()
+    assert response.status_code == 400 and "Nothing on this page was saved yet." in text
+    assert "answers you chose are kept" not in text and 'href="#row-' not in text
