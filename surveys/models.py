@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from surveys.plan import parse_check_pages
+from surveys.plan import PVQ21_PER_PAGE, parse_check_pages
 
 RATING_MIN, RATING_MAX = 1, 6
 PVQ21_MIN, PVQ21_MAX = 1, 6
@@ -140,6 +140,10 @@ class Participant(models.Model):
     gender = models.CharField(max_length=16, blank=True)
     age_band = models.CharField(max_length=16, blank=True)
     pvq_form = models.CharField(max_length=8, blank=True, help_text="PVQ-21 wording shown: male, female or neutral.")
+    pvq_per_page = models.PositiveSmallIntegerField(
+        default=PVQ21_PER_PAGE,
+        help_text="PVQ-21 portraits per page in this participant's plan (21: one page, as before the split).",
+    )
 
     arrived_at = models.DateTimeField()
     consented_at = models.DateTimeField(null=True, blank=True)
@@ -206,6 +210,25 @@ class PageSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant_id}/{self.step}:{self.page_key}"
+
+
+class PageDraft(models.Model):
+    """Answers given so far on a participant's current page, kept so a refresh or an error shows them again.
+
+    Saved as the participant answers (``static/surveys/survey.js``) and when a page comes back with
+    an error; deleted when the page is submitted. Never analysed or exported: only submitted pages count.
+    """
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="drafts")
+    step = models.PositiveIntegerField()
+    answers = models.JSONField(default=dict, help_text="Form field -> value, only answers valid on the page.")
+    saved_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["participant", "step"], name="pagedraft_unique_step")]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id}/{self.step}: {len(self.answers)} answers"
 
 
 class Rating(models.Model):

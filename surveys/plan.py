@@ -5,7 +5,13 @@ items on every request, so it is reproducible and never stored (only answers are
 
 Order of a plan::
 
-    consent, instructions, items-1 ... items-N, about (gender, age band), pvq21, bfi10
+    consent, instructions, items-1 ... items-N, about (gender, age band), pvq21-1 ... pvq21-3, bfi10
+
+The PVQ-21 is shown in its published order, at most ``pvq_per_page`` portraits a page (7 by
+default, so three pages: the 10,800 px single page was too long on a phone); its attention
+check lands on the page where it falls among the portraits, and row numbers run on across the
+pages. With ``pvq_per_page`` 21 it is the single page ``pvq21`` of participants who started
+before the split.
 
 Query order and the order of responses within a query are shuffled with the participant's
 seed. Attention checks are instructed-response rows ("please select 'Like me' for this row")
@@ -17,7 +23,7 @@ enough). A study can instead say where each check goes (``check_pages``, see
 """
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from surveys.instruments import BFI10, BFI10_SCALE, ITEM_SCALE, PVQ21, PVQ21_SCALE
 
@@ -44,6 +50,12 @@ class Page:
     kind: str
     item_ids: tuple[int, ...] = ()
     checks: tuple[CheckSpec, ...] = field(default=())
+    # Questionnaire pages: the question numbers shown, in order, and the number of the first row.
+    questions: tuple[int, ...] = ()
+    first_number: int = 1
+
+
+PVQ21_PER_PAGE = 7
 
 
 @dataclass(frozen=True)
@@ -99,14 +111,19 @@ def _default_check_pages(check_count: int, has_item_pages: bool) -> list[str]:
     return [ITEMS] * (check_count - in_instruments) + [PVQ21_PAGE if n % 2 == 0 else BFI10_PAGE for n in range(in_instruments)]
 
 
-def build_plan(*, seed: int, items: list[PlanItem], check_count: int, check_pages: tuple[str, ...] = ()) -> list[Page]:
+def build_plan(
+    *, seed: int, items: list[PlanItem], check_count: int, check_pages: tuple[str, ...] = (),
+    pvq_per_page: int = PVQ21_PER_PAGE,
+) -> list[Page]:
     """The full page plan for a participant with ``seed`` assigned ``items`` (see module docstring).
 
     ``check_pages`` (from ``parse_check_pages``) places the ``check_count`` checks; empty means
-    the default placement.
+    the default placement. ``pvq_per_page`` portraits of the PVQ-21 go on a page (1 to 21).
     """
     if check_count < 0:
         raise ValueError(f"check_count must be >= 0, got {check_count}.")
+    if not 1 <= pvq_per_page <= len(PVQ21):
+        raise ValueError(f"pvq_per_page must be between 1 and {len(PVQ21)}, got {pvq_per_page}.")
     if check_pages and len(check_pages) != check_count:
         raise ValueError(f"check_pages names {len(check_pages)} places for {check_count} attention checks.")
     rng = random.Random(seed)
@@ -155,8 +172,36 @@ def build_plan(*, seed: int, items: list[PlanItem], check_count: int, check_page
             pvq_checks.append(_check(check_rng, f"check{counter}", len(PVQ21) + len(pvq_checks), PVQ21_SCALE))
         else:
             bfi_checks.append(_check(check_rng, f"check{counter}", len(BFI10) + len(bfi_checks), BFI10_SCALE))
-    pages.append(Page(key=PVQ21_PAGE, kind=PVQ21_PAGE, checks=tuple(pvq_checks)))
-    pages.append(Page(key=BFI10_PAGE, kind=BFI10_PAGE, checks=tuple(bfi_checks)))
+    pages += _pvq21_pages(tuple(pvq_checks), pvq_per_page)
+    pages.append(Page(key=BFI10_PAGE, kind=BFI10_PAGE, checks=tuple(bfi_checks), questions=tuple(q["question"] for q in BFI10)))
+    return pages
+
+
+def _pvq21_pages(checks: tuple[CheckSpec, ...], per_page: int) -> list[Page]:
+    """The PVQ-21 pages: the portraits in published order with ``checks`` among them, ``per_page`` portraits a page.
+
+    A check stays on the page of the portrait before it; its position is re-expressed within its page.
+    """
+    chunks: list[list] = [[]]
+    portraits = 0
+    for row in interleave([q["question"] for q in PVQ21], checks):
+        if not isinstance(row, CheckSpec):
+            if portraits == per_page:
+                chunks.append([])
+                portraits = 0
+            portraits += 1
+        chunks[-1].append(row)
+    pages = []
+    number = 1
+    for n, chunk in enumerate(chunks, start=1):
+        pages.append(Page(
+            key=PVQ21_PAGE if len(chunks) == 1 else f"{PVQ21_PAGE}-{n}",
+            kind=PVQ21_PAGE,
+            checks=tuple(replace(row, position=i) for i, row in enumerate(chunk) if isinstance(row, CheckSpec)),
+            questions=tuple(row for row in chunk if not isinstance(row, CheckSpec)),
+            first_number=number,
+        ))
+        number += len(chunk)
     return pages
 
 

@@ -6,7 +6,7 @@ from statistics import median
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from surveys.models import AttentionCheckResponse, EntryEvent, Item, ItemGroup, Participant, Study
+from surveys.models import AttentionCheckResponse, EntryEvent, Item, ItemGroup, PageDraft, Participant, Study
 from surveys.plan import Page, PlanItem, build_plan, parse_check_pages
 
 
@@ -84,7 +84,14 @@ def participant_plan(participant: Participant) -> list[Page]:
         items=items,
         check_count=study.attention_check_count,
         check_pages=parse_check_pages(study.attention_check_pages),
+        pvq_per_page=participant.pvq_per_page,
     )
+
+
+def page_draft_answers(participant: Participant) -> dict[str, str]:
+    """The answers kept for the participant's current page (``PageDraft``), empty when there are none."""
+    draft = PageDraft.objects.filter(participant=participant, step=participant.step).values_list("answers", flat=True).first()
+    return draft if isinstance(draft, dict) else {}
 
 
 def participant_failed_checks(participant: Participant) -> int:

@@ -20,10 +20,8 @@ from django.utils import timezone
 
 from surveys import plan as plans
 from surveys.instruments import (
-    BFI10,
     BFI10_SCALE,
     ITEM_SCALE,
-    PVQ21,
     PVQ21_SCALE,
     answer_code,
     pvq21_form_for_gender,
@@ -33,6 +31,7 @@ from surveys.models import (
     EntryEvent,
     InstrumentAnswer,
     Item,
+    PageDraft,
     PageSubmission,
     Participant,
     Rating,
@@ -90,11 +89,25 @@ class PageOutOfOrder(SurveyError):
 
 
 class PageInvalid(SurveyError):
-    """A POST whose answers fail validation; ``errors`` lists every problem found."""
+    """A POST whose answers fail validation.
 
-    def __init__(self, errors: list[str]):
-        super().__init__(" ".join(errors))
-        self.errors = errors
+    ``problems`` lists every problem found as ``(field, message)`` in display order, ``field`` being
+    the answer field the message is about ('' for the page as a whole); ``errors`` the messages alone.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        self.errors = [message for _, message in problems]
+        super().__init__(" ".join(self.errors))
+
+    @property
+    def field_errors(self) -> dict[str, str]:
+        """The first message for each answer field: the rows to mark on the page."""
+        marked: dict[str, str] = {}
+        for field, message in self.problems:
+            if field:
+                marked.setdefault(field, message)
+        return marked
 
 
 MSG_CLOSED = "This study is not open at the moment, so no new participants can start it."
@@ -327,13 +340,13 @@ def participant_preview(*, study: Study, now: datetime | None = None) -> Partici
     return participant_arrive(study=study, prolific_pid="preview-" + secrets.token_hex(8), is_preview=True, now=now)
 
 
-def _choice(value, scale: list[tuple[int, str]], row: str, errors: list[str]) -> int | None:
+def _choice(value, scale: list[tuple[int, str]], field: str, row: str, problems: list[tuple[str, str]]) -> int | None:
     if value is None or value == "":
-        errors.append(MSG_MISSING.format(row=row))
+        problems.append((field, MSG_MISSING.format(row=row)))
         return None
     code = answer_code(value)
     if code is None or code not in {code for code, _ in scale}:
-        errors.append(MSG_OUT_OF_SCALE.format(value=str(value)[:40], row=row))
+        problems.append((field, MSG_OUT_OF_SCALE.format(value=str(value)[:40], row=row)))
         return None
     return code
 
@@ -346,14 +359,17 @@ def _expected_fields(page: plans.Page) -> set[str]:
     if page.kind == plans.ITEMS:
         return {f"item-{pk}" for pk in page.item_ids} | _check_fields(page)
     if page.kind == plans.PVQ21_PAGE:
-        return {f"pvq-{q['question']}" for q in PVQ21} | _check_fields(page)
+        return {f"pvq-{q}" for q in page.questions} | _check_fields(page)
     if page.kind == plans.BFI10_PAGE:
-        return {f"bfi-{q['question']}" for q in BFI10} | _check_fields(page)
+        return {f"bfi-{q}" for q in page.questions} | _check_fields(page)
     if page.kind == plans.CONSENT:
         return {"consent"}
     if page.kind == plans.ABOUT:
         return {"gender", "age_band"}
     return set()
+
+
+PAGE_SCALES = {plans.ITEMS: ITEM_SCALE, plans.PVQ21_PAGE: PVQ21_SCALE, plans.BFI10_PAGE: BFI10_SCALE}
 
 
 def _rows_with_labels(page: plans.Page) -> list[tuple[str, str]]:
@@ -362,53 +378,53 @@ def _rows_with_labels(page: plans.Page) -> list[tuple[str, str]]:
         rows = [f"item-{pk}" for pk in page.item_ids]
         noun = "response"
     elif page.kind == plans.PVQ21_PAGE:
-        rows = [f"pvq-{q['question']}" for q in PVQ21]
+        rows = [f"pvq-{q}" for q in page.questions]
         noun = "description"
     elif page.kind == plans.BFI10_PAGE:
-        rows = [f"bfi-{q['question']}" for q in BFI10]
+        rows = [f"bfi-{q}" for q in page.questions]
         noun = "statement"
     else:
         return []
     shown = plans.interleave(rows, page.checks)
     return [
         (f"check-{row.key}" if isinstance(row, plans.CheckSpec) else row, f"{noun} {n}")
-        for n, row in enumerate(shown, start=1)
+        for n, row in enumerate(shown, start=page.first_number)
     ]
 
 
-def _validate_page(page: plans.Page, study: Study, data: Mapping[str, str]) -> tuple[dict, list[str]]:
-    """Parse ``data`` for ``page``: (clean values by field, errors). Never writes."""
-    errors: list[str] = []
+def _validate_page(page: plans.Page, study: Study, data: Mapping[str, str]) -> tuple[dict, list[tuple[str, str]]]:
+    """Parse ``data`` for ``page``: (clean values by field, problems as (field, message)). Never writes."""
+    problems: list[tuple[str, str]] = []
     expected = _expected_fields(page)
     for field in data:
         if field in FORM_META_FIELDS or field in expected:
             continue
         if field.startswith(ANSWER_PREFIXES):
-            errors.append(MSG_NOT_ON_PAGE.format(field=field[:60]))
+            problems.append(("", MSG_NOT_ON_PAGE.format(field=field[:60])))
     getlist = getattr(data, "getlist", None)  # a QueryDict keeps every value of a repeated field
     if getlist is not None:
         labels = dict(_rows_with_labels(page)) or {f: f for f in sorted(expected)}
-        errors += [MSG_TWICE.format(row=label) for f, label in labels.items() if len(getlist(f)) > 1]
+        problems += [(f, MSG_TWICE.format(row=label)) for f, label in labels.items() if len(getlist(f)) > 1]
     clean: dict = {}
     if page.kind == plans.CONSENT:
         answer = data.get("consent")
         if answer not in ("yes", "no"):
-            errors.append(MSG_CONSENT)
+            problems.append(("consent", MSG_CONSENT))
         clean["consent"] = answer == "yes"
     elif page.kind == plans.ABOUT:
         gender = data.get("gender")
         if gender not in dict(GENDERS):
-            errors.append(MSG_GENDER)
+            problems.append(("gender", MSG_GENDER))
         clean["gender"] = gender
         age_band = data.get("age_band", "")
         if study.ask_demographics and age_band not in dict(AGE_BANDS):
-            errors.append(MSG_AGE)
+            problems.append(("age_band", MSG_AGE))
         clean["age_band"] = age_band if study.ask_demographics else ""
     else:
-        scale = {plans.ITEMS: ITEM_SCALE, plans.PVQ21_PAGE: PVQ21_SCALE, plans.BFI10_PAGE: BFI10_SCALE}.get(page.kind)
+        scale = PAGE_SCALES.get(page.kind)
         for field, row in _rows_with_labels(page):
-            clean[field] = _choice(data.get(field), scale, row, errors)
-    return clean, errors
+            clean[field] = _choice(data.get(field), scale, field, row, problems)
+    return clean, problems
 
 
 def _save_page(participant: Participant, page: plans.Page, clean: dict, now: datetime) -> None:
@@ -427,19 +443,13 @@ def _save_page(participant: Participant, page: plans.Page, clean: dict, now: dat
             [Rating(participant=participant, item_id=pk, rating=clean[f"item-{pk}"], answered_at=now) for pk in page.item_ids]
         )
     elif page.kind in (plans.PVQ21_PAGE, plans.BFI10_PAGE):
-        instrument, prefix, questions = (
-            ("pvq21", "pvq", PVQ21) if page.kind == plans.PVQ21_PAGE else ("bfi10", "bfi", BFI10)
-        )
+        instrument, prefix = ("pvq21", "pvq") if page.kind == plans.PVQ21_PAGE else ("bfi10", "bfi")
         InstrumentAnswer.objects.bulk_create(
             [
                 InstrumentAnswer(
-                    participant=participant,
-                    instrument=instrument,
-                    question=q["question"],
-                    answer=clean[f"{prefix}-{q['question']}"],
-                    answered_at=now,
+                    participant=participant, instrument=instrument, question=q, answer=clean[f"{prefix}-{q}"], answered_at=now
                 )
-                for q in questions
+                for q in page.questions
             ]
         )
     if page.checks:
@@ -458,6 +468,7 @@ def _save_page(participant: Participant, page: plans.Page, clean: dict, now: dat
             ]
         )
     PageSubmission.objects.create(participant=participant, step=step, page_key=page.key, submitted_at=now)
+    PageDraft.objects.filter(participant=participant).delete()
 
 
 def _parse_step(value) -> int:
@@ -508,9 +519,9 @@ def page_submit(
             if step_number > participant.step or step_number >= len(pages):
                 raise PageOutOfOrder(MSG_FUTURE_STEP.format(step=step_number + 1, current=participant.step + 1))
             page = pages[step_number]
-            clean, errors = _validate_page(page, participant.study, data)
-            if errors:
-                raise PageInvalid(errors)
+            clean, problems = _validate_page(page, participant.study, data)
+            if problems:
+                raise PageInvalid(problems)
             if page.kind == plans.CONSENT and clean["consent"] and participant.group_id is None:
                 refusal = _place_reserve(participant, participant.study, now)
                 pages = participant_plan(participant)
@@ -524,6 +535,54 @@ def page_submit(
                 return SubmitResult(participant=participant, saved=True)
     # Outside the atomic block so what the refusal recorded (expiry, an EntryEvent) is committed.
     raise refusal
+
+
+def _draft_answers(page: plans.Page, study: Study, data: Mapping[str, str]) -> dict[str, str]:
+    """The answers in ``data`` that are valid on ``page``, by field; anything else is left out."""
+    if page.kind == plans.ABOUT:
+        choices = {"gender": dict(GENDERS), "age_band": dict(AGE_BANDS) if study.ask_demographics else {}}
+        return {field: data[field] for field, valid in choices.items() if data.get(field) in valid}
+    scale = PAGE_SCALES.get(page.kind)
+    if scale is None:
+        return {}
+    codes = {code for code, _ in scale}
+    kept = {}
+    for field, _ in _rows_with_labels(page):
+        code = answer_code(data.get(field))
+        if code in codes:
+            kept[field] = str(code)
+    return kept
+
+
+def page_draft_save(*, participant: Participant, step, data: Mapping[str, str], now: datetime | None = None) -> int | None:
+    """Keep the answers given so far on the participant's current page (``PageDraft``); returns how many were kept.
+
+    A draft is not a submission: it moves nobody on and is never analysed, so saving it twice, late
+    or from an old tab cannot count anything twice. Only answers valid on the page are kept
+    (anything else is left out, not an error: the page is validated when it is submitted), and they
+    replace the page's earlier draft. Stores nothing and returns None when ``step`` is not the
+    participant's current page (an old tab, a page already submitted) or the participant has
+    finished or run out of time; a page without answers (consent, instructions) keeps nothing.
+    """
+    now = now or timezone.now()
+    try:
+        step_number = _parse_step(step)
+    except PageOutOfOrder:
+        return None
+    with transaction.atomic():
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        if participant.status != Participant.Status.ACTIVE or participant_is_expired(participant, now):
+            return None
+        if step_number != participant.step:
+            return None
+        page = participant_plan(participant)[step_number]
+        if page.kind in (plans.CONSENT, plans.INSTRUCTIONS):
+            return 0
+        answers = _draft_answers(page, participant.study, data)
+        PageDraft.objects.update_or_create(
+            participant=participant, step=step_number, defaults={"answers": answers, "saved_at": now}
+        )
+        return len(answers)
 
 
 def participant_expired_message(participant: Participant) -> str:

@@ -14,8 +14,9 @@ from django.http import FileResponse, Http404, HttpResponseRedirect, JsonRespons
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.crypto import salted_hmac
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config.middleware import client_ip
 from surveys import plan as plans
@@ -32,6 +33,7 @@ from surveys.instruments import (
 from surveys.models import EntryEvent, Item, Participant, Study
 from surveys.rendering import bfi10_rows, item_rows, pvq21_rows
 from surveys.selectors import (
+    page_draft_answers,
     participant_is_expired,
     participant_plan,
     studies_for_researcher,
@@ -51,6 +53,7 @@ from surveys.services import (
     TooManyStarting,
     completion_code,
     entry_event_record,
+    page_draft_save,
     page_submit,
     participant_arrive,
     participant_expired_message,
@@ -180,17 +183,35 @@ def _wants_json(request) -> bool:
 @require_http_methods(["GET", "HEAD", "POST"])
 def participant_page(request, slug, token):
     participant = get_object_or_404(Participant.objects.select_related("study"), token=token, study__slug=slug)
+    response = _participant_page(request, participant)
+    if request.method != "POST":
+        # The page changes with every submission: never from a cache, so Back to it shows the page the
+        # participant is on. A POST's answer (a page returned with an error) may stay cached: Back to it
+        # shows it again rather than the browser's "Confirm form resubmission", and sending it again
+        # stores nothing (page_submit is idempotent).
+        add_never_cache_headers(response)
+    return response
+
+
+def _participant_page(request, participant: Participant):
     if request.method != "POST":
         return _render_current(request, participant)
     try:
         page_submit(participant=participant, step=request.POST.get("step"), data=request.POST)
-    except (PageInvalid, PageOutOfOrder) as error:
-        errors = error.errors if isinstance(error, PageInvalid) else [str(error)]
+    except PageInvalid as error:
+        # Kept as the page's draft too, so a refresh after the error still shows these answers.
+        page_draft_save(participant=participant, step=request.POST.get("step"), data=request.POST)
         if _wants_json(request):
-            return JsonResponse({"errors": errors}, status=400)
-        posted = request.POST if isinstance(error, PageInvalid) else None
+            return JsonResponse({"errors": error.errors, "fields": error.field_errors}, status=400)
         participant.refresh_from_db()
-        return _render_current(request, participant, errors=errors, posted=posted, status=400)
+        return _render_current(
+            request, participant, problems=error.problems, field_errors=error.field_errors, posted=request.POST, status=400
+        )
+    except PageOutOfOrder as error:
+        if _wants_json(request):
+            return JsonResponse({"errors": [str(error)]}, status=400)
+        participant.refresh_from_db()
+        return _render_current(request, participant, problems=[("", str(error))], status=400)
     except ParticipantExpired as error:
         if _wants_json(request):
             return JsonResponse({"errors": [str(error)]}, status=410)
@@ -201,14 +222,33 @@ def participant_page(request, slug, token):
         if _wants_json(request):
             return JsonResponse({"errors": [str(error)]}, status=status)
         participant.refresh_from_db()
-        response = _render_current(request, participant, errors=[str(error)], status=status)
+        response = _render_current(request, participant, problems=[("", str(error))], status=status)
         if status == 429:
             response["Retry-After"] = str(TOO_MANY_RETRY_SECONDS)
         return response
     return HttpResponseRedirect(request.path, status=303)
 
 
-def _render_current(request, participant: Participant, *, errors=None, posted=None, status: int = 200):
+MSG_DRAFT_NOT_KEPT = "These answers were not kept: this is not the page you are on (it may have been sent already)."
+
+
+@require_POST
+def participant_draft(request, slug, token):
+    """Keep the answers given so far on the current page (sent by ``static/surveys/survey.js`` as they change).
+
+    Keyed by the participant's page token like the page itself; the body is the page's form. 409
+    (nothing kept) for a page that is not the participant's current one.
+    """
+    participant = get_object_or_404(Participant.objects.select_related("study"), token=token, study__slug=slug)
+    kept = page_draft_save(participant=participant, step=request.POST.get("step"), data=request.POST)
+    if kept is None:
+        return JsonResponse({"saved": False, "detail": MSG_DRAFT_NOT_KEPT}, status=409)
+    return JsonResponse({"saved": True, "answers": kept})
+
+
+def _render_current(request, participant: Participant, *, problems=(), field_errors=None, posted=None, status: int = 200):
+    """The participant's current page; ``problems`` ((field, message)) are listed at the top, ``field_errors``
+    mark their rows, and the answers shown are ``posted`` or else the page's draft."""
     study = participant.study
     status_ = Participant.Status
     if participant.status in (status_.COMPLETED, status_.FAILED_CHECKS, status_.NO_CONSENT):
@@ -222,6 +262,8 @@ def _render_current(request, participant: Participant, *, errors=None, posted=No
 
     pages = participant_plan(participant)
     page = pages[participant.step]
+    values = posted if posted is not None else page_draft_answers(participant)
+    field_errors = field_errors or {}
     context = {
         "study": study,
         "participant": participant,
@@ -231,10 +273,12 @@ def _render_current(request, participant: Participant, *, errors=None, posted=No
         # Before consent no group is assigned, so the number of pages is not known yet.
         "page_count": len(pages) if participant.group_id is not None else None,
         "progress_percent": round(100 * participant.step / len(pages)),
-        "errors": errors or [],
-        "posted": posted or {},
+        "posted": values,
+        "field_errors": field_errors,
         "action": request.path,
+        "draft_url": "",
     }
+    rows = None
     if page.kind == plans.CONSENT:
         template = "surveys/page_consent.html"
     elif page.kind == plans.INSTRUCTIONS:
@@ -242,28 +286,36 @@ def _render_current(request, participant: Participant, *, errors=None, posted=No
     elif page.kind == plans.ITEMS:
         by_pk = Item.objects.in_bulk(page.item_ids)
         items = [by_pk[pk] for pk in page.item_ids]
-        context.update(
-            query_title=items[0].title,
-            query_text=items[0].query,
-            rows=item_rows(items, checks=page.checks, values=posted),
-            scale=ITEM_SCALE,
-            question=ITEM_QUESTION,
-        )
+        rows = item_rows(items, checks=page.checks, values=values, errors=field_errors)
+        context.update(query_title=items[0].title, query_text=items[0].query, scale=ITEM_SCALE, question=ITEM_QUESTION)
         template = "surveys/page_items.html"
     elif page.kind == plans.ABOUT:
         context.update(genders=GENDERS, age_bands=AGE_BANDS, ask_age=study.ask_demographics)
+        # The first row to fix gets the focus, as on the rating pages.
+        context["first_error"] = next((f for f in ("gender", "age_band") if f in field_errors), "")
         template = "surveys/page_about.html"
     elif page.kind == plans.PVQ21_PAGE:
+        parts = [p for p in pages if p.kind == plans.PVQ21_PAGE]
+        rows = pvq21_rows(
+            participant.pvq_form or "neutral", checks=page.checks, values=values, questions=page.questions,
+            first_number=page.first_number, errors=field_errors,
+        )
         context.update(
-            rows=pvq21_rows(participant.pvq_form or "neutral", checks=page.checks, values=posted),
-            scale=PVQ21_SCALE,
-            instructions=PVQ21_INSTRUCTIONS,
-            question=PVQ21_QUESTION,
+            scale=PVQ21_SCALE, instructions=PVQ21_INSTRUCTIONS, question=PVQ21_QUESTION,
+            part=parts.index(page) + 1, parts=len(parts),
         )
         template = "surveys/page_pvq21.html"
     else:
-        context.update(rows=bfi10_rows(checks=page.checks, values=posted), scale=BFI10_SCALE, instructions=BFI10_INSTRUCTIONS)
+        rows = bfi10_rows(checks=page.checks, values=values, errors=field_errors)
+        context.update(scale=BFI10_SCALE, instructions=BFI10_INSTRUCTIONS)
         template = "surveys/page_bfi10.html"
+    if page.kind not in (plans.CONSENT, plans.INSTRUCTIONS):
+        context["draft_url"] = reverse("surveys:participant-draft", kwargs={"slug": study.slug, "token": participant.token})
+    # A problem about a row links to it (the rows have id "row-<field>").
+    on_page = {row["name"] for row in rows} if rows is not None else {"gender", "age_band"} if page.kind == plans.ABOUT else set()
+    context["rows"] = rows
+    context["errors"] = [{"text": message, "target": f"row-{field}" if field in on_page else ""} for field, message in problems]
+    context["answers_kept"] = any(field in on_page for field in field_errors)
     return render(request, template, context, status=status)
 
 

@@ -21,7 +21,6 @@ from benchmark.models import BankItem, ItemBank
 from benchmark.providers.testserver import LLMTestServer, ServerBehaviour
 from psychometrics.models import Analysis
 from surveys import plan as plans
-from surveys.instruments import BFI10, PVQ21
 from surveys.models import Participant, Rating
 from tests.surveys.helpers import arrive, current_page
 
@@ -55,9 +54,9 @@ def _planted_answers(participant: Participant, respondent: tuple, rng: random.Ra
     elif page.kind == plans.ITEMS:
         data.update({f"item-{pk}": _clip(3.5 + 1.6 * latent + rng.gauss(0, 0.6), 1, 6) for pk in page.item_ids})
     elif page.kind == plans.PVQ21_PAGE:
-        data.update({f"pvq-{q['question']}": str(int(pvq[q["question"] - 1])) for q in PVQ21})
+        data.update({f"pvq-{q}": str(int(pvq[q - 1])) for q in page.questions})
     elif page.kind == plans.BFI10_PAGE:
-        data.update({f"bfi-{q['question']}": str(int(bfi[q["question"] - 1])) for q in BFI10})
+        data.update({f"bfi-{q}": str(int(bfi[q - 1])) for q in page.questions})
     for check in page.checks:
         data[f"check-{check.key}"] = str(check.expected)
     return data

@@ -47,7 +47,7 @@ def test_the_simulated_participant_passes_every_attention_check_and_completes(st
     checks = AttentionCheckResponse.objects.filter(participant=participant)
     assert checks.count() == 4 and all(checks.values_list("passed", flat=True))
     kinds = [page["kind"] for page in record["pages"]]
-    assert kinds[:2] == ["consent", "instructions"] and kinds[-3:] == ["about", "pvq21", "bfi10"]
+    assert kinds[:2] == ["consent", "instructions"] and kinds[-5:] == ["about", "pvq21", "pvq21", "pvq21", "bfi10"]
     assert kinds.count("items") == 3
 
 

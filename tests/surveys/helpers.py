@@ -6,7 +6,6 @@ import re
 from django.test import Client
 
 from surveys import plan as plans
-from surveys.instruments import BFI10, PVQ21
 from surveys.models import Participant
 from surveys.selectors import participant_plan
 
@@ -35,9 +34,9 @@ def answers_for(participant: Participant, *, fail_checks: bool = False, rng: ran
     elif page.kind == plans.ITEMS:
         data.update({f"item-{pk}": str(rng.randint(1, 6)) for pk in page.item_ids})
     elif page.kind == plans.PVQ21_PAGE:
-        data.update({f"pvq-{q['question']}": str(rng.randint(1, 6)) for q in PVQ21})
+        data.update({f"pvq-{q}": str(rng.randint(1, 6)) for q in page.questions})
     elif page.kind == plans.BFI10_PAGE:
-        data.update({f"bfi-{q['question']}": str(rng.randint(1, 5)) for q in BFI10})
+        data.update({f"bfi-{q}": str(rng.randint(1, 5)) for q in page.questions})
     for check in page.checks:
         wrong = check.expected % 5 + 1  # a different code that is on both scales
         data[f"check-{check.key}"] = str(wrong if fail_checks else check.expected)
@@ -60,3 +59,9 @@ def complete(client: Client, url: str, participant: Participant, *, fail_checks:
         response = client.post(url, answers_for(participant, fail_checks=fail_checks))
         assert response.status_code == 303, response.content.decode()[:2000]
         participant.refresh_from_db()
+
+
+def advance_to(client: Client, url: str, participant: Participant, kind: str) -> None:
+    """Submit valid pages until the participant's current page is of ``kind``."""
+    while current_page(participant).kind != kind:
+        assert client.post(url, answers_for(participant)).status_code == 303

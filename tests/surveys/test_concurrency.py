@@ -1,5 +1,6 @@
 """Concurrent consents never overfill a group; 40 participants at once all finish cleanly."""
 
+import functools
 import json
 import os
 import subprocess
@@ -89,3 +90,49 @@ def test_forty_participants_at_once_on_the_demo_study_on_sqlite(tmp_path):
     assert summary["redirected"] == 40
     assert summary["ratings"] == summary["unique_ratings"] == 240
     assert summary["fill"][-1] - summary["fill"][0] <= 1
+
+
+
+def run_at_once(*actions) -> list[str]:
+    """Start every callable at the same moment, each in its own thread; the errors they raised."""
+    start = threading.Barrier(len(actions))
+    errors: list[str] = []
+
+    def run(action):
+        try:
+            start.wait()
+            action()
+        except Exception as error:
+            errors.append(repr(error))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.postgres
+def test_a_draft_saved_while_its_page_is_sent_never_outlives_the_page_on_postgres(transactional_db, settings, tmp_path):
+    """The autosave of a page and its submission at the same moment: either the draft comes first and the
+    submission deletes it, or the submission comes first and the draft is refused; the answers are stored once."""
+    from surveys.models import PageDraft, Rating
+    from surveys.services import page_draft_save, page_submit
+    from tests.surveys.helpers import answers_for, current_page
+
+    settings.VAR_DIR = tmp_path
+    study, _ = seed_demo_study()
+    for n in range(12):
+        participant = participant_arrive(study=study, prolific_pid=f"{0xdd0000 + n:024x}")
+        participant_consent(participant=participant, consent=True)
+        while current_page(participant).kind != "items":
+            page_submit(participant=participant, step=str(participant.step), data=answers_for(participant))
+            participant.refresh_from_db()
+        body = answers_for(participant)
+        page = {"participant": participant, "step": body["step"], "data": body}
+        assert run_at_once(functools.partial(page_draft_save, **page), functools.partial(page_submit, **page)) == []
+        assert not PageDraft.objects.filter(participant=participant).exists()
+        assert Rating.objects.filter(participant=participant).count() == sum(k.startswith("item-") for k in body)

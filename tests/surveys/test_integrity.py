@@ -18,12 +18,15 @@ from surveys.models import (
 )
 from surveys.services import MSG_MISSING, MSG_NOT_ON_PAGE, MSG_OUT_OF_SCALE
 from tests.factories import ItemFactory
-from tests.surveys.helpers import VALID_PID, answers_for, arrive, complete, current_page, entry_url
-
-
-def advance_to(client, url, participant, kind):
-    while current_page(participant).kind != kind:
-        assert client.post(url, answers_for(participant)).status_code == 303
+from tests.surveys.helpers import (
+    VALID_PID,
+    advance_to,
+    answers_for,
+    arrive,
+    complete,
+    current_page,
+    entry_url,
+)
 
 
 def field_order(response) -> list[str]:
@@ -311,7 +314,7 @@ def test_items_imported_later_do_not_shift_a_participant_who_already_started(dem
         (plans.CONSENT, {"consent": "maybe"}, "Please choose whether you agree to take part."),
         (plans.ABOUT, {"gender": "robot"}, "Please choose an answer for gender."),
         (plans.ABOUT, {"age_band": "12-17"}, "Please choose an age band."),
-        (plans.PVQ21_PAGE, {"pvq-21": "7"}, "'7' is not an answer on the scale for description"),
+        (plans.PVQ21_PAGE, {"pvq-1": "7"}, "'7' is not an answer on the scale for description"),
         (plans.BFI10_PAGE, {"bfi-3": "6"}, "'6' is not an answer on the scale for statement"),  # 6 exists on PVQ-21 only
         (plans.BFI10_PAGE, {"pvq-1": "3"}, "'pvq-1' is not part of this page"),
     ],

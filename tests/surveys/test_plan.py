@@ -35,7 +35,7 @@ def test_each_page_holds_the_responses_to_one_query():
 
 def test_the_pages_come_in_the_order_of_the_paper():
     kinds = [p.kind for p in build_plan(seed=1, items=ITEMS, check_count=4)]
-    assert kinds == ["consent", "instructions"] + ["items"] * 4 + ["about", "pvq21", "bfi10"]
+    assert kinds == ["consent", "instructions"] + ["items"] * 4 + ["about", "pvq21", "pvq21", "pvq21", "bfi10"]
 
 
 @pytest.mark.parametrize("count, in_items, in_instruments", [(0, 0, 0), (1, 1, 0), (3, 3, 0), (4, 2, 2), (6, 4, 2)])
@@ -74,7 +74,11 @@ def test_the_pvq21_wording_follows_the_gender_given_just_before(demo_study):
 
 
 def checks_by_page(pages) -> dict[str, int]:
-    return {p.key: len(p.checks) for p in pages if p.checks}
+    """Checks per page key, the PVQ-21's pages counted together as "pvq21"."""
+    counts: Counter = Counter()
+    for p in pages:
+        counts[plans.PVQ21_PAGE if p.kind == plans.PVQ21_PAGE else p.key] += len(p.checks)
+    return {key: n for key, n in counts.items() if n}
 
 
 def test_a_study_can_put_each_check_on_a_named_page():
@@ -114,3 +118,33 @@ def test_the_checks_are_stored_on_the_pages_the_study_names(demo_study):
     pages = dict(PageSubmission.objects.filter(participant=participant).values_list("step", "page_key"))
     where = sorted(pages[step] for step in AttentionCheckResponse.objects.filter(participant=participant).values_list("step", flat=True))
     assert where == ["bfi10", "items-2", "items-2"]
+
+
+# --- the PVQ-21 over several pages ---
+
+
+def shown_rows(page) -> list:
+    """A questionnaire page's rows as shown: question numbers, with the check keys where the checks are."""
+    return [row.key if isinstance(row, plans.CheckSpec) else row for row in plans.interleave(list(page.questions), page.checks)]
+
+
+@pytest.mark.parametrize("check_pages", [(), ("pvq21", "pvq21", "pvq21", "bfi10"), ("pvq21",) * 4])
+def test_the_pvq21_comes_in_pages_of_at_most_seven_portraits_with_the_checks_where_they_fall(check_pages):
+    for seed in range(40):
+        split = build_plan(seed=seed, items=ITEMS, check_count=4, check_pages=check_pages)
+        whole = build_plan(seed=seed, items=ITEMS, check_count=4, check_pages=check_pages, pvq_per_page=21)
+        pvq = [p for p in split if p.kind == plans.PVQ21_PAGE]
+        (one,) = [p for p in whole if p.kind == plans.PVQ21_PAGE]
+        assert [p.key for p in pvq] == ["pvq21-1", "pvq21-2", "pvq21-3"] and one.key == "pvq21"
+        assert [len(p.questions) for p in pvq] == [7, 7, 7]
+        # The same rows in the same order as on the single page, row numbers running on.
+        assert [row for p in pvq for row in shown_rows(p)] == shown_rows(one)
+        assert [p.first_number for p in pvq] == [1, 1 + len(shown_rows(pvq[0])), 1 + len(shown_rows(pvq[0])) + len(shown_rows(pvq[1]))]
+        assert sorted(c.key for p in pvq for c in p.checks) == sorted(c.key for c in one.checks)
+        # Everything else in the plan is unchanged by the split.
+        assert [p for p in split if p.kind != plans.PVQ21_PAGE] == [p for p in whole if p.kind != plans.PVQ21_PAGE]
+
+
+def test_a_bad_number_of_portraits_per_page_is_refused():
+    with pytest.raises(ValueError, match="pvq_per_page must be between 1 and 21, got 0"):
+        build_plan(seed=1, items=ITEMS, check_count=4, pvq_per_page=0)
