@@ -232,20 +232,18 @@ def _words(count: int, seed: str) -> list[str]:
 
 def _limited(text: str, limit: int | None, spent: int = 0) -> tuple[str, bool]:
     """``text`` cut at ``limit`` tokens (one per word), ``spent`` already used; whether it was cut."""
-    if limit is None:
+    room = None if limit is None else max(0, limit - spent)
+    if room is None or len(text.split()) <= room:
         return text, False
-    room = max(0, limit - spent)
-    words = text.split(" ")
-    if len(text.split()) <= room:
-        return text, False
+    pieces = re.split(r"(\s+)", text)  # words at even indices, the whitespace between them at odd ones
     kept, count = [], 0
-    for word in words:
-        if word.strip():
+    for index, piece in enumerate(pieces):
+        if index % 2 == 0 and piece:
             if count == room:
                 break
             count += 1
-        kept.append(word)
-    return " ".join(kept), True
+        kept.append(piece)
+    return "".join(kept).rstrip(), True
 
 
 def _logprobs_content(text: str) -> list[dict]:

@@ -122,7 +122,8 @@ class Command(BaseCommand):
                 "--max-tokens or a --preset"
             )
         if run.status != Run.Status.COMPLETED:
-            raise CommandError(f"run {run.pk} is {run.status}; resume with: manage.py run_benchmark --resume {run.pk}")
+            why = f": {run.error}" if run.error else ""
+            raise CommandError(f"run {run.pk} is {run.status}{why}\nResume with: manage.py run_benchmark --resume {run.pk}")
         document = json.dumps(run_report(run), indent=2, ensure_ascii=False)
         if options["out"] == "-":
             self.stdout.write(document)
