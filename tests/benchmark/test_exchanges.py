@@ -65,12 +65,11 @@ def test_the_stand_in_refuses_the_documented_requests_with_the_real_texts(path, 
     server = llm_server()
     url = {"openai": f"{server.base_url}/chat/completions", "anthropic": f"{server.anthropic_base_url}/v1/messages"}
     for recorded in exchange["exchanges"]:
-        async def go():
+        async def go(body):
             async with httpx.AsyncClient() as client:
-                return await post_json(client, url[exchange["provider"]], headers={}, body=recorded["request"],
-                                       timeout=5, label="recorded")
+                return await post_json(client, url[exchange["provider"]], headers={}, body=body, timeout=5, label="recorded")
 
         with pytest.raises(PermanentProviderError) as caught:
-            asyncio.run(go())
+            asyncio.run(go(recorded["request"]))
         assert caught.value.status == recorded["status"]
         assert recorded["message"] in str(caught.value)
