@@ -309,3 +309,23 @@ def test_resuming_a_run_recorded_before_shaping_is_refused_before_any_request(ba
     with pytest.raises(CommandError, match="only the default temperature"):
         call_command("run_benchmark", "--resume", str(run.pk), "--skip-checks", "--verbosity", "0")
     assert server.counts["requests"] == sent
+
+
+def test_imported_answers_keep_their_finish_reason_and_count_as_cut_off(bank, tmp_path):
+    items = list(bank.items.values_list("item_id", flat=True))
+    lines = []
+    for number, item_id in enumerate(items):
+        for index in range(6):
+            cut = number < 3 and index == 0
+            lines.append(json.dumps({"item_id": item_id, "prompt_index": index,
+                                     "text": "<think>\nweighing it" if cut else "like me",
+                                     "finish_reason": "length" if cut else "stop"}))
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.json"
+    call_command("score_answers", "--answers", str(answers), "--itembank", "test-bank", "--model", "elsewhere",
+                 "--out", str(out), "--verbosity", "0")
+    document = json.loads(out.read_text())
+    assert document["cut_off"] == {"count": 3, "share": 3 / 72, "finish_reasons": {"length": 3}}
+    run = Run.objects.get(pk=document["run_id"])
+    assert run.answers.filter(finish_reason="stop").count() == 69
