@@ -2,15 +2,13 @@
 bodies we build have the documented shape, and the stand-in server answers the documented error requests with
 the real error texts."""
 
-import asyncio
 import json
 from pathlib import Path
 
 import httpx
 import pytest
 
-from benchmark.providers import GenerationSettings, PermanentProviderError, get_provider
-from benchmark.providers.http import post_json
+from benchmark.providers import GenerationSettings, get_provider
 
 EXCHANGES = Path(__file__).parent / "data" / "exchanges"
 ANSWERS = sorted(p for p in EXCHANGES.glob("*/*.json") if "exchanges" not in json.loads(p.read_text()))
@@ -65,11 +63,6 @@ def test_the_stand_in_refuses_the_documented_requests_with_the_real_texts(path, 
     server = llm_server()
     url = {"openai": f"{server.base_url}/chat/completions", "anthropic": f"{server.anthropic_base_url}/v1/messages"}
     for recorded in exchange["exchanges"]:
-        async def go(body):
-            async with httpx.AsyncClient() as client:
-                return await post_json(client, url[exchange["provider"]], headers={}, body=body, timeout=5, label="recorded")
-
-        with pytest.raises(PermanentProviderError) as caught:
-            asyncio.run(go(recorded["request"]))
-        assert caught.value.status == recorded["status"]
-        assert recorded["message"] in str(caught.value)
+        response = httpx.post(url[exchange["provider"]], json=recorded["request"], timeout=5)
+        assert response.status_code == recorded["status"]
+        assert response.json()["error"]["message"].startswith(recorded["message"])

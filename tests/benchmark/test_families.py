@@ -164,3 +164,18 @@ def test_every_preset_shapes_for_its_example_model(key):
              "gemini-thinking": "gemini-2.5-flash"}[key]
     checked = _shape(preset.provider, model, max_tokens=preset.max_tokens, params=preset.params)
     assert checked.max_tokens == preset.max_tokens and checked.params == preset.params
+
+
+@pytest.mark.parametrize(("tokens", "index"), [
+    (["Like", " me"], 0),
+    (["**", "Like", " me", "**"], 1),
+    (["\"", "Somewhat", " like", " me", "\"", "."], 1),
+    (["\n", " ", "*", "*", "Not", " like"], 4),
+    (["<", "think", ">\n", "hmm", " yes", "\n</", "think", ">\n\n", "**", "Very", " much"], 9),
+    (["<think>", "still", " thinking"], None),
+    (["**", "**"], None),
+])
+def test_the_answer_token_skips_decoration_and_inline_reasoning(tokens, index):
+    from benchmark.providers.openai import answer_token_index
+
+    assert answer_token_index(tokens) == index

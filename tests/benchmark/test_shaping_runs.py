@@ -11,8 +11,7 @@ from django.core.management import CommandError, call_command
 
 from benchmark.models import Answer, Completion, Run
 from benchmark.parsing import parse_rating
-from benchmark.providers import GenerationSettings, PermanentProviderError, get_provider
-from benchmark.providers.http import post_json
+from benchmark.providers import GenerationSettings, get_provider
 from benchmark.services import BenchmarkError, parse_param
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +27,10 @@ def _run(server, model, *extra, provider="openai", out=None):
     return Run.objects.latest("id")
 
 
-def _post(url, body):
-    async def go():
-        async with httpx.AsyncClient() as client:
-            return await post_json(client, url, headers={}, body=body, timeout=5, label="raw")
-
-    return asyncio.run(go())
+def _post(url, body) -> tuple[int, dict]:
+    """A raw POST to a stand-in (no provider code in between): status and decoded body."""
+    response = httpx.post(url, json=body, timeout=5)
+    return response.status_code, response.json()
 
 
 # --- the stand-ins refuse what the real APIs refuse ------------------------------------------------
@@ -45,16 +42,17 @@ def _post(url, body):
 ])
 def test_the_o_series_stand_in_answers_the_old_body_with_the_real_400s(llm_server, extra, message):
     server = llm_server()
-    with pytest.raises(PermanentProviderError) as caught:
-        _post(f"{server.base_url}/chat/completions", {"model": "o3-mini", "messages": [{"role": "user", "content": "q"}], **extra})
-    assert caught.value.status == 400 and message in str(caught.value)
+    status, body = _post(f"{server.base_url}/chat/completions",
+                         {"model": "o3-mini", "messages": [{"role": "user", "content": "q"}], **extra})
+    assert status == 400 and body["error"]["message"] == message and body["error"]["type"] == "invalid_request_error"
 
 
 def test_the_opus_4_7_stand_in_refuses_any_temperature(llm_server):
     server = llm_server()
-    with pytest.raises(PermanentProviderError, match="HTTP 400 .*`temperature` is deprecated for this model."):
-        _post(f"{server.anthropic_base_url}/v1/messages", {"model": "claude-opus-4-7", "max_tokens": 64, "temperature": 0,
-                                                           "messages": [{"role": "user", "content": "q"}]})
+    status, body = _post(f"{server.anthropic_base_url}/v1/messages", {
+        "model": "claude-opus-4-7", "max_tokens": 64, "temperature": 0, "messages": [{"role": "user", "content": "q"}]})
+    assert status == 400 and body == {"type": "error", "error": {"type": "invalid_request_error",
+                                                                 "message": "`temperature` is deprecated for this model."}}
 
 
 # --- o-series ------------------------------------------------------------------------------------
@@ -249,8 +247,8 @@ def test_decorated_answers_get_an_expected_rating_from_their_first_answer_token(
 def test_the_stand_in_returns_the_literal_first_token(llm_server):
     server = llm_server()
     for index in range(40):
-        payload = _post(f"{server.base_url}/chat/completions", {"model": "gpt-4o", "logprobs": True, "top_logprobs": 2,
-                                                               "messages": [{"role": "user", "content": f"q{index}"}]})
+        _, payload = _post(f"{server.base_url}/chat/completions", {"model": "gpt-4o", "logprobs": True, "top_logprobs": 2,
+                                                                  "messages": [{"role": "user", "content": f"q{index}"}]})
         text = payload["choices"][0]["message"]["content"]
         tokens = [entry["token"] for entry in payload["choices"][0]["logprobs"]["content"]]
         assert "".join(tokens) == text
