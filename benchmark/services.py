@@ -245,7 +245,8 @@ def _shaped_settings(*, provider: str, model: str, settings: dict | None) -> dic
             preset = generation_preset(str(given["preset"]), provider=provider)
         except ValueError as exc:
             raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name="preset", problem=exc)) from None
-        given["max_tokens"] = given.get("max_tokens") or preset.max_tokens
+        if given.get("max_tokens") is None:
+            given["max_tokens"] = preset.max_tokens
         given["params"] = {**preset.params, **(given.get("params") or {})}
     merged = _validated_settings(given)
     cls = PROVIDERS[provider]

@@ -290,6 +290,14 @@ def test_params_are_sent_and_recorded_on_the_run(bank, llm_server):
     assert body["top_p"] == 0.5 and body["seed"] == 7 and body["max_tokens"] == 20
 
 
+def test_an_explicit_max_tokens_overrides_the_preset_and_is_checked(bank, llm_server):
+    server = llm_server()
+    run = _run(server, "qwq-32b", "--preset", "inline-think", "--max-tokens", "1500")
+    assert run.settings["max_tokens"] == 1500 and run.settings["preset"] == "inline-think"
+    with pytest.raises(CommandError, match="max_tokens.*between 1 and 1000000, got 0"):
+        _run(server, "qwq-32b", "--preset", "inline-think", "--max-tokens", "0")
+
+
 def test_a_preset_for_another_provider_is_refused(bank, llm_server):
     server = llm_server()
     with pytest.raises(CommandError, match="preset 'anthropic-thinking' is for the anthropic provider, not openai"):
