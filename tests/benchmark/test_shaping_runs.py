@@ -317,7 +317,7 @@ def test_resuming_a_run_recorded_before_shaping_is_refused_before_any_request(ba
     assert server.counts["requests"] == sent
 
 
-def test_imported_answers_keep_their_finish_reason_and_count_as_cut_off(bank, tmp_path):
+def test_imported_answers_keep_their_finish_reason_and_count_as_cut_off(bank, tmp_path, client):
     items = list(bank.items.values_list("item_id", flat=True))
     lines = []
     for number, item_id in enumerate(items):
@@ -330,8 +330,10 @@ def test_imported_answers_keep_their_finish_reason_and_count_as_cut_off(bank, tm
     answers.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.json"
     call_command("score_answers", "--answers", str(answers), "--itembank", "test-bank", "--model", "elsewhere",
-                 "--out", str(out), "--verbosity", "0")
+                 "--out", str(out), "--publish", "--verbosity", "0")
     document = json.loads(out.read_text())
     assert document["cut_off"] == {"count": 3, "share": 3 / 72, "finish_reasons": {"length": 3}}
     run = Run.objects.get(pk=document["run_id"])
     assert run.answers.filter(finish_reason="stop").count() == 69
+    page = client.get(f"/results/models/{run.llm_id}/?run={run.pk}").content.decode()
+    assert 'id="cut-off"' in page and "<strong>3 of 72 answers</strong> (length)" in page
