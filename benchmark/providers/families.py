@@ -48,7 +48,7 @@ class ModelFamily:
     logprobs: bool = False
     thinking: str | None = None
     refused_params: dict[str, str] = field(default_factory=dict)
-    reasoning_efforts: tuple[str, ...] = ()  # accepted ``reasoning_effort`` values; empty = not accepted
+    reasoning_efforts: tuple[str, ...] = ()  # accepted ``reasoning_effort`` values; empty = not checked here
     # With ``reasoning_effort`` "none" (GPT-5.1 and later) the model does not reason and accepts the
     # chat parameters again: temperature 0-2, logprobs, top_p.
     effort_none_is_chat: bool = False
@@ -272,10 +272,10 @@ def shape(
         raise ShapeError(f"{protocol} requests need a token limit (--max-tokens)")
 
     accepts_temperature, accepts_logprobs = family.temperature, family.logprobs
-    if "reasoning_effort" in params:
+    if "reasoning_effort" in params and family.reasoning_efforts:
+        # Families that know their efforts check the value; elsewhere (OpenAI-compatible servers, gpt-oss on
+        # vLLM or OpenRouter) it passes through and the server decides.
         effort = params["reasoning_effort"]
-        if not family.reasoning_efforts:
-            raise ShapeError(f"{name} has no reasoning_effort; leave it out")
         if effort not in family.reasoning_efforts:
             raise ShapeError(f"{name}: reasoning_effort must be one of {', '.join(family.reasoning_efforts)}, "
                              f"got {effort!r}")
