@@ -125,7 +125,8 @@ class Run(models.Model):
     settings = models.JSONField(
         default=dict,
         blank=True,
-        help_text="threshold, alpha, mode, temperature, max_tokens, concurrency, persona/steer key …",
+        help_text="threshold, alpha, mode, temperature, max_tokens, params, preset, concurrency, persona/steer key …; "
+                  "request: what the run sends (model family, body parameters, what is left out and why).",
     )
     system_prompt = models.TextField(blank=True)
     condition = models.CharField(
@@ -194,6 +195,10 @@ class Completion(models.Model):
     request = models.JSONField(help_text="The request body as sent (without credentials).")
     response_text = models.TextField()
     logprobs = models.JSONField(null=True, blank=True)
+    finish_reason = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="Why the model stopped, as the API spells it (finish_reason, stop_reason, finishReason).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -211,6 +216,10 @@ class Answer(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     expected_rating = models.FloatField(
         null=True, blank=True, help_text="Expected rating over the six options from log-probabilities, if returned."
+    )
+    finish_reason = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="Why the model stopped: 'stop'/'end_turn'/'STOP', or 'length'/'max_tokens'/'MAX_TOKENS' when cut off.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,4 +1,4 @@
-"""System-prompt presets: demographic personas (Appendix H.1) and value steering (Appendix I.2).
+"""Presets: demographic personas (Appendix H.1), value steering (Appendix I.2) and reasoning-model generation.
 
 Persona prompts follow the format of Hu and Collier (2024) as printed in the paper:
 ``**Your Profile**: <statement>``. The paper prints four statements verbatim (male, left-wing,
@@ -8,6 +8,11 @@ income (Table 13) have no printed wording; their sentences are ours, written in 
 and are marked ``printed=False``.
 
 Steering prompts are Appendix I.2 verbatim: the template with the value's printed definition.
+
+Generation presets (``GENERATION_PRESETS``, ``run_benchmark --preset``) set what reasoning models
+need to answer at all: a token limit that leaves room for the reasoning (the paper's 64 tokens are
+spent before the answer starts) and the provider parameters that turn reasoning on. A run's own
+``--max-tokens`` and ``--param`` override a preset's.
 """
 
 from dataclasses import dataclass
@@ -106,3 +111,61 @@ def persona_prompt(key: str) -> str:
         return PERSONAS[key].system_prompt
     except KeyError:
         raise ValueError(f"unknown persona {key!r}; choose one of {', '.join(PERSONAS)}") from None
+
+
+@dataclass(frozen=True)
+class GenerationPreset:
+    key: str
+    provider: str  # the protocol the parameters belong to
+    description: str
+    max_tokens: int
+    params: dict
+
+
+GENERATION_PRESETS: dict[str, GenerationPreset] = {
+    preset.key: preset
+    for preset in (
+        GenerationPreset(
+            "openai-reasoning", "openai",
+            "OpenAI o-series and GPT-5.x (the paper's o1-mini, o3-mini): reasoning tokens count against "
+            "max_completion_tokens, so the limit is large; reasoning_effort is the API's default, stated. "
+            "o1-mini has no reasoning_effort: use --max-tokens 16384 alone.",
+            16384, {"reasoning_effort": "medium"},
+        ),
+        GenerationPreset(
+            "anthropic-thinking", "anthropic",
+            "Anthropic extended thinking (claude-3.7-sonnet-thinking, Claude 4.x before Opus 4.7): a thinking "
+            "budget of 2048 tokens (at least 1024, below max_tokens); no temperature is sent.",
+            4096, {"thinking": {"type": "enabled", "budget_tokens": 2048}},
+        ),
+        GenerationPreset(
+            "anthropic-adaptive", "anthropic",
+            "Claude Opus 4.7 and later, which think only adaptively (and accept no temperature).",
+            4096, {"thinking": {"type": "adaptive"}},
+        ),
+        GenerationPreset(
+            "inline-think", "openai",
+            "Models that think inline, <think>…</think> before the answer (DeepSeek-R1, the R1-Distill-Qwen "
+            "family, QwQ-32B) on any OpenAI-compatible server: only room for the reasoning; the parser removes "
+            "the block.",
+            4096, {},
+        ),
+        GenerationPreset(
+            "gemini-thinking", "gemini",
+            "Gemini 2.5 thinking models (and gemini-2.0-flash-thinking-exp): thinking tokens count against "
+            "maxOutputTokens; a thinking budget of 2048 tokens.",
+            4096, {"thinkingConfig": {"thinkingBudget": 2048}},
+        ),
+    )
+}
+
+
+def generation_preset(key: str, *, provider: str) -> GenerationPreset:
+    """The generation preset ``key``, checked to belong to ``provider``'s protocol."""
+    try:
+        preset = GENERATION_PRESETS[key]
+    except KeyError:
+        raise ValueError(f"unknown preset {key!r}; choose one of {', '.join(GENERATION_PRESETS)}") from None
+    if preset.provider != provider:
+        raise ValueError(f"preset {key!r} is for the {preset.provider} provider, not {provider}")
+    return preset

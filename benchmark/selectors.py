@@ -3,10 +3,11 @@
 import math
 
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from benchmark import consistency, scoring
 from benchmark.models import Answer, BankItem, ItemBank, ItemCorrelation, Run, Score
+from benchmark.providers.base import CUT_OFF_REASONS
 from psychometrics.stats.dimensions import FAMILIES
 
 
@@ -108,6 +109,15 @@ def run_consistency(run: Run) -> dict | None:
     return consistency.prompt_consistency(run_answers_frame(run), run_selection(run))
 
 
+def run_cut_off(run: Run) -> dict:
+    """How many answers stopped at the token limit: ``{count, share, finish_reasons}`` (:data:`CUT_OFF_REASONS`)."""
+    rows = (run.answers.filter(finish_reason__in=CUT_OFF_REASONS).values_list("finish_reason")
+            .annotate(n=Count("id")).order_by("finish_reason"))
+    reasons = dict(rows)
+    count = sum(reasons.values())
+    return {"count": count, "share": count / run.answered if run.answered else None, "finish_reasons": reasons}
+
+
 def run_report(run: Run) -> dict:
     """The ``run_benchmark --out`` document: model, settings, parse counts, scores and per-item answers."""
     answers = run_answers_frame(run)
@@ -134,6 +144,7 @@ def run_report(run: Run) -> dict:
         "settings": run.settings,
         "parse": {"answered": run.answered, "parsed": run.parsed, "failed": run.failed,
                   "rate": run.parse_rate},
+        "cut_off": run_cut_off(run),
         # The issue's shape: "pvq", "higher_pvq" and "bfi" are always there, empty when no item is keyed to them.
         "scores": {**{family: {} for family in FAMILIES}, **scores_nested(run_scores(run))},
         "consistency": consistency.prompt_consistency(answers, run_selection(run)),

@@ -34,7 +34,7 @@ from benchmark.models import (
     Score,
 )
 from benchmark.parsing import expected_rating, parse_rating
-from benchmark.presets import canonical_steer_value, persona_prompt, steering_prompt
+from benchmark.presets import canonical_steer_value, generation_preset, persona_prompt, steering_prompt
 from benchmark.prompts import PromptItem, build_prompt
 from benchmark.providers import PROVIDERS, GenerationSettings, PermanentProviderError, get_provider
 from benchmark.runner import PendingRequest, RequestResult, RetryPolicy, RunAborted, run_requests
@@ -59,6 +59,13 @@ class BenchmarkError(Exception):
         "phrases, below the minimum parse rate {minimum:.0%}; no scores were published. The raw answers are kept "
         "on the run: check the model's output (or lower min_parse_rate) and resume it."
     )
+    CUT_OFF = (
+        " {cut_off} of the {answered} answers were cut off at the token limit (max_tokens {max_tokens}, finish "
+        "reason {reasons}): a reasoning model needs room to think before it answers; start a new run with a larger "
+        "--max-tokens (e.g. 2048) or a reasoning --preset."
+    )
+    REFUSED = "refused before any request: {problem}"
+    BAD_PARAM = "--param {raw!r}: {problem}"
 
 
 def _full_clean(instance) -> None:
@@ -74,9 +81,10 @@ DEFAULT_RUN_SETTINGS = {
     "threshold": scoring.DEFAULT_THRESHOLD,
     "alpha": scoring.DEFAULT_ALPHA,
     "mode": "positive",
-    "temperature": 0.0,
+    "temperature": None,  # 0 where the model accepts a temperature, none sent where it does not
     "max_tokens": 64,
     "logprobs": False,
+    "params": {},
     "concurrency": 16,
     "min_parse_rate": 0.5,
     "max_attempts": 8,
@@ -160,14 +168,29 @@ def _validated_settings(settings: dict | None) -> dict:
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
             name="api_key_env", problem="keys come only from operator-configured credentials; name one with 'credential'"))
     merged = {**DEFAULT_RUN_SETTINGS, **(settings or {})}
-    unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "extra"}
+    unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "preset"}
     if unknown:
-        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name=sorted(unknown)[0], problem="unknown setting"))
+        problem = ("set by the server: what a run sends is recorded, not chosen" if "request" in unknown
+                   else "unknown setting")
+        name = "request" if "request" in unknown else sorted(unknown)[0]
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name=name, problem=problem))
+    params = merged["params"]
+    if not isinstance(params, dict) or not all(isinstance(key, str) and key for key in params):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
+            name="params", problem=f"must be an object of provider parameters, got {params!r}"))
+    temperature = merged["temperature"]
+    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, int | float)):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
+            name="temperature", problem=f"must be a number or null (the model's default), got {temperature!r}"))
+    max_tokens = merged["max_tokens"]
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= 1_000_000:
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
+            name="max_tokens", problem=f"must be a whole number between 1 and 1000000, got {max_tokens!r}"))
     checks = [
         ("threshold", 0 <= float(merged["threshold"]) <= 1, "must be between 0 and 1"),
         ("alpha", 0 < float(merged["alpha"]) <= 1, "must be in (0, 1]"),
         ("mode", merged["mode"] in scoring.MODES, f"must be one of {', '.join(scoring.MODES)}"),
-        ("temperature", 0 <= float(merged["temperature"]) <= 2, "must be between 0 and 2"),
+        ("logprobs", isinstance(merged["logprobs"], bool), "must be true or false"),
         ("concurrency", 1 <= int(merged["concurrency"]) <= 512, "must be between 1 and 512"),
         ("max_attempts", 1 <= int(merged["max_attempts"]) <= 50, "must be between 1 and 50"),
         ("min_parse_rate", 0 <= float(merged["min_parse_rate"]) <= 1, "must be between 0 and 1"),
@@ -176,6 +199,63 @@ def _validated_settings(settings: dict | None) -> dict:
     for name, ok, problem in checks:
         if not ok:
             raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name=name, problem=f"{problem}, got {merged[name]!r}"))
+    return merged
+
+
+def parse_param(raw: str) -> tuple[str, object]:
+    """One ``--param KEY=VALUE``: VALUE is JSON (``2048``, ``true``, ``'"low"'``, ``'{"type": "enabled", ...}'``);
+    a bare word that is not JSON (``low``, ``gpt-4o``) is taken as that string."""
+    import json
+    import re
+
+    key, sep, value = raw.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise BenchmarkError(BenchmarkError.BAD_PARAM.format(raw=raw, problem="expected KEY=VALUE"))
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError as exc:
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.:/-]*", value.strip()):
+            return key, value.strip()
+        raise BenchmarkError(BenchmarkError.BAD_PARAM.format(
+            raw=raw, problem=f"VALUE is not JSON ({exc.msg} at column {exc.colno}); quote a string as '\"text\"'"
+        )) from None
+
+
+def _generation(settings: dict) -> GenerationSettings:
+    temperature = settings.get("temperature")
+    return GenerationSettings(
+        temperature=None if temperature is None else float(temperature),
+        max_tokens=settings.get("max_tokens"),
+        logprobs=bool(settings.get("logprobs")),
+        params=settings.get("params") or {},
+    )
+
+
+def _shaped_settings(*, provider: str, model: str, settings: dict | None) -> dict:
+    """A run's settings with a preset applied, validated, and checked against the model's family.
+
+    The result records what the run will send (``request``: family, body parameters, what is left
+    out and why) and the temperature actually sent (None = none). A combination the model's API
+    would refuse raises :class:`BenchmarkError` saying why, before the run exists.
+    """
+    given = dict(settings or {})
+    if given.get("preset"):
+        try:
+            preset = generation_preset(str(given["preset"]), provider=provider)
+        except ValueError as exc:
+            raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name="preset", problem=exc)) from None
+        if given.get("max_tokens") is None:
+            given["max_tokens"] = preset.max_tokens
+        given["params"] = {**preset.params, **(given.get("params") or {})}
+    merged = _validated_settings(given)
+    cls = PROVIDERS[provider]
+    generation = _generation(merged)
+    try:
+        merged["request"] = cls.describe_request(model, generation)
+        merged["temperature"] = cls.shape_for(model, generation).temperature
+    except PermanentProviderError as exc:
+        raise BenchmarkError(BenchmarkError.REFUSED.format(problem=exc)) from None
     return merged
 
 
@@ -209,7 +289,7 @@ def run_create(
         raise BenchmarkError(BenchmarkError.UNKNOWN_PROVIDER.format(provider=provider, choices=", ".join(sorted(PROVIDERS))))
     if sum(bool(x) for x in (system_prompt, persona, steer)) > 1:
         raise BenchmarkError(BenchmarkError.ONE_CONDITION)
-    settings = _validated_settings(settings)
+    settings = _shaped_settings(provider=provider, model=model, settings=settings)
     condition = "baseline"
     try:
         if persona:
@@ -282,12 +362,7 @@ def _provider_for(run: Run, api_key: str | None = None):
         model=run.model,
         base_url=run.base_url or None,
         api_key=api_key,
-        settings=GenerationSettings(
-            temperature=float(settings.get("temperature", 0.0)),
-            max_tokens=settings.get("max_tokens"),
-            logprobs=bool(settings.get("logprobs")),
-            extra=settings.get("extra") or {},
-        ),
+        settings=_generation(settings),
     )
 
 
@@ -305,6 +380,7 @@ def _answer_from(run: Run, item_pk: int, prompt_index: int, completion: Completi
         raw_text=completion.response_text,
         rating=parse_rating(completion.response_text),
         expected_rating=expected_rating(completion.logprobs),
+        finish_reason=completion.finish_reason,
     )
 
 
@@ -393,7 +469,7 @@ def run_execute(
                     Completion(
                         key=result.key, provider=run.provider, model=run.model, base_url=provider.base_url,
                         request=result.body, response_text=result.completed.text,
-                        logprobs=result.completed.top_logprobs,
+                        logprobs=result.completed.top_logprobs, finish_reason=result.completed.finish_reason or "",
                     )
                     for result in batch
                 ],
@@ -455,6 +531,14 @@ def run_finalize(run_id: int) -> Run:
             model=run.model, parsed=run.parsed, answered=run.answered,
             rate=run.parsed / run.answered, minimum=min_parse_rate,
         )
+        from benchmark.selectors import run_cut_off
+
+        cut = run_cut_off(run)
+        if cut["count"]:
+            run.error += BenchmarkError.CUT_OFF.format(
+                cut_off=cut["count"], answered=run.answered, max_tokens=run.settings.get("max_tokens", "?"),
+                reasons=", ".join(sorted(cut["finish_reasons"])),
+            )
         run.save(update_fields=["status", "finished_at", "error"])
         return run
     scores = run_score_table(run)
@@ -642,8 +726,8 @@ def run_import_answers(
     against the bank first and nothing is stored on any error. The run follows the protocol of
     other runs: the same parser, the same item selection (``settings`` threshold, alpha, mode) and
     ``min_parse_rate`` (a run below it is failed, without scores). Only the (item, prompt) pairs
-    given are expected: an item missing from the file is not scored. ``finish_reason`` is checked
-    and kept in memory; it is stored once ``Answer`` has a ``finish_reason`` field.
+    given are expected: an item missing from the file is not scored. ``finish_reason`` is stored
+    on each answer, so an imported run reports its cut-off answers like any other.
     """
     from benchmark.answers_format import read_answers
     from benchmark.parsing import PARSER_VERSION, parse_answer
@@ -658,14 +742,12 @@ def run_import_answers(
               is_published=publish, status=Run.Status.RUNNING, progress_total=len(answers), started_at=timezone.now())
     _full_clean(run)
     run.save()
-    has_finish_reason = any(field.name == "finish_reason" for field in Answer._meta.get_fields())
     rows, parsed = [], []
     for answer in answers:
         rating, reason = parse_answer(answer.text)
         parsed.append(ParsedAnswer(answer.item_id, answer.prompt_index, rating, reason))
-        extra = {"finish_reason": answer.finish_reason or ""} if has_finish_reason else {}
         rows.append(Answer(run=run, item_id=items[answer.item_id], prompt_index=answer.prompt_index,
-                           raw_text=answer.text, rating=rating, **extra))
+                           raw_text=answer.text, rating=rating, finish_reason=answer.finish_reason or ""))
         if progress:
             progress(1)
     Answer.objects.bulk_create(rows, batch_size=1000)

@@ -24,7 +24,7 @@ from benchmark import credentials, scoring
 from benchmark.models import LLM, HumanReference, HumanReferenceValue, Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
-from benchmark.selectors import run_consistency, run_scores
+from benchmark.selectors import run_consistency, run_cut_off, run_scores
 from benchmark.services import BenchmarkError, run_create
 from psychometrics.stats.dimensions import FAMILIES, PVQ
 from results import selectors, welfare
@@ -314,8 +314,13 @@ class RunListCreateApi(APIView):
         credential = serializers.CharField(required=False, allow_blank=True, max_length=64,
                                            help_text="A credential granted to you (GET /api/v1/credentials/); default: "
                                                      "the provider's own for its endpoint, none for a custom endpoint.")
-        settings = serializers.DictField(required=False, help_text="threshold, alpha, mode, temperature, max_tokens, "
-                                                                   "concurrency, max_attempts, timeout ...")
+        settings = serializers.DictField(required=False, help_text=(
+            "threshold, alpha, mode, temperature (null or absent: 0 where the model accepts one), max_tokens "
+            "(default 64), logprobs, params (provider parameters, e.g. {\"reasoning_effort\": \"low\"} or "
+            "{\"thinking\": {\"type\": \"enabled\", \"budget_tokens\": 1024}}), preset (a reasoning preset: "
+            "openai-reasoning, anthropic-thinking, anthropic-adaptive, inline-think, gemini-thinking), concurrency, "
+            "max_attempts, timeout, min_parse_rate. A combination the model's API would refuse is a 400 naming why; "
+            "the created run's settings.request records what it sends."))
         system_prompt = serializers.CharField(required=False, allow_blank=True)
         persona = serializers.ChoiceField(choices=sorted(PERSONAS), required=False)
         steer = serializers.ChoiceField(choices=list(VALUE_DEFINITIONS), required=False)
@@ -372,10 +377,16 @@ class RunDetailApi(APIView):
 
     class RunDetailSerializer(RunOutputSerializer):
         task = serializers.SerializerMethodField()
+        cut_off = serializers.SerializerMethodField(
+            help_text="Answers that stopped at the token limit: count, share of the answers, and their finish "
+                      "reasons (length, max_tokens, MAX_TOKENS). Many cut-off answers: raise max_tokens.")
         consistency = serializers.SerializerMethodField(
             help_text="Prompt sensitivity (benchmark.consistency): identical ratings under all six prompts, "
                       "Spearman rho between option orders, mean absolute rating shift, per-template profiles; "
                       "null for published rows.")
+
+        def get_cut_off(self, run) -> dict:
+            return run_cut_off(run)
 
         def get_consistency(self, run) -> dict | None:
             return run_consistency(run)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from benchmark import scoring
 from benchmark.models import LLM, HumanReference, Run
-from benchmark.selectors import run_consistency, run_scores
+from benchmark.selectors import run_consistency, run_cut_off, run_scores
 from config.middleware import rate_limit_exceeded, too_many_requests
 from config.spreadsheet import spreadsheet_frame
 from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
@@ -208,6 +208,7 @@ def model_page(request, model_id: int):
         "items_url": reverse("results:run-items", args=[run.pk]) if run else "",
         "has_items": bool(run and run.source != Run.Source.PUBLISHED),
         "consistency": run_consistency(run) if run else None,
+        "cut_off": run_cut_off(run) if run and run.source != Run.Source.PUBLISHED else None,
         # Downloads keep ?run= so they hold the run on screen, not the default one.
         "query": f"run={run.pk}" if run else "",
     }

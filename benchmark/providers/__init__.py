@@ -1,4 +1,8 @@
-"""Model providers registered by name: ``get_provider("openai", model=..., base_url=...)``."""
+"""Model providers registered by name: ``get_provider("openai", model=..., base_url=...)``.
+
+``openai`` (OpenAI-compatible chat completions), ``anthropic`` (Messages API) and ``gemini``
+(Google's generateContent); what each sends per model family is in :mod:`benchmark.providers.families`.
+"""
 
 from benchmark.providers.anthropic import AnthropicProvider
 from benchmark.providers.base import (
@@ -8,9 +12,11 @@ from benchmark.providers.base import (
     Provider,
     ProviderError,
 )
+from benchmark.providers.families import FAMILIES, ShapeError
+from benchmark.providers.gemini import GeminiProvider
 from benchmark.providers.openai import OpenAIProvider
 
-PROVIDERS: dict[str, type[Provider]] = {cls.name: cls for cls in (OpenAIProvider, AnthropicProvider)}
+PROVIDERS: dict[str, type[Provider]] = {cls.name: cls for cls in (OpenAIProvider, AnthropicProvider, GeminiProvider)}
 
 
 def get_provider(name: str, **kwargs) -> Provider:
@@ -23,11 +29,13 @@ def get_provider(name: str, **kwargs) -> Provider:
 
 
 __all__ = [
+    "FAMILIES",
     "PROVIDERS",
     "Completed",
     "GenerationSettings",
     "PermanentProviderError",
     "Provider",
     "ProviderError",
+    "ShapeError",
     "get_provider",
 ]

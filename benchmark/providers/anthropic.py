@@ -1,6 +1,12 @@
-"""The Anthropic Messages API (``POST /v1/messages``)."""
+"""The Anthropic Messages API (``POST /v1/messages``).
 
-from benchmark.providers.base import DEFAULT_MAX_TOKENS, Completed, Provider
+``max_tokens`` is required; ``temperature`` (0-1) is sent unless the model accepts none (Claude
+Opus 4.7 and later) or thinking is on. With extended thinking the response holds ``thinking``
+blocks before the ``text`` block; only text blocks are the answer.
+"""
+
+from benchmark.providers.base import Completed, Provider
+from benchmark.providers.families import Shape
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -8,6 +14,7 @@ ANTHROPIC_VERSION = "2023-06-01"
 class AnthropicProvider(Provider):
     name = "anthropic"
     default_base_url = "https://api.anthropic.com"
+    prompt_fields = ("messages", "system")
 
     def endpoint(self) -> str:
         return f"{self.base_url}/v1/messages"
@@ -18,19 +25,18 @@ class AnthropicProvider(Provider):
             headers["x-api-key"] = self.api_key
         return headers
 
-    def request_body(self, prompt: str, system_prompt: str | None) -> dict:
-        body = {
-            "model": self.model,
-            # The Messages API requires max_tokens.
-            "max_tokens": self.settings.max_tokens or DEFAULT_MAX_TOKENS,
-            "temperature": self.settings.temperature,
-            "messages": [{"role": "user", "content": prompt}],
-        }
+    @classmethod
+    def build_body(cls, model: str, shape: Shape, prompt: str, system_prompt: str | None) -> dict:
+        body: dict = {"model": model, "max_tokens": shape.max_tokens}
+        if shape.temperature is not None:
+            body["temperature"] = shape.temperature
+        body["messages"] = [{"role": "user", "content": prompt}]
         if system_prompt:
             body["system"] = system_prompt
-        body.update(self.settings.extra)
+        body.update(shape.params)
         return body
 
     def read_response(self, payload: dict) -> Completed:
         blocks = payload["content"]
-        return Completed(text="".join(block.get("text", "") for block in blocks if block.get("type") == "text"))
+        text = "".join(block.get("text", "") for block in blocks if block.get("type") == "text")
+        return Completed(text=text, finish_reason=payload.get("stop_reason"))

@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 
 import httpx
 
-DEFAULT_TEMPERATURE = 0.0
+from benchmark.providers.families import Shape, ShapeError, shape
+
 DEFAULT_MAX_TOKENS = 64
+# finish_reason / stop_reason / finishReason values meaning "stopped at the token limit" (OpenAI, Anthropic, Gemini).
+CUT_OFF_REASONS = frozenset({"length", "max_tokens", "MAX_TOKENS"})
+
+
+def is_cut_off(finish_reason: str | None) -> bool:
+    """Whether an answer ended because it reached the token limit (so it may be incomplete)."""
+    return finish_reason in CUT_OFF_REASONS
 
 
 class ProviderError(Exception):
@@ -36,12 +44,17 @@ class PermanentProviderError(ProviderError):
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """Model parameters that change the output and therefore enter the cache key."""
+    """Model parameters that change the output and therefore enter the cache key.
 
-    temperature: float = DEFAULT_TEMPERATURE
+    ``temperature`` None is the default: 0 where the model accepts a temperature, none sent where it
+    does not (:func:`benchmark.providers.families.shape`). ``params`` are provider body fields passed
+    through (``--param``), e.g. ``{"reasoning_effort": "low"}`` or ``{"thinking": {...}}``.
+    """
+
+    temperature: float | None = None
     max_tokens: int | None = DEFAULT_MAX_TOKENS
     logprobs: bool = False
-    extra: dict = field(default_factory=dict)  # provider-specific body fields, e.g. {"top_p": 1}
+    params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,7 @@ class Completed:
 
     text: str
     top_logprobs: dict[str, float] | None = None
+    finish_reason: str | None = None  # as the API spells it: "stop", "length", "end_turn", "max_tokens", "STOP" …
 
 
 class Provider(ABC):
@@ -61,6 +75,7 @@ class Provider(ABC):
 
     name: str = ""
     default_base_url: str = ""
+    prompt_fields: tuple[str, ...] = ()  # body fields that carry the prompt (left out when describing a request)
 
     def __init__(
         self,
@@ -76,10 +91,36 @@ class Provider(ABC):
         self.api_key = api_key or None
         if not self.api_key and self.base_url == self.default_base_url.rstrip("/"):
             raise PermanentProviderError(f"{self.name} model {model!r}: no API key for {self.base_url}")
+        self.shape = self.shape_for(model, self.settings)
 
+    @classmethod
+    def shape_for(cls, model: str, settings: GenerationSettings) -> Shape:
+        """The settings checked against the model's family; a refused combination is a permanent error."""
+        try:
+            return shape(cls.name, model, temperature=settings.temperature, max_tokens=settings.max_tokens,
+                         logprobs=settings.logprobs, params=settings.params)
+        except ShapeError as exc:
+            raise PermanentProviderError(f"{cls.name} model {model!r}: {exc}") from exc
+
+    @classmethod
     @abstractmethod
+    def build_body(cls, model: str, shape: Shape, prompt: str, system_prompt: str | None) -> dict:
+        """The JSON body for one prompt under a checked shape: everything that determines the completion."""
+
     def request_body(self, prompt: str, system_prompt: str | None) -> dict:
         """The JSON body for one prompt: everything that determines the completion."""
+        return self.build_body(self.model, self.shape, prompt, system_prompt)
+
+    @classmethod
+    def describe_request(cls, model: str, settings: GenerationSettings) -> dict:
+        """What a run sends besides the prompt: its model family, the body's parameters, and what is left out and why."""
+        checked = cls.shape_for(model, settings)
+        body = cls.build_body(model, checked, "", None)
+        return {
+            "family": checked.family.key,
+            "parameters": {key: value for key, value in body.items() if key not in cls.prompt_fields},
+            "omitted": dict(checked.omitted),
+        }
 
     @abstractmethod
     def headers(self) -> dict[str, str]:

@@ -1,9 +1,24 @@
-"""A local stand-in for an LLM API, for tests and ``make bench``: OpenAI chat completions and Anthropic Messages.
+"""A local stand-in for an LLM API, for tests and ``make bench``: OpenAI chat completions, Anthropic Messages
+and Gemini generateContent.
 
 It answers each prompt with one of the six phrases chosen by a hash of the messages, so answers
 (and therefore scores) are reproducible, and it can misbehave on demand: latency, a 429 with
 ``Retry-After`` every Nth request, a 500 every Nth request, garbage answers every Nth request,
 401 for a wrong key, and permanent failure (401) after a number of successful answers.
+
+Like the real APIs it checks requests per model (``strict_models``, on by default), with the
+vendors' own 400 texts: OpenAI o-series and GPT-5 models (``o1…``, ``o3…``, ``o4…``, ``gpt-5…``)
+refuse ``max_tokens``, a temperature other than 1 and ``logprobs``; Claude Opus 4.7 and later
+refuse any ``temperature`` and ``"enabled"`` thinking; other Claude models check extended thinking
+(``budget_tokens`` ≥ 1024 and below ``max_tokens``, temperature only 1) and the 0-1 temperature
+range; Gemini refuses unknown ``generationConfig`` fields. Generated text is counted in tokens
+(one per word) against the request's token limit and cut there, with the API's own finish reason
+(``length``, ``max_tokens``, ``MAX_TOKENS``). ``think_tokens`` makes the model reason first: inline
+``<think>…</think>`` on the OpenAI protocol, a ``thinking`` block on Anthropic when thinking is on,
+hidden thoughts on Gemini; ``reasoning_tokens`` are the o-series' hidden reasoning (an answer whose
+reasoning fills ``max_completion_tokens`` comes back empty with ``finish_reason`` ``length``, as the
+real API does). Log-probabilities are per token of the literal text, so a decorated answer's first
+token is ``**`` or ``"``, as a real tokenizer's would be.
 
 Run it standalone: ``python -m benchmark.providers.testserver --port 8089 --latency 0.2``, then
 ``manage.py run_benchmark --provider openai --base-url http://127.0.0.1:8089/v1 --model test ...``.
@@ -13,6 +28,7 @@ import argparse
 import hashlib
 import json
 import math
+import re
 import threading
 import time
 from collections import Counter
@@ -35,8 +51,11 @@ class ServerBehaviour:
     error_every: int = 0
     garbage_every: int = 0
     fail_after: int = 0  # answer this many completions, then 401 for every request
-    api_key: str | None = None  # if set, requests must carry it (Bearer or x-api-key)
+    api_key: str | None = None  # if set, requests must carry it (Bearer, x-api-key or x-goog-api-key)
     logprobs: bool = True
+    strict_models: bool = True  # refuse what the real API refuses for the requested model (module docstring)
+    think_tokens: int = 0  # reasoning before the answer: inline <think> (OpenAI), thinking block, Gemini thoughts
+    reasoning_tokens: int = 0  # hidden reasoning of o-series / GPT-5 models, counted against the token limit
 
 
 def answer_for(messages_material: str) -> str:
@@ -83,11 +102,14 @@ class _Handler(BaseHTTPRequestHandler):
         number = self.server.count("requests")
         if behaviour.latency:
             time.sleep(behaviour.latency)
-        anthropic = self.path.rstrip("/").endswith("/messages")
-        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions", "/v1/messages"):
+        path = self.path.rstrip("/")
+        gemini = _GEMINI_ROUTE.fullmatch(path)
+        protocol = "anthropic" if path == "/v1/messages" else "gemini" if gemini else "openai"
+        if not gemini and path not in ("/v1/chat/completions", "/chat/completions", "/v1/messages"):
             self.server.count("404")
             return self._send(404, {"error": {"message": f"no route {self.path}"}})
-        key = self.headers.get("x-api-key") or (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        key = (self.headers.get("x-api-key") or self.headers.get("x-goog-api-key")
+               or (self.headers.get("Authorization") or "").removeprefix("Bearer "))
         if behaviour.api_key is not None and key != behaviour.api_key:
             self.server.count("401")
             return self._send(401, {"error": {"message": "invalid api key"}})
@@ -99,28 +121,208 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(500, {"error": {"message": "internal error"}})
         try:
             body = json.loads(raw)
-            messages = body["messages"]
-            model = body["model"]
+            if not isinstance(body, dict):
+                raise TypeError("the body is not a JSON object")
+            if gemini:
+                model, conversation = gemini.group(1), body["contents"]
+                system = body.get("systemInstruction")
+            else:
+                model, conversation, system = body["model"], body["messages"], body.get("system")
         except (ValueError, KeyError, TypeError):
             self.server.count("400")
-            return self._send(400, {"error": {"message": "malformed request"}})
+            return self._send(400, _error(protocol, "malformed request"))
+        if behaviour.strict_models:
+            refusal = _REFUSALS[protocol](model, body)
+            if refusal:
+                self.server.count("400")
+                return self._send(400, _error(protocol, refusal))
         if not self.server.claim_answer():
             self.server.count("401")
             return self._send(401, {"error": {"message": "key revoked"}})
-        material = json.dumps([model, body.get("system"), messages], sort_keys=True)
+        material = json.dumps([model, system, conversation], sort_keys=True)
         text = GARBAGE if behaviour.garbage_every and number % behaviour.garbage_every == 0 else answer_for(material)
-        if anthropic:
-            return self._send(200, {
-                "id": f"msg_{number}", "type": "message", "role": "assistant", "model": model,
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-            })
-        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        if body.get("logprobs") and behaviour.logprobs:
-            first = text.strip(" *\"\n").split(" ")[0]
-            choice["logprobs"] = {"content": [{"token": first, "logprob": math.log(0.9), "top_logprobs": [
-                {"token": first, "logprob": math.log(0.9)}, {"token": "somewhat", "logprob": math.log(0.1)},
-            ]}]}
-        return self._send(200, {"id": f"chatcmpl-{number}", "object": "chat.completion", "model": model, "choices": [choice]})
+        return self._send(200, _ANSWERS[protocol](number, model, body, text, behaviour))
+
+
+_GEMINI_ROUTE = re.compile(r"/v1beta/models/([^/:]+):generateContent")
+_O_SERIES = re.compile(r"(o[1-9]|gpt-5)([-.].*)?", re.IGNORECASE)
+_OPUS_47 = re.compile(r"claude-(opus-4-([7-9]|\d{2})|(opus|sonnet|haiku)-([5-9]|\d{2}))([-.].*)?", re.IGNORECASE)
+# generationConfig fields of the Gemini API (GenerationConfig in google-genai); anything else is a 400.
+_GEMINI_CONFIG_FIELDS = {
+    "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "responseModalities",
+    "candidateCount", "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty",
+    "frequencyPenalty", "responseLogprobs", "logprobs", "enableEnhancedCivicAnswers", "speechConfig",
+    "thinkingConfig", "mediaResolution",
+}
+
+
+def _error(protocol: str, message: str, status: str = "INVALID_ARGUMENT") -> dict:
+    """An error body in the protocol's own shape (the message is what real clients show)."""
+    if protocol == "anthropic":
+        return {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+    if protocol == "gemini":
+        return {"error": {"code": 400, "message": message, "status": status}}
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+
+
+def _openai_refusal(model: str, body: dict) -> str | None:
+    if not _O_SERIES.fullmatch(model):
+        return None
+    if "max_tokens" in body:
+        return "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+    if "temperature" in body and body["temperature"] != 1:
+        return (f"Unsupported value: 'temperature' does not support {json.dumps(body['temperature'])} with this model. "
+                "Only the default (1) value is supported.")
+    if "logprobs" in body:
+        return "Unsupported parameter: 'logprobs' is not supported with this model."
+    return None
+
+
+def _anthropic_refusal(model: str, body: dict) -> str | None:
+    if "max_tokens" not in body:
+        return "max_tokens: Field required"
+    thinking = body.get("thinking") or {}
+    if _OPUS_47.fullmatch(model):
+        if "temperature" in body:
+            return "`temperature` is deprecated for this model."
+        if thinking.get("type") == "enabled":
+            return ('"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and '
+                    '"output_config.effort" to control thinking behavior.')
+        return None
+    if "temperature" in body and not 0 <= body["temperature"] <= 1:
+        return "temperature: range: 0..1"
+    if thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < 1024:
+            return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        if budget >= body["max_tokens"]:
+            return ("`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at "
+                    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size")
+    if thinking.get("type") in ("enabled", "adaptive") and body.get("temperature", 1) != 1:
+        return ("`temperature` may only be set to 1 when thinking is enabled or in adaptive mode. Please consult our "
+                "documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility")
+    return None
+
+
+def _gemini_refusal(model: str, body: dict) -> str | None:
+    config = body.get("generationConfig") or {}
+    for name in config:
+        if name not in _GEMINI_CONFIG_FIELDS:
+            return f'Invalid JSON payload received. Unknown name "{name}" at \'generation_config\': Cannot find field.'
+    if "temperature" in config and not 0 <= config["temperature"] <= 2:
+        return "* GenerateContentRequest.generation_config.temperature: must be in the range [0.0, 2.0]"
+    return None
+
+
+_REFUSALS = {"openai": _openai_refusal, "anthropic": _anthropic_refusal, "gemini": _gemini_refusal}
+
+_TOKEN = re.compile(r"\s*[^\W_]+|\s*[^\w\s]+|\s+")
+
+
+def tokens_of(text: str) -> list[str]:
+    """The stand-in tokenizer: words with their leading space, and runs of punctuation (``**``, ``"``) on their own."""
+    return _TOKEN.findall(text)
+
+
+def _words(count: int, seed: str) -> list[str]:
+    vocabulary = ("the", "response", "values", "helping", "others", "so", "I", "think", "it", "fits", "my", "view")
+    start = hashlib.sha256(seed.encode()).digest()[0]
+    return [vocabulary[(start + i) % len(vocabulary)] for i in range(count)]
+
+
+def _limited(text: str, limit: int | None, spent: int = 0) -> tuple[str, bool]:
+    """``text`` cut at ``limit`` tokens (one per word), ``spent`` already used; whether it was cut."""
+    room = None if limit is None else max(0, limit - spent)
+    if room is None or len(text.split()) <= room:
+        return text, False
+    pieces = re.split(r"(\s+)", text)  # words at even indices, the whitespace between them at odd ones
+    kept, count = [], 0
+    for index, piece in enumerate(pieces):
+        if index % 2 == 0 and piece:
+            if count == room:
+                break
+            count += 1
+        kept.append(piece)
+    return "".join(kept).rstrip(), True
+
+
+def _logprobs_content(text: str) -> list[dict]:
+    """OpenAI ``logprobs.content`` for ``text``: each literal token, most likely, with one alternative."""
+    content = []
+    for token in tokens_of(text):
+        alternative = "somewhat" if token.strip().lower() != "somewhat" else "very"
+        content.append({"token": token, "logprob": math.log(0.9), "bytes": list(token.encode()), "top_logprobs": [
+            {"token": token, "logprob": math.log(0.9), "bytes": list(token.encode())},
+            {"token": alternative, "logprob": math.log(0.1), "bytes": list(alternative.encode())},
+        ]})
+    return content
+
+
+def _openai_answer(number: int, model: str, body: dict, text: str, behaviour: ServerBehaviour) -> dict:
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    hidden = behaviour.reasoning_tokens if _O_SERIES.fullmatch(model) else 0
+    if behaviour.think_tokens:
+        text = "<think>\n" + " ".join(_words(behaviour.think_tokens, text)) + "\n</think>\n\n" + text
+    if limit is not None and hidden >= limit:
+        text, cut, hidden = "", True, limit  # the reasoning used every token: the real API answers nothing
+    else:
+        text, cut = _limited(text, limit, hidden)
+    choice = {"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
+              "logprobs": None, "finish_reason": "length" if cut else "stop"}
+    if body.get("logprobs") and behaviour.logprobs:
+        choice["logprobs"] = {"content": _logprobs_content(text), "refusal": None}
+    completion_tokens = len(text.split()) + hidden
+    return {"id": f"chatcmpl-{number}", "object": "chat.completion", "created": 1700000000, "model": model,
+            "choices": [choice], "usage": {"prompt_tokens": 100, "completion_tokens": completion_tokens,
+                                           "total_tokens": 100 + completion_tokens,
+                                           "completion_tokens_details": {"reasoning_tokens": hidden}}}
+
+
+def _anthropic_answer(number: int, model: str, body: dict, text: str, behaviour: ServerBehaviour) -> dict:
+    limit = body["max_tokens"]
+    blocks, spent = [], 0
+    if (body.get("thinking") or {}).get("type") in ("enabled", "adaptive"):
+        thought, cut = _limited(" ".join(_words(behaviour.think_tokens or 40, text)), limit)
+        blocks.append({"type": "thinking", "thinking": thought, "signature": f"sig{number}"})
+        spent = len(thought.split())
+    text, cut = _limited(text, limit, spent)
+    if text or not cut:
+        blocks.append({"type": "text", "text": text})
+    return {"id": f"msg_{number}", "type": "message", "role": "assistant", "model": model, "content": blocks,
+            "stop_reason": "max_tokens" if cut else "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 100, "output_tokens": spent + len(text.split())}}
+
+
+def _gemini_answer(number: int, model: str, body: dict, text: str, behaviour: ServerBehaviour) -> dict:
+    config = body.get("generationConfig") or {}
+    limit = config.get("maxOutputTokens")
+    budget = (config.get("thinkingConfig") or {}).get("thinkingBudget")
+    thoughts = 0 if budget == 0 else behaviour.think_tokens
+    parts = []
+    if thoughts and (config.get("thinkingConfig") or {}).get("includeThoughts"):
+        parts.append({"text": " ".join(_words(thoughts, text)), "thought": True})
+    if limit is not None and thoughts >= limit:
+        text, cut = "", True
+    else:
+        text, cut = _limited(text, limit, thoughts)
+    if text:
+        parts.append({"text": text})
+    candidate = {"content": {"role": "model", **({"parts": parts} if parts else {})},
+                 "finishReason": "MAX_TOKENS" if cut else "STOP", "index": 0}
+    if config.get("responseLogprobs") and behaviour.logprobs:
+        tokens = tokens_of(text)
+        candidate["logprobsResult"] = {
+            "topCandidates": [{"candidates": [{"token": token, "logProbability": math.log(0.9)},
+                                              {"token": "somewhat", "logProbability": math.log(0.1)}]}
+                              for token in tokens],
+            "chosenCandidates": [{"token": token, "logProbability": math.log(0.9)} for token in tokens],
+        }
+    return {"candidates": [candidate], "usageMetadata": {
+        "promptTokenCount": 100, "candidatesTokenCount": len(text.split()), "thoughtsTokenCount": thoughts,
+        "totalTokenCount": 100 + len(text.split()) + thoughts}, "modelVersion": model, "responseId": f"resp-{number}"}
+
+
+_ANSWERS = {"openai": _openai_answer, "anthropic": _anthropic_answer, "gemini": _gemini_answer}
 
 
 class LLMTestServer(ThreadingHTTPServer):
@@ -158,6 +360,10 @@ class LLMTestServer(ThreadingHTTPServer):
     def anthropic_base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    @property
+    def gemini_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
     def start(self) -> "LLMTestServer":
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="llm-test-server", daemon=True)
         self._thread.start()
@@ -182,13 +388,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retry-after", default="1", help="Retry-After value sent with 429s")
     parser.add_argument("--error-every", type=int, default=0, help="answer every Nth request with 500")
     parser.add_argument("--garbage-every", type=int, default=0, help="answer every Nth request with unparsable text")
+    parser.add_argument("--think-tokens", type=int, default=0, help="reason this many tokens before answering")
+    parser.add_argument("--reasoning-tokens", type=int, default=0, help="hidden reasoning tokens of o-series models")
     args = parser.parse_args(argv)
     behaviour = ServerBehaviour(
         latency=args.latency, rate_limit_every=args.rate_limit_every, retry_after=args.retry_after,
-        error_every=args.error_every, garbage_every=args.garbage_every,
+        error_every=args.error_every, garbage_every=args.garbage_every, think_tokens=args.think_tokens,
+        reasoning_tokens=args.reasoning_tokens,
     )
     server = LLMTestServer(behaviour, port=args.port)
-    print(f"serving on {server.base_url} (OpenAI) and {server.anthropic_base_url}/v1/messages (Anthropic)", flush=True)
+    print(f"serving on {server.base_url} (OpenAI), {server.anthropic_base_url}/v1/messages (Anthropic) and "
+          f"{server.gemini_base_url}/v1beta/models/MODEL:generateContent (Gemini)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

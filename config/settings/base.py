@@ -284,6 +284,7 @@ BENCHMARK_CHUNK_ITEMS = env_int("BENCHMARK_CHUNK_ITEMS", 100)
 BENCHMARK_CREDENTIALS = env_json("BENCHMARK_CREDENTIALS", {
     "openai": {"provider": "openai", "env": "OPENAI_API_KEY", "hosts": ["api.openai.com"]},
     "anthropic": {"provider": "anthropic", "env": "ANTHROPIC_API_KEY", "hosts": ["api.anthropic.com"]},
+    "gemini": {"provider": "gemini", "env": "GEMINI_API_KEY", "hosts": ["generativelanguage.googleapis.com"]},
 })
 # Hosts ("host" or "host:port") a run may name as a custom base_url (local vLLM, Ollama). Only these may be
 # private, loopback or link-local addresses; every other outbound benchmark request goes to public addresses.

@@ -96,8 +96,8 @@ def test_garbage_answers_come_back_as_text(llm_server):
 
 
 def test_unknown_provider_names_the_choices():
-    with pytest.raises(PermanentProviderError, match="anthropic, openai"):
-        get_provider("gemini", model="x")
+    with pytest.raises(PermanentProviderError, match="anthropic, gemini, openai"):
+        get_provider("mistral", model="x")
 
 
 @pytest.mark.parametrize(("headers", "seconds"), [

@@ -8,11 +8,18 @@ from tqdm import tqdm
 
 from benchmark.itembank_format import ItemBankFormatError
 from benchmark.models import Run
-from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
+from benchmark.presets import GENERATION_PRESETS, PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
 from benchmark.scoring import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
-from benchmark.selectors import run_report
-from benchmark.services import BenchmarkError, itembank_resolve, run_create, run_execute, run_reopen
+from benchmark.selectors import run_cut_off, run_report
+from benchmark.services import (
+    BenchmarkError,
+    itembank_resolve,
+    parse_param,
+    run_create,
+    run_execute,
+    run_reopen,
+)
 
 
 class Command(BaseCommand):
@@ -25,8 +32,14 @@ class Command(BaseCommand):
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
+        presets = "; ".join(
+            f"{key} ({preset.provider}: max tokens {preset.max_tokens}"
+            + (f", {json.dumps(preset.params)}" if preset.params else "") + ")"
+            for key, preset in GENERATION_PRESETS.items()
+        )
         parser.epilog = (
-            f"Personas: {', '.join(PERSONAS)}. Steering values: {', '.join(VALUE_DEFINITIONS)}."
+            f"Personas: {', '.join(PERSONAS)}. Steering values: {', '.join(VALUE_DEFINITIONS)}. "
+            f"Reasoning presets: {presets}. What is sent to each model family: docs/benchmark.md."
         )
         return parser
 
@@ -48,9 +61,20 @@ class Command(BaseCommand):
         condition.add_argument("--system-prompt", help="free-text system prompt")
         condition.add_argument("--persona", choices=sorted(PERSONAS), metavar="KEY", help="a persona preset (Appendix H.1)")
         condition.add_argument("--steer", metavar="VALUE", help="a value-steering preset (Appendix I.2), e.g. Benevolence")
-        parser.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
-        parser.add_argument("--max-tokens", type=int, default=64, help="answer length limit (default 64)")
-        parser.add_argument("--logprobs", action="store_true", help="request log-probabilities (OpenAI protocol) for an expected-rating score")
+        parser.add_argument("--temperature", type=float,
+                            help="sampling temperature (default 0, the paper's; none is sent to models that accept "
+                                 "none, e.g. o-series, GPT-5, Claude Opus 4.7+, Claude with thinking)")
+        parser.add_argument("--max-tokens", type=int,
+                            help="answer length limit, reasoning included (default 64, the paper's, or the preset's); "
+                                 "sent as max_tokens, max_completion_tokens or maxOutputTokens as the model needs")
+        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                            help="a provider parameter, repeatable; VALUE is JSON (2048, true, '\"low\"', "
+                                 "'{\"type\": \"enabled\", \"budget_tokens\": 1024}'), a bare word is a string: "
+                                 "--param reasoning_effort=low")
+        parser.add_argument("--preset", choices=sorted(GENERATION_PRESETS), metavar="NAME",
+                            help="generation preset for reasoning models (max tokens and parameters; see below)")
+        parser.add_argument("--logprobs", action="store_true",
+                            help="request log-probabilities (OpenAI protocol, Gemini) for an expected-rating score")
         parser.add_argument("--credential", metavar="NAME",
                             help="operator-configured credential (BENCHMARK_CREDENTIALS) whose key the run sends "
                                  "(default: the provider's own, e.g. 'openai'; none for a custom --base-url)")
@@ -90,8 +114,16 @@ class Command(BaseCommand):
             f"{execution.cached} answers from the cache, {execution.requested} requested "
             f"({execution.sent} HTTP requests, {execution.retries} retries); parsed {run.parsed}/{run.answered}"
         )
+        cut = run_cut_off(run)
+        if cut["count"]:
+            self.stderr.write(
+                f"{cut['count']} of {run.answered} answers were cut off at max_tokens {run.settings.get('max_tokens')} "
+                f"(finish reason {', '.join(sorted(cut['finish_reasons']))}); a reasoning model needs a larger "
+                "--max-tokens or a --preset"
+            )
         if run.status != Run.Status.COMPLETED:
-            raise CommandError(f"run {run.pk} is {run.status}; resume with: manage.py run_benchmark --resume {run.pk}")
+            why = f": {run.error}" if run.error else ""
+            raise CommandError(f"run {run.pk} is {run.status}{why}\nResume with: manage.py run_benchmark --resume {run.pk}")
         document = json.dumps(run_report(run), indent=2, ensure_ascii=False)
         if options["out"] == "-":
             self.stdout.write(document)
@@ -109,19 +141,24 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"missing {', '.join(missing)}")
         try:
+            params = dict(parse_param(raw) for raw in options["param"])
             bank = itembank_resolve(path=options["items"], name=options["itembank"])
+            settings = {
+                "threshold": options["threshold"], "alpha": options["alpha"], "mode": options["mode"],
+                "temperature": options["temperature"], "logprobs": options["logprobs"], "params": params,
+                "concurrency": options["concurrency"], "max_attempts": options["max_attempts"],
+                "timeout": options["timeout"], "min_parse_rate": options["min_parse_rate"],
+            }
+            if options["max_tokens"] is not None:
+                settings["max_tokens"] = options["max_tokens"]
+            if options["preset"]:
+                settings["preset"] = options["preset"]
             return run_create(
                 bank=bank,
                 provider=options["provider"],
                 model=options["model"],
                 base_url=options["base_url"],
-                settings={
-                    "threshold": options["threshold"], "alpha": options["alpha"], "mode": options["mode"],
-                    "temperature": options["temperature"], "max_tokens": options["max_tokens"],
-                    "logprobs": options["logprobs"], "concurrency": options["concurrency"],
-                    "max_attempts": options["max_attempts"], "timeout": options["timeout"],
-                    "min_parse_rate": options["min_parse_rate"],
-                },
+                settings=settings,
                 credential=options["credential"],
                 system_prompt=options["system_prompt"],
                 persona=options["persona"],
