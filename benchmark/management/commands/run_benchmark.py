@@ -11,6 +11,8 @@ from benchmark.models import Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
 from benchmark.scoring import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
+from benchmark.selectors import run_report
+from benchmark.services import BenchmarkError, itembank_resolve, run_create, run_execute, run_reopen
 
 
 def add_selection_arguments(parser) -> None:
@@ -28,8 +30,6 @@ def add_selection_arguments(parser) -> None:
                         help="positive: items keyed with rho > 0 (the paper's tables); signed: negatively keyed items "
                              "too, reverse-scored 7 - x. The selection, the mode and the other settings that change "
                              "a score form the run's protocol (OUT.json 'protocol').")
-from benchmark.selectors import run_report
-from benchmark.services import BenchmarkError, itembank_resolve, run_create, run_execute, run_reopen
 
 
 class Command(BaseCommand):

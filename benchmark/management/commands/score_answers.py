@@ -9,8 +9,8 @@ from tqdm import tqdm
 
 from benchmark.answers_format import AnswersFormatError
 from benchmark.itembank_format import ItemBankFormatError
-from benchmark.models import Run
 from benchmark.management.commands.run_benchmark import add_selection_arguments
+from benchmark.models import Run
 from benchmark.selectors import run_report
 from benchmark.services import BenchmarkError, itembank_resolve, run_import_answers
 
