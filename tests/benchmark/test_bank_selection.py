@@ -26,7 +26,8 @@ def _pairs(frame) -> set[tuple[str, str, int]]:
     return {(row.item_id, row.dimension, int(row.sign)) for row in frame.itertuples()}
 
 
-def test_a_bank_exported_after_analyze_fdr_is_scored_on_exactly_the_fdr_selected_items(completed_study, llm_server, tmp_path):
+@pytest.mark.usefixtures("completed_study")
+def test_a_bank_exported_after_analyze_fdr_is_scored_on_exactly_the_fdr_selected_items(llm_server, tmp_path):
     call_command("analyze", "values", "--fdr", stdout=StringIO(), stderr=StringIO())
     analysis = Analysis.objects.latest("id")
     assert analysis.use_fdr
@@ -67,7 +68,8 @@ def test_a_bank_exported_after_analyze_fdr_is_scored_on_exactly_the_fdr_selected
     assert run.protocol_digest != Run.objects.filter(settings__mode="signed").get().protocol_digest
 
 
-def test_threshold_alpha_or_fdr_override_the_banks_selection_and_say_so(completed_study, llm_server, tmp_path):
+@pytest.mark.usefixtures("completed_study")
+def test_threshold_alpha_or_fdr_override_the_banks_selection_and_say_so(llm_server, tmp_path):
     call_command("analyze", "values", "--fdr", stdout=StringIO(), stderr=StringIO())
     bank_file = tmp_path / "values.jsonl"
     call_command("export_items", "values", "--out", str(bank_file), stdout=StringIO(), stderr=StringIO())
