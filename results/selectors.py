@@ -283,6 +283,10 @@ class ProtocolChoice:
         return protocols.protocol_summary(self.fields)
 
     @property
+    def selection(self) -> str:
+        return protocols.selection_summary(self.fields.get("selection") or {})
+
+    @property
     def is_paper(self) -> bool:
         return protocols.is_paper_protocol(self.fields)
 

@@ -223,6 +223,7 @@ def model_page(request, model_id: int):
         })
     context = {
         "llm": llm, "runs": runs, "run": run, "by_family": by_family,
+        "run_protocol": selectors.ProtocolChoice(run.protocol_digest, run.protocol, 1) if run else None,
         "items_url": reverse("results:run-items", args=[run.pk]) if run else "",
         "has_items": bool(run and run.source != Run.Source.PUBLISHED),
         "consistency": run_consistency(run) if run else None,

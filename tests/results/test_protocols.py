@@ -131,3 +131,43 @@ def test_the_run_api_returns_the_protocol_and_its_digest(api, bank, two_protocol
     body = api.get(f"/api/v1/runs/{run.pk}/").json()
     assert body["protocol_digest"] == run.protocol_digest
     assert body["protocol"] == {"digest": run.protocol_digest, **run.protocol}
+
+
+def test_a_run_created_through_the_api_and_run_by_a_worker_has_its_protocol(api, tmp_path, researcher_token,
+                                                                            django_capture_on_commit_callbacks):
+    from benchmark.models import Run
+    from benchmark.providers.testserver import LLMTestServer
+    from tests.results.builders import imported_bank
+
+    imported_bank(tmp_path, name="small", n_items=6, seed=3)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {researcher_token}")
+    with LLMTestServer() as server, django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/runs/", {
+            "itembank": "small", "provider": "openai", "model": "test-model", "base_url": server.base_url,
+            "settings": {"concurrency": 4, "fdr": True, "max_tokens": 16, "extra": {"top_p": 0.5}},
+        }, format="json")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    run = Run.objects.get(pk=created["id"])
+    assert run.status == Run.Status.COMPLETED
+    assert created["protocol"]["digest"] == created["protocol_digest"] == run.protocol_digest
+    assert created["protocol"]["selection"]["fdr"] is True and created["protocol"]["max_tokens"] == 16
+    assert created["protocol"]["provider_params"] == {"top_p": 0.5}
+    assert created["base_url"] == server.base_url  # its researcher sees the endpoint; the public does not
+    api.credentials()
+    assert api.get(f"/api/v1/runs/{run.pk}/").json()["base_url"] is None
+
+
+def test_the_published_paper_results_get_the_paper_protocol(db):
+    from benchmark.models import Run
+    from results.services import published_results_load
+
+    published_results_load()
+    runs = Run.objects.filter(source=Run.Source.PUBLISHED)
+    assert runs.count() == 44 and runs.values("protocol_digest").distinct().count() == 1
+    fields = runs.first().protocol
+    assert fields["parser"] == "published" and fields["temperature"] == 0.0 and fields["max_tokens"] == 64
+    choice = selectors.protocol_resolve(runs.first().bank)
+    assert choice.is_paper and choice.runs == 44
+    published_results_load()  # idempotent: the digest does not change on a reload
+    assert set(Run.objects.filter(source=Run.Source.PUBLISHED).values_list("protocol_digest", flat=True)) == {choice.digest}
