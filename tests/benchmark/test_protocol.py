@@ -118,3 +118,32 @@ def test_score_answers_records_its_protocol(bank, tmp_path):
     assert document["selection"] == {"source": "rule", "threshold": 0.2, "alpha": 0.05, "fdr": False, "reason": "override"}
     assert document["temperature"] is None and document["max_tokens"] is None  # unknown for answers produced elsewhere
     assert document["digest"] == Run.objects.latest("id").protocol_digest
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_existing_runs_their_protocol():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("benchmark", "0004_run_imported")], [("benchmark", "0005_run_protocol_and_bank_selection")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    bank = old.get_model("benchmark", "ItemBank").objects.create(name="old-bank", version="3")
+    llm = old.get_model("benchmark", "LLM").objects.create(provider="openai", name="m")
+    OldRun = old.get_model("benchmark", "Run")
+    run = OldRun.objects.create(bank=bank, llm=llm, provider="openai", model="m",
+                                settings={"threshold": 0.35, "alpha": 0.05, "mode": "signed", "temperature": 0.0,
+                                          "max_tokens": 64, "extra": {"top_p": 1}})
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrated = Run.objects.get(pk=run.pk)
+    assert migrated.protocol == protocol.protocol_build(
+        bank_name="old-bank", bank_version="3",
+        selection=protocol.selection_rule(threshold=0.35, alpha=0.05, reason=protocol.REASON_NO_STORED_SELECTION),
+        mode="signed", temperature=0.0, max_tokens=64, provider_params={"top_p": 1}, parser=PARSER_VERSION)
+    assert migrated.protocol_digest == protocol.protocol_digest(migrated.protocol)
