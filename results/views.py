@@ -253,7 +253,9 @@ def run_items(request, run_id: int):
     return JsonResponse({"run_id": run.pk, "family": family, "dimension": dimension,
                          "threshold": settings.get("threshold", scoring.DEFAULT_THRESHOLD),
                          "alpha": settings.get("alpha", scoring.DEFAULT_ALPHA),
-                         "mode": settings.get("mode", "positive"), "items": items})
+                         "mode": settings.get("mode", "positive"),
+                         "selection": run.protocol.get("selection"), "protocol_digest": run.protocol_digest,
+                         "items": items})
 
 
 # --- compare --------------------------------------------------------------------------------------
