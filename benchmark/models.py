@@ -28,6 +28,11 @@ class ItemBank(models.Model):
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="item_banks",
         help_text="Who imported the bank; a private bank is visible to its owner and its study's researchers.",
     )
+    selection_rules = models.JSONField(
+        null=True, blank=True,
+        help_text="The rule set of the bank's stored selection (threshold, alpha, fdr, …) from the file's header; "
+        "null for a bank file without one (runs then apply the default rule).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -64,6 +69,10 @@ class ItemCorrelation(models.Model):
     rho = models.FloatField(null=True, blank=True)
     p_value = models.FloatField(null=True, blank=True)
     n = models.PositiveIntegerField(default=0)
+    p_adjusted = models.FloatField(null=True, blank=True, help_text="Adjusted p-value (null when no correction was applied).")
+    selected = models.BooleanField(
+        null=True, blank=True, help_text="Whether the bank's analysis selected the item for this dimension (null: not stored)."
+    )
 
     class Meta:
         ordering = ["item", "family", "dimension"]
@@ -128,6 +137,12 @@ class Run(models.Model):
         help_text="threshold, alpha, mode, temperature, max_tokens, params, preset, concurrency, persona/steer key …; "
                   "request: what the run sends (model family, body parameters, what is left out and why).",
     )
+    protocol = models.JSONField(
+        default=dict, blank=True,
+        help_text="The scoring protocol (benchmark.protocol): bank, item selection, prompts, temperature, max tokens, "
+        "provider parameters, parser, mode.",
+    )
+    protocol_digest = models.CharField(max_length=64, blank=True, db_index=True, help_text="sha256 of ``protocol``.")
     system_prompt = models.TextField(blank=True)
     condition = models.CharField(
         max_length=100, default="baseline", help_text="'baseline', 'persona:<key>', 'steer:<value>' or 'custom'."
@@ -157,6 +172,19 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk}: {self.model} on {self.bank.name} ({self.condition})"
+
+    def save(self, *args, **kwargs):
+        # Every run carries its protocol, however it was created (services, admin, fixtures): the
+        # results pages compare runs only within one protocol.
+        if not self.protocol_digest:
+            from benchmark.protocol import protocol_digest
+            from benchmark.selectors import run_protocol
+
+            self.protocol = run_protocol(self)
+            self.protocol_digest = protocol_digest(self.protocol)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "protocol", "protocol_digest"}
+        super().save(*args, **kwargs)
 
     @property
     def parse_rate(self) -> float | None:

@@ -20,6 +20,8 @@ PHRASES: tuple[str, ...] = (
 )
 RATINGS: dict[str, int] = {phrase: 6 - index for index, phrase in enumerate(PHRASES)}
 PROMPT_COUNT = 6
+# Names this prompt set in a run's protocol; change it whenever a template or the phrases change.
+PROMPT_SET = "value-portrait-g2"
 
 _INTRO = (
     "Now I will briefly describe a scenario and response. Please read them and tell me how similar "

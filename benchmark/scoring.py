@@ -5,7 +5,8 @@ Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
 1. ``item_means``: each item's rating averaged over the six prompts (unparsed answers left out).
 2. ``select_items``: items keyed to a dimension are those with ρ ≥ threshold (``positive``, the
    paper's tables) or |ρ| ≥ threshold (``signed``, negatively keyed items reverse-scored 7 − x),
-   both with p < alpha.
+   both with p < alpha (or the Benjamini-Hochberg adjusted p with ``fdr``); ``select_stored`` takes
+   the selection an item bank carries instead; ``apply_selection`` picks one from a run's protocol.
 3. ``score_dimensions``: a dimension's ``mean`` is the mean of its items' means; its ``score`` is
    that mean minus the mean over all items keyed to any dimension of the same family (Schwartz's
    centring for scale use). ``ci_low``/``ci_high`` are a two-stage percentile bootstrap: the
@@ -17,11 +18,11 @@ Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
 import numpy as np
 import pandas as pd
 
+from benchmark.protocol import DEFAULT_ALPHA, DEFAULT_THRESHOLD, SELECTION_FROM_BANK
 from psychometrics.stats.reliability import cronbach_alpha
+from psychometrics.stats.selection import benjamini_hochberg
 
 MODES = ("positive", "signed")
-DEFAULT_THRESHOLD = 0.3
-DEFAULT_ALPHA = 0.05
 DEFAULT_BOOTSTRAP = 2000
 DEFAULT_SEED = 20250101
 REVERSE_BASE = 7  # a rating x reverse-scored on the 1-6 scale is 7 - x
@@ -71,6 +72,7 @@ def select_items(
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
     mode: str = "positive",
+    fdr: bool = False,
 ) -> pd.DataFrame:
     """Items keyed to each dimension, with their sign (+1, or -1 for reverse-keyed items in ``signed`` mode).
 
@@ -80,6 +82,9 @@ def select_items(
     threshold : minimum ρ (``positive``) or |ρ| (``signed``).
     alpha : p must be strictly below ``alpha``.
     mode : ``"positive"`` (the paper's tables) or ``"signed"``.
+    fdr : compare the Benjamini-Hochberg (1995) adjusted p-values, over every non-null p of
+        ``correlations`` (a bank's every item × dimension test, as ``analyze --fdr`` adjusts a
+        study's), with ``alpha`` instead of the raw ones.
     """
     _require_columns(correlations, ["item_id", "family", "dimension", "rho", "p_value"], "correlations")
     if mode not in MODES:
@@ -90,6 +95,8 @@ def select_items(
         raise ValueError(f"alpha must be in (0, 1], got {alpha}")
     rho = pd.to_numeric(correlations["rho"], errors="coerce")
     p_value = pd.to_numeric(correlations["p_value"], errors="coerce")
+    if fdr:
+        p_value = pd.Series(benjamini_hochberg(p_value.to_numpy(float)), index=p_value.index)
     strength = rho if mode == "positive" else rho.abs()
     keep = (strength >= threshold) & (p_value < alpha)
     selected = correlations.loc[keep, ["item_id", "family", "dimension"]].copy()
@@ -98,6 +105,45 @@ def select_items(
     selected["p_value"] = p_value[keep].to_numpy()
     selected["sign"] = np.where(selected["rho"].to_numpy() < 0, -1, 1)
     return selected[SELECTION_COLUMNS].reset_index(drop=True)
+
+
+def select_stored(correlations: pd.DataFrame, *, mode: str = "positive") -> pd.DataFrame:
+    """The selection an item bank carries (its ``selected`` flags), read in ``mode``.
+
+    An analysis selects an item for a dimension when |ρ| passes its rule, so its selection holds
+    negatively keyed pairs too: ``positive`` mode keeps the selected pairs with ρ > 0 (for the
+    default rule exactly what :func:`select_items` keeps), ``signed`` keeps every selected pair,
+    the negative ones reverse-scored (sign −1).
+
+    Parameters
+    ----------
+    correlations : DataFrame with columns ``item_id``, ``family``, ``dimension``, ``rho``, ``p_value``, ``selected``.
+
+    Returns
+    -------
+    DataFrame with the columns of :func:`select_items`.
+    """
+    _require_columns(correlations, ["item_id", "family", "dimension", "rho", "p_value", "selected"], "correlations")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    rho = pd.to_numeric(correlations["rho"], errors="coerce")
+    keep = (correlations["selected"].astype("boolean").fillna(False).to_numpy(bool)) & rho.notna().to_numpy()
+    if mode == "positive":
+        keep &= (rho > 0).to_numpy()
+    selected = correlations.loc[keep, ["item_id", "family", "dimension"]].copy()
+    selected["item_id"] = selected["item_id"].astype(str)
+    selected["rho"] = rho[keep].to_numpy()
+    selected["p_value"] = pd.to_numeric(correlations["p_value"], errors="coerce")[keep].to_numpy()
+    selected["sign"] = np.where(selected["rho"].to_numpy() < 0, -1, 1)
+    return selected[SELECTION_COLUMNS].reset_index(drop=True)
+
+
+def apply_selection(correlations: pd.DataFrame, selection: dict, *, mode: str = "positive") -> pd.DataFrame:
+    """The items a protocol's ``selection`` (:mod:`benchmark.protocol`) keys to each dimension, in ``mode``."""
+    if selection.get("source") == SELECTION_FROM_BANK:
+        return select_stored(correlations, mode=mode)
+    return select_items(correlations, threshold=float(selection.get("threshold", DEFAULT_THRESHOLD)),
+                        alpha=float(selection.get("alpha", DEFAULT_ALPHA)), mode=mode, fdr=bool(selection.get("fdr")))
 
 
 def _prompt_resampled_means(answers: pd.DataFrame | None, item_ids: list[str], n_boot: int, rng) -> np.ndarray:

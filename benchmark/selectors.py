@@ -5,8 +5,9 @@ import math
 import pandas as pd
 from django.db.models import Count, QuerySet
 
-from benchmark import consistency, scoring
+from benchmark import consistency, protocol, scoring
 from benchmark.models import Answer, BankItem, ItemBank, ItemCorrelation, Run, Score
+from benchmark.parsing import PARSER_VERSION
 from benchmark.providers.base import CUT_OFF_REASONS
 from psychometrics.stats.dimensions import FAMILIES
 
@@ -24,13 +25,17 @@ def _clean(value):
     return value
 
 
+CORRELATION_COLUMNS = ["item_id", "family", "dimension", "rho", "p_value", "n", "p_adjusted", "selected"]
+
+
 def bank_correlations(bank: ItemBank) -> pd.DataFrame:
-    """Long DataFrame ``item_id, family, dimension, rho, p_value, n`` of a bank (item_id = the bank's item id)."""
+    """Long DataFrame ``item_id, family, dimension, rho, p_value, n, p_adjusted, selected`` of a bank
+    (item_id = the bank's item id; ``selected`` None where the bank stores no selection)."""
     rows = ItemCorrelation.objects.filter(item__bank=bank).values_list(
-        "item__item_id", "family", "dimension", "rho", "p_value", "n"
+        "item__item_id", "family", "dimension", "rho", "p_value", "n", "p_adjusted", "selected"
     )
-    frame = pd.DataFrame(list(rows), columns=["item_id", "family", "dimension", "rho", "p_value", "n"])
-    return frame.astype({"rho": float, "p_value": float})
+    frame = pd.DataFrame(list(rows), columns=CORRELATION_COLUMNS)
+    return frame.astype({"rho": float, "p_value": float, "p_adjusted": float, "selected": object})
 
 
 def run_answers_frame(run: Run) -> pd.DataFrame:
@@ -93,13 +98,38 @@ def items_for_dimension(
     return BankItem.objects.filter(pk__in=correlations.values("item_id")).order_by("id")
 
 
-def run_selection(run: Run) -> pd.DataFrame:
-    """The items keyed to each dimension under the run's own rule (threshold, alpha, mode in ``run.settings``)."""
-    settings = run.settings
-    return scoring.select_items(
-        bank_correlations(run.bank), threshold=float(settings.get("threshold", scoring.DEFAULT_THRESHOLD)),
-        alpha=float(settings.get("alpha", scoring.DEFAULT_ALPHA)), mode=settings.get("mode", "positive"),
+def run_protocol(run: Run) -> dict:
+    """The protocol (:mod:`benchmark.protocol`) of a run, from its bank and settings.
+
+    ``settings["selection"]`` is set by ``run_create``; a run without it (created before protocols,
+    or directly) selects by its own threshold, alpha and fdr settings.
+    """
+    settings = run.settings or {}
+    selection = settings.get("selection")
+    if not isinstance(selection, dict):
+        reason = protocol.REASON_NO_STORED_SELECTION if run.bank.selection_rules is None else protocol.REASON_OVERRIDE
+        selection = protocol.selection_rule(
+            threshold=settings.get("threshold", scoring.DEFAULT_THRESHOLD), alpha=settings.get("alpha", scoring.DEFAULT_ALPHA),
+            fdr=bool(settings.get("fdr")), reason=reason)
+    return protocol.protocol_build(
+        bank_name=run.bank.name, bank_version=run.bank.version, selection=selection,
+        mode=settings.get("mode", protocol.DEFAULT_MODE), temperature=settings.get("temperature"),
+        max_tokens=settings.get("max_tokens"), provider_params=settings.get("params") or settings.get("extra"),
+        parser=settings.get("parser") or PARSER_VERSION,
     )
+
+
+def protocol_document(run: Run) -> dict:
+    """The ``protocol`` object of OUT.json and the API: ``digest`` (sha256 of the other fields' canonical JSON) and the fields."""
+    fields = run.protocol or run_protocol(run)
+    return {"digest": run.protocol_digest or protocol.protocol_digest(fields), **fields}
+
+
+def run_selection(run: Run) -> pd.DataFrame:
+    """The items keyed to each dimension under the run's protocol: the bank's stored selection or a rule, in its mode."""
+    fields = run.protocol or run_protocol(run)
+    return scoring.apply_selection(bank_correlations(run.bank), fields["selection"],
+                                   mode=fields.get("mode", protocol.DEFAULT_MODE))
 
 
 def run_consistency(run: Run) -> dict | None:
@@ -142,6 +172,7 @@ def run_report(run: Run) -> dict:
         "system_prompt": run.system_prompt or None,
         "status": run.status,
         "settings": run.settings,
+        "protocol": protocol_document(run),
         "parse": {"answered": run.answered, "parsed": run.parsed, "failed": run.failed,
                   "rate": run.parse_rate},
         "cut_off": run_cut_off(run),

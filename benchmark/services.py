@@ -18,8 +18,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from benchmark import credentials, scoring
-from benchmark.itembank_format import ItemBankFormatError, read_itembank
+from benchmark import credentials, protocol, scoring
+from benchmark.itembank_format import ItemBankFormatError, read_itembank_file
 from benchmark.models import (
     LLM,
     PROMPT_COUNT,
@@ -106,8 +106,13 @@ def itembank_import(
     replace: bool = False,
     owner=None,
 ) -> ItemBank:
-    """Import a JSONL item bank; every line is validated first and nothing is stored on any error."""
-    items = read_itembank(path)
+    """Import a JSONL item bank; every line is validated first and nothing is stored on any error.
+
+    A file with a header keeps its selection: the rule set on the bank, ``selected`` and
+    ``p_adjusted`` on each correlation (``benchmark.itembank_format``).
+    """
+    parsed = read_itembank_file(path)
+    items = parsed.items
     existing = ItemBank.objects.filter(name=name).first()
     if existing is not None:
         if not replace:
@@ -115,7 +120,8 @@ def itembank_import(
         if existing.runs.exists():
             raise BenchmarkError(BenchmarkError.ITEMBANK_IN_USE.format(name=name))
         existing.delete()
-    bank = ItemBank(name=name, version=version, description=description, is_private=is_private, owner=owner)
+    bank = ItemBank(name=name, version=version, description=description, is_private=is_private, owner=owner,
+                    selection_rules=parsed.selection_rules)
     _full_clean(bank)
     bank.save()
     rows = BankItem.objects.bulk_create(
@@ -125,7 +131,8 @@ def itembank_import(
     )
     ItemCorrelation.objects.bulk_create(
         (
-            ItemCorrelation(item=row, family=c.family, dimension=c.dimension, rho=c.rho, p_value=c.p_value, n=c.n)
+            ItemCorrelation(item=row, family=c.family, dimension=c.dimension, rho=c.rho, p_value=c.p_value, n=c.n,
+                            p_adjusted=c.p_adjusted, selected=c.selected)
             for row, item in zip(rows, items, strict=True)
             for c in item.correlations
         ),
@@ -163,12 +170,41 @@ def itembank_resolve(*, path: str | Path | None = None, name: str | None = None)
 # --- runs -----------------------------------------------------------------------------------------
 
 
+SELECTION_SETTINGS = ("threshold", "alpha", "fdr")
+
+
+def run_item_selection(*, bank: ItemBank, settings: dict | None) -> dict:
+    """The item selection of a new run on ``bank`` (:mod:`benchmark.protocol`).
+
+    Any of ``threshold``, ``alpha``, ``fdr`` given (not None) overrides the bank's stored selection
+    with a rule (the others at their defaults); otherwise the bank's own selection is scored, or,
+    for a bank stored without one, the default rule (recorded as such).
+    """
+    given = {key: value for key, value in (settings or {}).items() if key in SELECTION_SETTINGS and value is not None}
+    if given or bank.selection_rules is None:
+        return protocol.selection_rule(
+            threshold=given.get("threshold", scoring.DEFAULT_THRESHOLD), alpha=given.get("alpha", scoring.DEFAULT_ALPHA),
+            fdr=bool(given.get("fdr", False)),
+            reason=protocol.REASON_OVERRIDE if given else protocol.REASON_NO_STORED_SELECTION,
+        )
+    return protocol.selection_from_bank(bank.selection_rules)
+
+
+def _selection_settings(selection: dict) -> dict:
+    """``threshold``, ``alpha``, ``fdr`` and ``selection`` for a run's settings: the rule's, or the bank's rule set."""
+    rules = selection.get("rules", {}) if selection["source"] == protocol.SELECTION_FROM_BANK else selection
+    return {"threshold": rules.get("threshold", scoring.DEFAULT_THRESHOLD), "alpha": rules.get("alpha", scoring.DEFAULT_ALPHA),
+            "fdr": bool(rules.get("fdr", False)), "selection": selection}
+
+
 def _validated_settings(settings: dict | None) -> dict:
     if "api_key_env" in (settings or {}):
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
             name="api_key_env", problem="keys come only from operator-configured credentials; name one with 'credential'"))
-    merged = {**DEFAULT_RUN_SETTINGS, **(settings or {})}
-    unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "preset"}
+    merged = {**DEFAULT_RUN_SETTINGS, **{key: value for key, value in (settings or {}).items() if value is not None}}
+    if not isinstance(merged.get("fdr", False), bool):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name="fdr", problem=f"must be true or false, got {merged['fdr']!r}"))
+    unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "preset", "fdr"}
     if unknown:
         problem = ("set by the server: what a run sends is recorded, not chosen" if "request" in unknown
                    else "unknown setting")
@@ -289,7 +325,9 @@ def run_create(
         raise BenchmarkError(BenchmarkError.UNKNOWN_PROVIDER.format(provider=provider, choices=", ".join(sorted(PROVIDERS))))
     if sum(bool(x) for x in (system_prompt, persona, steer)) > 1:
         raise BenchmarkError(BenchmarkError.ONE_CONDITION)
+    requested = settings
     settings = _shaped_settings(provider=provider, model=model, settings=settings)
+    settings.update(_selection_settings(run_item_selection(bank=bank, settings=requested)))
     condition = "baseline"
     try:
         if persona:
@@ -698,7 +736,7 @@ def references_store(rows: list[dict], *, default_source: str = "") -> list[Huma
 
 # --- imported answers -----------------------------------------------------------------------------
 
-IMPORT_SETTINGS = ("threshold", "alpha", "mode", "min_parse_rate")
+IMPORT_SETTINGS = ("mode", "min_parse_rate")
 
 
 @dataclass(frozen=True)
@@ -734,8 +772,10 @@ def run_import_answers(
 
     items = dict(bank.items.values_list("item_id", "pk"))
     answers = read_answers(path, known_items=set(items))
-    merged = _validated_settings({key: value for key, value in (settings or {}).items() if value is not None})
+    merged = _validated_settings(settings)
     run_settings = {key: merged[key] for key in IMPORT_SETTINGS}
+    run_settings.update(_selection_settings(run_item_selection(bank=bank, settings=settings)))
+    # Answers produced elsewhere: their temperature and token limit are unknown (null in the protocol).
     run_settings.update({"parser": PARSER_VERSION, "answers_file": Path(path).name})
     llm = llm_get_or_create(provider=provider, model=model)
     run = Run(bank=bank, llm=llm, provider=provider, model=model, settings=run_settings, source=Run.Source.IMPORTED,

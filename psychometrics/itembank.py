@@ -1,11 +1,17 @@
 """The item-bank exchange formats written by ``export_items`` and the analysis dashboard.
 
-JSONL, one annotated item per line (the format ``benchmark`` imports)::
+JSONL (the format ``benchmark`` imports): a header line with the selection's rule set, then one
+annotated item per line::
 
+    {"itembank_format": 2, "selection": {"threshold": 0.3, "alpha": 0.05, "fdr": false, "correlation": "spearman",
+     "keyed": "abs"}, "source": {"study": "demo", "analysis": 7}}
     {"item_id": "...", "source": "...", "title": "..." or null, "query": "...", "response": "...",
-     "correlations": [{"family": "pvq", "dimension": "Achievement", "rho": -0.322, "p_value": 0.029, "n": 46}, ...]}
+     "correlations": [{"family": "pvq", "dimension": "Achievement", "rho": -0.322, "p_value": 0.029, "n": 46,
+                       "p_adjusted": null, "selected": true}, ...]}
 
-Every dimension of the analysis is listed, selected or not; an undefined rho or p is null.
+Every dimension of the analysis is listed, selected or not; an undefined rho or p is null;
+``p_adjusted`` (Benjamini-Hochberg) is given only when the analysis selected with it (``fdr``),
+null otherwise. ``keyed`` "abs": a pair is selected on |rho|, so negatively keyed pairs are too.
 CSV, tidy long: one row per item x dimension (``ITEM_BANK_CSV_COLUMNS``).
 Text cells a spreadsheet would run as a formula get a leading ``'`` (``config.spreadsheet``).
 No Django here: callers pass plain dicts.
@@ -30,9 +36,23 @@ def _number(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def item_bank_record(item: dict, correlations: Iterable[dict]) -> dict:
+ITEM_BANK_FORMAT = 2
+
+
+def item_bank_header(*, threshold: float, alpha: float, fdr: bool, study: str, analysis: int) -> dict:
+    """The JSONL header: the rule set behind every correlation's ``selected`` and where it comes from."""
+    return {
+        "itembank_format": ITEM_BANK_FORMAT,
+        "selection": {"threshold": float(threshold), "alpha": float(alpha), "fdr": bool(fdr),
+                      "correlation": "spearman", "keyed": "abs"},
+        "source": {"study": study, "analysis": int(analysis)},
+    }
+
+
+def item_bank_record(item: dict, correlations: Iterable[dict], *, corrected: bool = False) -> dict:
     """One JSONL record. ``item`` has item_id, source, title, query, response; each correlation has
-    family, dimension, rho, p_value, n."""
+    family, dimension, rho, p_value, p_adjusted, n, selected. ``corrected``: the selection used
+    ``p_adjusted`` (otherwise it is written as null: no correction was applied)."""
     return {
         "item_id": item["item_id"],
         "source": item["source"] or "",
@@ -46,14 +66,18 @@ def item_bank_record(item: dict, correlations: Iterable[dict]) -> dict:
                 "rho": _number(c["rho"]),
                 "p_value": _number(c["p_value"]),
                 "n": int(c["n"]),
+                "p_adjusted": _number(c["p_adjusted"]) if corrected else None,
+                "selected": bool(c["selected"]),
             }
             for c in correlations
         ],
     }
 
 
-def item_bank_jsonl_lines(records: Iterable[dict]) -> Iterator[str]:
-    """Each record as one line of JSON (UTF-8 text kept readable), newline-terminated."""
+def item_bank_jsonl_lines(records: Iterable[dict], *, header: dict | None = None) -> Iterator[str]:
+    """The header (if given), then each record, as one line of JSON (UTF-8 text kept readable), newline-terminated."""
+    if header is not None:
+        yield json.dumps(header, ensure_ascii=False, allow_nan=False) + "\n"
     for record in records:
         yield json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
 

@@ -137,6 +137,16 @@ def analysis_item_bank(*, analysis: Analysis):
         yield item, rows
 
 
+def analysis_item_bank_lines(*, analysis: Analysis):
+    """The analysis's item bank as JSONL lines: the header with its selection rule set, then one line per item."""
+    from psychometrics.itembank import item_bank_header, item_bank_jsonl_lines, item_bank_record
+
+    header = item_bank_header(threshold=analysis.threshold, alpha=analysis.alpha, fdr=analysis.use_fdr,
+                              study=analysis.study.slug, analysis=analysis.pk)
+    records = (item_bank_record(item, rows, corrected=analysis.use_fdr) for item, rows in analysis_item_bank(analysis=analysis))
+    return item_bank_jsonl_lines(records, header=header)
+
+
 def analysis_correlation_rows(*, analysis: Analysis):
     """Tidy long rows (item_id, source, family, dimension, rho, p_value, p_adjusted, n, selected, direction)."""
     for item, rows in analysis_item_bank(analysis=analysis):

@@ -7,12 +7,12 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from psychometrics.itembank import item_bank_csv_lines, item_bank_jsonl_lines, item_bank_record
+from psychometrics.itembank import item_bank_csv_lines
 from psychometrics.models import Analysis, ParticipantOverride
 from psychometrics.selectors import (
     analysis_correlation_rows,
     analysis_decisions,
-    analysis_item_bank,
+    analysis_item_bank_lines,
     analysis_latest,
     analysis_screening,
     participant_overrides_recent,
@@ -168,7 +168,7 @@ def analysis_items_download(request, slug, fmt):
         message = f"Analysis {analysis.pk} is {analysis.get_status_display().lower()}: only a succeeded analysis has an item bank."
         return _no_item_bank(request, study, analysis, 409, message)
     if fmt == "jsonl":
-        lines = item_bank_jsonl_lines(item_bank_record(item, rows) for item, rows in analysis_item_bank(analysis=analysis))
+        lines = analysis_item_bank_lines(analysis=analysis)
     else:
         lines = item_bank_csv_lines(analysis_correlation_rows(analysis=analysis))
     response = StreamingHttpResponse(lines, content_type=DOWNLOADS[fmt])

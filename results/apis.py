@@ -24,7 +24,7 @@ from benchmark import credentials, scoring
 from benchmark.models import LLM, HumanReference, HumanReferenceValue, Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
-from benchmark.selectors import run_consistency, run_cut_off, run_scores
+from benchmark.selectors import protocol_document, run_consistency, run_cut_off, run_scores
 from benchmark.services import BenchmarkError, run_create
 from psychometrics.stats.dimensions import FAMILIES, PVQ
 from results import selectors, welfare
@@ -258,11 +258,15 @@ class RunOutputSerializer(serializers.Serializer):
     model_id = serializers.IntegerField(source="llm_id")
     model = serializers.CharField()
     provider = serializers.CharField()
-    base_url = serializers.CharField()
+    base_url = serializers.SerializerMethodField(help_text="The endpoint, for the run's researchers only (null otherwise).")
     condition = serializers.CharField()
     source = serializers.CharField()
     status = serializers.CharField()
     settings = serializers.JSONField()
+    protocol_digest = serializers.CharField(help_text="sha256 of the scoring protocol: runs compare only within one.")
+    protocol = serializers.SerializerMethodField(
+        help_text="The scoring protocol: digest, item bank, selection, mode, prompts, temperature, max_tokens, "
+                  "provider_params, parser (docs/benchmark.md).")
     system_prompt = serializers.CharField()
     progress = serializers.SerializerMethodField()
     parse = serializers.SerializerMethodField()
@@ -283,6 +287,13 @@ class RunOutputSerializer(serializers.Serializer):
 
     def get_credential(self, run) -> str | None:
         return (run.credential or None) if self._manages(run) else None
+
+    def get_base_url(self, run) -> str | None:
+        # Endpoints are never public: a self-hosted server's address is its researchers' business.
+        return (run.base_url or None) if self._manages(run) else None
+
+    def get_protocol(self, run) -> dict:
+        return protocol_document(run)
 
     def get_progress(self, run) -> dict:
         fraction = run.progress_done / run.progress_total if run.progress_total else None
@@ -315,7 +326,7 @@ class RunListCreateApi(APIView):
                                            help_text="A credential granted to you (GET /api/v1/credentials/); default: "
                                                      "the provider's own for its endpoint, none for a custom endpoint.")
         settings = serializers.DictField(required=False, help_text=(
-            "threshold, alpha, mode, temperature (null or absent: 0 where the model accepts one), max_tokens "
+            "threshold, alpha, fdr (any of them overrides the bank's stored selection), mode, temperature (null or absent: 0 where the model accepts one), max_tokens "
             "(default 64), logprobs, params (provider parameters, e.g. {\"reasoning_effort\": \"low\"} or "
             "{\"thinking\": {\"type\": \"enabled\", \"budget_tokens\": 1024}}), preset (a reasoning preset: "
             "openai-reasoning, anthropic-thinking, anthropic-adaptive, inline-think, gemini-thinking), concurrency, "
@@ -470,6 +481,8 @@ class LeaderboardApi(APIView):
         aggregate = serializers.ChoiceField(choices=list(welfare.AGGREGATIONS), required=False, default=welfare.UTILITARIAN)
         weights = serializers.CharField(required=False,
                                         help_text="Comma-separated weights in the order the dimensions are listed in `dimensions` (the family's order when it is omitted), or Dimension:weight pairs.")
+        protocol = serializers.CharField(required=False, help_text="Scoring protocol digest (or its first 12+ hex digits) "
+                                         "to compare within (default: the bank's default protocol, the paper's where present).")
 
     class LeaderboardSerializer(serializers.Serializer):
         itembank = serializers.CharField(allow_null=True)
@@ -479,6 +492,8 @@ class LeaderboardApi(APIView):
         aggregate = serializers.CharField()
         weights = serializers.DictField(child=serializers.FloatField())
         rows = LeaderboardRowSerializer(many=True)
+        protocol = serializers.JSONField(allow_null=True, help_text="The protocol every row was scored under.")
+        protocols = serializers.JSONField(help_text="The bank's protocols (digest, short_digest, summary, runs, is_paper, fields).")
 
     @extend_schema(parameters=[FilterSerializer], responses={200: LeaderboardSerializer, 400: ERROR})
     def get(self, request):
@@ -486,11 +501,13 @@ class LeaderboardApi(APIView):
         try:
             bank = (selectors.bank_resolve(filters["itembank"], request.user) if filters.get("itembank")
                     else selectors.bank_default(request.user))
+            chosen = selectors.protocol_resolve(bank, filters.get("protocol"))
             board = selectors.leaderboard(bank=bank, family=filters["family"], dimensions=filters.get("dimensions"),
-                                          aggregate=filters["aggregate"], weights=filters.get("weights"))
+                                          aggregate=filters["aggregate"], weights=filters.get("weights"), protocol=chosen)
         except ResultsError as exc:
             raise BadRequest(str(exc)) from None
-        return Response(board.as_dict())
+        return Response({**board.as_dict(), "protocol": chosen.as_dict() if chosen else None,
+                         "protocols": [choice.as_dict() for choice in selectors.protocols_available(bank)]})
 
 
 # --- human references -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from benchmark import protocol as protocols
 from benchmark import scoring
 from benchmark.models import (
     LLM,
@@ -226,21 +227,119 @@ def display_value(family: str) -> str:
     return "mean" if family == BFI else "score"
 
 
+def model_labels(models) -> dict[int, str]:
+    """A unique label per model from ``(pk, name, provider)`` triples: its name, then its provider when two
+    models share a name (the same name served by two providers or endpoints is two models), then its id.
+    Never its endpoint: base URLs are not shown publicly."""
+    models = list(dict.fromkeys(models))
+    by_name: dict[str, set] = {}
+    for pk, name, _ in models:
+        by_name.setdefault(name, set()).add(pk)
+    labels = {pk: name if len(by_name[name]) == 1 else f"{name} ({provider})" for pk, name, provider in models}
+    counts = pd.Series(list(labels.values())).value_counts()
+    return {pk: label if counts[label] == 1 else f"{label} #{pk}" for pk, label in labels.items()}
+
+
+def llm_labels(llms) -> dict[int, str]:
+    """:func:`model_labels` of ``LLM`` objects."""
+    return model_labels((llm.pk, str(llm), llm.provider) for llm in llms)
+
+
 def scores_frame(runs) -> pd.DataFrame:
-    """Long DataFrame of the runs' scores with run and model columns, in one query."""
+    """Long DataFrame of the runs' scores with run and model columns, in one query (``model`` unique per model)."""
     rows = Score.objects.filter(run__in=runs).values_list(
-        "run_id", "run__llm_id", "run__llm__display_name", "run__llm__name", "run__source", "run__condition",
-        "family", "dimension", *SCORE_FIELDS,
+        "run_id", "run__llm_id", "run__llm__display_name", "run__llm__name", "run__llm__provider", "run__source",
+        "run__condition", "family", "dimension", *SCORE_FIELDS,
     )
-    frame = pd.DataFrame(list(rows), columns=["run_id", "model_id", "display_name", "name", "source", "condition",
-                                              "family", "dimension", *SCORE_FIELDS])
-    frame["model"] = frame["display_name"].where(frame["display_name"].astype(bool), frame["name"]) if len(frame) else []
-    return frame.drop(columns=["display_name", "name"]).astype({field: float for field in SCORE_FIELDS if field != "n_items"})
+    frame = pd.DataFrame(list(rows), columns=["run_id", "model_id", "display_name", "name", "provider", "source",
+                                              "condition", "family", "dimension", *SCORE_FIELDS])
+    if len(frame):
+        names = frame["display_name"].where(frame["display_name"].astype(bool), frame["name"])
+        labels = model_labels(zip(frame["model_id"], names, frame["provider"], strict=True))
+        frame["model"] = frame["model_id"].map(labels)
+    else:
+        frame["model"] = []
+    return frame.drop(columns=["display_name", "name", "provider"]).astype(
+        {field: float for field in SCORE_FIELDS if field != "n_items"})
 
 
-def baseline_runs(bank: ItemBank) -> QuerySet[Run]:
-    """The newest completed, published baseline run of each model on ``bank``."""
-    runs = Run.objects.filter(bank=bank, status=Run.Status.COMPLETED, is_published=True, condition="baseline")
+# --- protocols ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProtocolChoice:
+    """A protocol the completed, published baseline runs on a bank use (``benchmark.protocol``)."""
+
+    digest: str
+    fields: dict
+    runs: int
+
+    @property
+    def short(self) -> str:
+        return protocols.short_digest(self.digest)
+
+    @property
+    def summary(self) -> str:
+        return protocols.protocol_summary(self.fields)
+
+    @property
+    def selection(self) -> str:
+        return protocols.selection_summary(self.fields.get("selection") or {})
+
+    @property
+    def is_paper(self) -> bool:
+        return protocols.is_paper_protocol(self.fields)
+
+    def as_dict(self) -> dict:
+        return {"digest": self.digest, "short_digest": self.short, "summary": self.summary, "runs": self.runs,
+                "is_paper": self.is_paper, "fields": self.fields}
+
+
+def _comparable_runs(bank: ItemBank) -> QuerySet[Run]:
+    return Run.objects.filter(bank=bank, status=Run.Status.COMPLETED, is_published=True, condition="baseline")
+
+
+def protocols_available(bank: ItemBank | None) -> list[ProtocolChoice]:
+    """The protocols of the bank's comparable runs, the default first: the paper's settings, then most runs."""
+    if bank is None:
+        return []
+    counts: dict[str, int] = {}
+    fields: dict[str, dict] = {}
+    for digest, values in _comparable_runs(bank).order_by("-id").values_list("protocol_digest", "protocol"):
+        counts[digest] = counts.get(digest, 0) + 1
+        fields.setdefault(digest, values or {})
+    choices = [ProtocolChoice(digest, fields[digest], count) for digest, count in counts.items()]
+    return sorted(choices, key=lambda choice: (not choice.is_paper, -choice.runs, choice.digest))
+
+
+def protocol_resolve(bank: ItemBank | None, value: str | None = None) -> ProtocolChoice | None:
+    """The protocol a page or API request compares within: ``value`` (a digest or its first 12 or more hex
+    digits) among the bank's protocols, or the default one; ``ResultsError`` for an unknown value."""
+    choices = protocols_available(bank)
+    value = (value or "").strip().lower()
+    if not value:
+        return choices[0] if choices else None
+    matches = [choice for choice in choices if len(value) >= protocols.SHORT_DIGEST and choice.digest.startswith(value)]
+    if len(matches) != 1:
+        known = ", ".join(f"{choice.short} ({choice.summary})" for choice in choices) or "none"
+        raise ResultsError(f"no protocol {value!r} on item bank {bank.name if bank else None!r}; available: {known}")
+    return matches[0]
+
+
+def _digest(bank: ItemBank, chosen: "ProtocolChoice | str | None") -> str | None:
+    if isinstance(chosen, ProtocolChoice):
+        return chosen.digest
+    if chosen:
+        return chosen
+    default = protocol_resolve(bank)
+    return default.digest if default else None
+
+
+def baseline_runs(bank: ItemBank, protocol: "ProtocolChoice | str | None" = None) -> QuerySet[Run]:
+    """The newest completed, published baseline run of each model on ``bank`` under one protocol
+    (``protocol``, a choice or a digest; default: the bank's default protocol): runs scored under
+    different protocols are never put side by side."""
+    runs = _comparable_runs(bank).filter(protocol_digest=_digest(bank, protocol))
     newest = {}
     for pk, llm_id in runs.order_by("-finished_at", "-created_at", "-id").values_list("pk", "llm_id"):
         newest.setdefault(llm_id, pk)
@@ -366,7 +465,7 @@ def _tied(values: dict[str, float], pick) -> list[str]:
 
 
 def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, aggregate: str = welfare.UTILITARIAN,
-                weights: str | dict | None = None) -> Leaderboard:
+                weights: str | dict | None = None, protocol: "ProtocolChoice | str | None" = None) -> Leaderboard:
     """Models × dimensions of one value system on one item bank, ranked by a welfare function.
 
     A model's utility on a dimension is its mean rating (1-6). Published Schwartz scores have no
@@ -381,7 +480,7 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
     weight_map = weights if isinstance(weights, dict) else weights_resolve(weights, as_given)
     if bank is None:
         return Leaderboard(None, family, chosen, aggregate, weight_map, [])
-    frame = scores_frame(baseline_runs(bank))
+    frame = scores_frame(baseline_runs(bank, protocol))
     frame = frame[(frame["family"] == family) & frame["dimension"].isin(chosen)]
     if frame.empty:
         return Leaderboard(bank, family, chosen, aggregate, weight_map, [])
@@ -431,17 +530,29 @@ def model_runs(llm: LLM, user) -> QuerySet[Run]:
 
 
 def run_default(llm: LLM, user) -> Run | None:
-    """The model's newest completed baseline run (any bank), else its newest run."""
-    runs = model_runs(llm, user)
-    return (runs.filter(status=Run.Status.COMPLETED, condition="baseline").order_by("-finished_at", "-id").first()
-            or runs.order_by("-created_at").first())
+    """The model's newest completed baseline run under its bank's default protocol (what the leaderboard
+    shows), else its newest completed baseline run, else its newest run."""
+    completed = list(model_runs(llm, user).filter(status=Run.Status.COMPLETED, condition="baseline")
+                     .order_by("-finished_at", "-id"))
+    defaults: dict[int, str | None] = {}
+    for run in completed:
+        if run.bank_id not in defaults:
+            default = protocol_resolve(run.bank)
+            defaults[run.bank_id] = default.digest if default else None
+        if run.protocol_digest == defaults[run.bank_id]:
+            return run
+    return completed[0] if completed else model_runs(llm, user).order_by("-created_at").first()
 
 
 def run_dimension_items(run: Run, family: str, dimension: str) -> list[dict]:
-    """The items behind one of a run's scores: query, response, ρ, the model's mean rating and its six answers."""
-    settings = run.settings or {}
+    """The items behind one of a run's scores (its protocol's selection): query, response, ρ, the model's
+    mean rating and its six answers."""
+    from benchmark.selectors import run_selection
+
+    selection = run_selection(run)
+    keyed = selection.loc[(selection["family"] == family) & (selection["dimension"] == dimension), "item_id"]
     items = list(
-        _items_for_dimension(run.bank, family, dimension, settings)
+        BankItem.objects.filter(bank=run.bank, item_id__in=list(keyed)).order_by("id")
         .prefetch_related(
             Prefetch("answers", queryset=Answer.objects.filter(run=run).order_by("prompt_index"), to_attr="run_answers"),
             Prefetch("correlations", queryset=ItemCorrelation.objects.filter(family=family, dimension=dimension),
@@ -463,18 +574,9 @@ def run_dimension_items(run: Run, family: str, dimension: str) -> list[dict]:
     return result
 
 
-def _items_for_dimension(bank: ItemBank, family: str, dimension: str, settings: dict) -> QuerySet[BankItem]:
-    from benchmark.selectors import items_for_dimension
-
-    return items_for_dimension(
-        bank, family, dimension, threshold=float(settings.get("threshold", scoring.DEFAULT_THRESHOLD)),
-        alpha=float(settings.get("alpha", scoring.DEFAULT_ALPHA)), mode=settings.get("mode", "positive"),
-    )
-
-
-def compare_models(llms: list[LLM], bank: ItemBank) -> pd.DataFrame:
-    """Long scores (all families) of each model's baseline run on ``bank``."""
-    runs = baseline_runs(bank).filter(llm__in=llms)
+def compare_models(llms: list[LLM], bank: ItemBank, protocol: "ProtocolChoice | str | None" = None) -> pd.DataFrame:
+    """Long scores (all families) of each model's baseline run on ``bank`` under one protocol (default: the bank's)."""
+    runs = baseline_runs(bank, protocol).filter(llm__in=llms)
     return scores_frame(runs)
 
 
@@ -518,16 +620,19 @@ def references_frame(family: str = PVQ) -> pd.DataFrame:
         columns=FAMILIES[family])
 
 
-def model_vectors(bank: ItemBank | None, family: str = PVQ) -> pd.DataFrame:
-    """Wide DataFrame: each model's baseline vector on ``bank`` (index = model label)."""
+def model_vectors(bank: ItemBank | None, family: str = PVQ, protocol: "ProtocolChoice | str | None" = None) -> pd.DataFrame:
+    """Wide DataFrame: each model's baseline vector on ``bank`` under one protocol (index = unique model label;
+    ``attrs["model_ids"]`` maps each label to its model id)."""
     if bank is None:
         return pd.DataFrame(columns=FAMILIES[family])
-    frame = scores_frame(baseline_runs(bank))
+    frame = scores_frame(baseline_runs(bank, protocol))
     frame = frame[frame["family"] == family]
     if frame.empty:
         return pd.DataFrame(columns=FAMILIES[family])
-    return frame.pivot_table(index="model", columns="dimension", values=display_value(family), aggfunc="first").reindex(
+    vectors = frame.pivot_table(index="model", columns="dimension", values=display_value(family), aggfunc="first").reindex(
         columns=FAMILIES[family])
+    vectors.attrs["model_ids"] = dict(zip(frame["model"], frame["model_id"].astype(int), strict=True))
+    return vectors
 
 
 def spearman_table(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
@@ -682,18 +787,19 @@ def _bias_sorted(frame: pd.DataFrame, family: str) -> pd.DataFrame:
         columns="_rank").reset_index(drop=True)
 
 
-def closest_models(profile: pd.Series, bank: ItemBank | None, *, limit: int = 5) -> pd.DataFrame:
-    """Models whose Schwartz-10 vector is most like ``profile`` (Spearman ρ), best first.
+def closest_models(profile: pd.Series, bank: ItemBank | None, *, limit: int = 5,
+                   protocol: "ProtocolChoice | str | None" = None) -> pd.DataFrame:
+    """Models whose Schwartz-10 vector (under one protocol, default the bank's) is most like ``profile``
+    (Spearman ρ), best first.
 
     Columns ``model, model_id, rho, p_value, n``.
     """
-    vectors = model_vectors(bank, PVQ)
+    vectors = model_vectors(bank, PVQ, protocol)
     columns = ["model", "model_id", "rho", "p_value", "n"]
     if vectors.empty:
         return pd.DataFrame(columns=columns)
     table = spearman_table(pd.DataFrame([profile.reindex(FAMILIES[PVQ])], index=["you"]), vectors)
-    ids = dict(baseline_runs(bank).values_list("llm__display_name", "llm_id"))
-    ids.update(dict(baseline_runs(bank).values_list("llm__name", "llm_id")))
+    ids = vectors.attrs["model_ids"]
     table = table.rename(columns={"right": "model"}).assign(model_id=lambda t: t["model"].map(ids))
     table = table.dropna(subset=["rho"]).sort_values(["rho", "model"], ascending=[False, True])
     return table[columns].head(limit).reset_index(drop=True)

@@ -20,6 +20,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
+from benchmark import protocol
 from benchmark.models import LLM, ItemBank, Run, Score
 from psychometrics.stats.dimensions import BFI, FAMILIES
 from psychometrics.stats.scoring import score_pvq21
@@ -30,6 +31,14 @@ PUBLISHED_CSV = Path(__file__).resolve().parent / "data" / "published_scores.csv
 PUBLISHED_COLUMNS = ["model", "table", "family", "dimension", "score"]
 PUBLISHED_PROVIDER = "published"
 PAPER = "Value Portrait (Han et al., 2025), Tables 5–8"
+# The paper's protocol (Value Portrait §3.4.1, §4.1.1): ρ ≥ 0.3 with p < 0.05, positive mode, its six
+# prompts at temperature 0; the answers were parsed by the paper's code (parser "published").
+PUBLISHED_PROTOCOL_SETTINGS = {
+    "threshold": protocol.DEFAULT_THRESHOLD, "alpha": protocol.DEFAULT_ALPHA, "fdr": False, "mode": protocol.DEFAULT_MODE,
+    "selection": protocol.selection_rule(threshold=protocol.DEFAULT_THRESHOLD, alpha=protocol.DEFAULT_ALPHA,
+                                         reason=protocol.REASON_NO_STORED_SELECTION),
+    "temperature": protocol.PAPER_TEMPERATURE, "max_tokens": protocol.PAPER_MAX_TOKENS, "parser": protocol.PUBLISHED_PARSER,
+}
 # Table 6 names the Table 5 model "gpt-4o-mini" by its snapshot; both are one model.
 MODEL_ALIASES = {"gpt-4o-mini-2024-07-18": "gpt-4o-mini"}
 ORGANISATIONS = [
@@ -128,7 +137,7 @@ def published_results_load(*, path: str | Path = PUBLISHED_CSV, progress=None) -
             defaults={"display_name": model, "organization": organisation_of(model), "is_published_only": True},
         )
         run = Run.objects.filter(bank=bank, llm=llm, source=Run.Source.PUBLISHED).first()
-        settings = {"tables": tables, "reference": PAPER, "threshold": 0.3, "alpha": 0.05, "mode": "positive"}
+        settings = {"tables": tables, "reference": PAPER, **PUBLISHED_PROTOCOL_SETTINGS}
         if run is None:
             run = Run(bank=bank, llm=llm, provider=PUBLISHED_PROVIDER, model=model, source=Run.Source.PUBLISHED,
                       status=Run.Status.COMPLETED, condition="baseline", settings=settings,
@@ -137,7 +146,7 @@ def published_results_load(*, path: str | Path = PUBLISHED_CSV, progress=None) -
             run.save()
             created_runs += 1
         elif run.settings != settings:
-            run.settings = settings
+            run.settings, run.protocol_digest = settings, ""  # recomputed on save
             run.save(update_fields=["settings"])
         run.scores.all().delete()
         Score.objects.bulk_create(

@@ -104,6 +104,21 @@ def _bank_choice(request) -> tuple[object, list]:
     return selectors.bank_default(request.user), banks
 
 
+def _protocol_choice(request, bank, context: dict | None = None):
+    """The protocol a page compares within (``?protocol=``, default the bank's) and the bank's protocols, for the picker.
+
+    On a page (unlike the API) a protocol the bank does not use, e.g. kept in the URL after switching
+    bank, falls back to the bank's default with a notice in ``context``.
+    """
+    protocols = selectors.protocols_available(bank)
+    try:
+        return selectors.protocol_resolve(bank, request.GET.get("protocol")), protocols
+    except ResultsError as exc:
+        if context is not None:
+            context["protocol_notice"] = f"{exc}. Showing the default protocol."
+        return selectors.protocol_resolve(bank), protocols
+
+
 def _family_choice(request) -> str:
     return selectors.family_resolve(request.GET.get("family") or PVQ)
 
@@ -144,7 +159,9 @@ def leaderboard_page(request):
             if raw not in (None, ""):
                 weights[name] = raw
         weights = selectors.weights_resolve(",".join(f"{k}:{v}" for k, v in weights.items()), chosen) if weights else {}
-        board = selectors.leaderboard(bank=bank, family=family, dimensions=chosen, aggregate=aggregate, weights=weights)
+        protocol, protocols = _protocol_choice(request, bank, context)
+        board = selectors.leaderboard(bank=bank, family=family, dimensions=chosen, aggregate=aggregate, weights=weights,
+                                      protocol=protocol)
     except ResultsError as exc:
         return _error_page(request, "results/leaderboard.html", str(exc), {**context, **_common(PVQ), "banks": []})
     download = _download(request, {"leaderboard": board.long_frame()}, "leaderboard")
@@ -161,6 +178,7 @@ def leaderboard_page(request):
         rows.append({**row, "cells": cells})
     context.update({
         **_common(family), "bank": bank, "banks": banks, "board": board, "rows": rows,
+        "protocol": protocol, "protocols": protocols,
         "all_dimensions": [(name, name in board.dimensions, board.weights.get(name, 1.0)) for name in FAMILIES[family]],
         "aggregate": board.aggregate, "aggregate_label": welfare.AGGREGATIONS[board.aggregate],
         "any_shifted": any(row["utility_basis"] != "mean" for row in board.rows),
@@ -205,6 +223,7 @@ def model_page(request, model_id: int):
         })
     context = {
         "llm": llm, "runs": runs, "run": run, "by_family": by_family,
+        "run_protocol": selectors.ProtocolChoice(run.protocol_digest, run.protocol, 1) if run else None,
         "items_url": reverse("results:run-items", args=[run.pk]) if run else "",
         "has_items": bool(run and run.source != Run.Source.PUBLISHED),
         "consistency": run_consistency(run) if run else None,
@@ -235,7 +254,9 @@ def run_items(request, run_id: int):
     return JsonResponse({"run_id": run.pk, "family": family, "dimension": dimension,
                          "threshold": settings.get("threshold", scoring.DEFAULT_THRESHOLD),
                          "alpha": settings.get("alpha", scoring.DEFAULT_ALPHA),
-                         "mode": settings.get("mode", "positive"), "items": items})
+                         "mode": settings.get("mode", "positive"),
+                         "selection": run.protocol.get("selection"), "protocol_digest": run.protocol_digest,
+                         "items": items})
 
 
 # --- compare --------------------------------------------------------------------------------------
@@ -246,19 +267,25 @@ def compare_page(request):
     try:
         bank, banks = _bank_choice(request)
         family = _family_choice(request)
+        notices: dict = {}
+        protocol, protocols = _protocol_choice(request, bank, notices)
     except ResultsError as exc:
         return _error_page(request, "results/compare.html", str(exc), _common(PVQ))
-    available = sorted(selectors.baseline_runs(bank), key=lambda run: str(run.llm).lower()) if bank else []
+    available = sorted(selectors.baseline_runs(bank, protocol), key=lambda run: str(run.llm).lower()) if bank else []
+    labels = selectors.llm_labels(run.llm for run in available)
+    choices = [{"run": run, "llm": run.llm, "label": labels[run.llm_id]} for run in available]
     ids = [pk for pk in map(record_id, request.GET.getlist("models")) if pk is not None]
     if len(ids) > MAX_COMPARE:
         return _error_page(request, "results/compare.html", f"compare at most {MAX_COMPARE} models, got {len(ids)}",
-                           {**_common(family), "banks": banks, "bank": bank, "available": available})
+                           {**_common(family), "banks": banks, "bank": bank, "available": choices,
+                            "protocol": protocol, "protocols": protocols})
     chosen = [run.llm for run in available if run.llm_id in ids] or [run.llm for run in available[:3]]
-    frame = selectors.compare_models(chosen, bank) if bank else pd.DataFrame(columns=["family"])
+    frame = selectors.compare_models(chosen, bank, protocol) if bank else pd.DataFrame(columns=["family"])
     field = selectors.display_value(family)
     fam = frame[frame["family"] == family] if len(frame) else frame
-    wide = (fam.pivot_table(index="dimension", columns="model", values=field, aggfunc="first")
-            .reindex(index=list(FAMILIES[family]), columns=[str(llm) for llm in chosen]) if len(fam) else None)
+    # Columns by model id: two models may share a display name (one name, two providers).
+    wide = (fam.pivot_table(index="dimension", columns="model_id", values=field, aggfunc="first")
+            .reindex(index=list(FAMILIES[family]), columns=[llm.pk for llm in chosen]) if len(fam) else None)
     condition_llm = None
     conditions = pd.DataFrame(columns=["condition", "run_id", "family", "dimension", "baseline", "value", "difference"])
     if request.GET.get("model", "").isdigit() and bank:
@@ -286,11 +313,13 @@ def compare_page(request):
                                       group.set_index("dimension")["difference"].reindex(FAMILIES[family])]}
         for condition, group in cond_family.groupby("condition", sort=True)]} if len(cond_family) else None
     context = {
-        **_common(family), "bank": bank, "banks": banks, "available": available, "chosen": chosen,
+        **_common(family), **notices, "bank": bank, "banks": banks, "protocol": protocol, "protocols": protocols,
+        "available": choices,
+        "chosen": chosen, "chosen_columns": [(llm, labels[llm.pk]) for llm in chosen],
         "chosen_ids": [llm.pk for llm in chosen], "table": table, "max_compare": MAX_COMPARE,
         "chart": {"labels": FAMILIES[family], "centred": family != BFI, "datasets": [
-            {"label": str(llm), "data": [None if wide is None or pd.isna(wide.at[d, str(llm)]) else float(wide.at[d, str(llm)])
-                                         for d in FAMILIES[family]]} for llm in chosen]},
+            {"label": labels[llm.pk], "data": [None if wide is None or pd.isna(wide.at[d, llm.pk]) else float(wide.at[d, llm.pk])
+                                               for d in FAMILIES[family]]} for llm in chosen]},
         "condition_llm": condition_llm, "conditions": cond_family.to_dict("records") if len(cond_family) else [],
         "cond_chart": cond_chart, "query": request.GET.urlencode(),
         "condition_models": sorted({run.llm for run in selectors.runs_visible(request.user).filter(bank=bank)
@@ -306,10 +335,12 @@ def compare_page(request):
 def alignment_page(request):
     try:
         bank, banks = _bank_choice(request)
+        notices: dict = {}
+        protocol, protocols = _protocol_choice(request, bank, notices)
     except ResultsError as exc:
         return _error_page(request, "results/alignment.html", str(exc))
     family = PVQ
-    models = selectors.model_vectors(bank, family)
+    models = selectors.model_vectors(bank, family, protocol)
     references = selectors.references_frame(family)
     correlations = selectors.spearman_table(models, references).rename(columns={"left": "model", "right": "reference"})
     both = pd.concat([models.assign(kind="model"), references.assign(kind="human group")])
@@ -355,7 +386,8 @@ def alignment_page(request):
         bias_charts.append({"kind": kind, "model": datasets_model, "human": datasets_human})
     explained = pca.attrs.get("explained", [float("nan"), float("nan")])
     context = {
-        "bank": bank, "banks": banks, "reference_names": reference_names, "heat": heat,
+        **notices, "bank": bank, "banks": banks, "protocol": protocol, "protocols": protocols,
+        "reference_names": reference_names, "heat": heat,
         "n_references": HumanReference.objects.count(),
         "pca": {"points": [{"name": r.name, "kind": r.kind, "x": round(float(r.pc1), 4), "y": round(float(r.pc2), 4)}
                            for r in pca.itertuples()],
@@ -393,7 +425,8 @@ def self_test_page(request):
         return render(request, "results/self_test.html", context, status=400)
     profile = self_test_profile(answers)
     bank = selectors.bank_default(request.user)
-    closest = selectors.closest_models(profile[FAMILIES[PVQ]], bank, limit=5)
+    protocol = selectors.protocol_resolve(bank)  # the default protocol, as the leaderboard's
+    closest = selectors.closest_models(profile[FAMILIES[PVQ]], bank, limit=5, protocol=protocol)
     stored = None
     if request.POST.get("store") == "yes":
         retry_after = rate_limit_exceeded(request, scope="self-test-store", setting="SELF_TEST_STORE_RATE_LIMIT")
@@ -403,12 +436,12 @@ def self_test_page(request):
     top = closest.iloc[0] if len(closest) else None
     top_vector = None
     if top is not None:
-        vectors = selectors.model_vectors(bank, PVQ)
+        vectors = selectors.model_vectors(bank, PVQ, protocol)
         top_vector = [_json_ready(vectors.at[top["model"], d]) for d in FAMILIES[PVQ]]
     context.update({
         "profile": [{"dimension": d, "value": round(float(profile[d]), 2)} for d in FAMILIES[PVQ]],
         "higher": [{"dimension": d, "value": round(float(profile[d]), 2)} for d in profile.index if d not in FAMILIES[PVQ]],
-        "closest": closest.to_dict("records"), "bank": bank, "stored": stored,
+        "closest": closest.to_dict("records"), "bank": bank, "protocol": protocol, "stored": stored,
         "chart": {"labels": FAMILIES[PVQ], "you": [round(float(profile[d]), 3) for d in FAMILIES[PVQ]],
                   "model": top_vector, "model_label": top["model"] if top is not None else None},
         "profile_csv": spreadsheet_frame(pd.DataFrame([{"dimension": d, "score": float(profile[d])} for d in profile.index])).to_csv(index=False),

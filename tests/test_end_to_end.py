@@ -95,7 +95,8 @@ def test_a_completed_study_becomes_an_item_bank_that_scores_a_model(tmp_path):
 
     bank_file = tmp_path / "demo-items.jsonl"
     call_command("export_items", "demo", "--out", str(bank_file), stdout=io.StringIO())
-    lines = [json.loads(line) for line in bank_file.read_text().splitlines()]
+    header, *lines = [json.loads(line) for line in bank_file.read_text().splitlines()]
+    assert header["selection"]["threshold"] == 0.3 and header["selection"]["fdr"] is False
     assert len(lines) == n_items
     benevolence = [
         c for line in lines for c in line["correlations"] if c["family"] == "pvq" and c["dimension"] == "Benevolence"

@@ -72,13 +72,16 @@ def test_a_record_written_by_psychometrics_export_items_is_read_back_unchanged()
 
     record = item_bank_record(
         {"item_id": "dearabby-7", "source": "dearabby", "title": "Dear Abby", "query": "q", "response": "r"},
-        [{"family": "pvq", "dimension": "Self-Direction", "rho": 0.41, "p_value": 0.003, "n": 46},
-         {"family": "bfi", "dimension": "Openness", "rho": float("nan"), "p_value": None, "n": 46}],
+        [{"family": "pvq", "dimension": "Self-Direction", "rho": 0.41, "p_value": 0.003, "p_adjusted": 0.02, "n": 46,
+          "selected": True},
+         {"family": "bfi", "dimension": "Openness", "rho": float("nan"), "p_value": None, "p_adjusted": None, "n": 46,
+          "selected": False}],
+        corrected=True,
     )
     item = parse_item(json.loads(next(item_bank_jsonl_lines([record]))))
     assert (item.item_id, item.title, item.query, item.response) == ("dearabby-7", "Dear Abby", "q", "r")
-    assert [(c.family, c.dimension, c.rho, c.p_value, c.n) for c in item.correlations] == [
-        ("pvq", "Self-Direction", 0.41, 0.003, 46), ("bfi", "Openness", None, None, 46),
+    assert [(c.family, c.dimension, c.rho, c.p_value, c.n, c.p_adjusted, c.selected) for c in item.correlations] == [
+        ("pvq", "Self-Direction", 0.41, 0.003, 46, 0.02, True), ("bfi", "Openness", None, None, 46, None, False),
     ]
 
 

@@ -197,13 +197,22 @@ def test_export_items_writes_the_item_bank_exchange_format(completed_study, tmp_
     _analyze("values")
     out = tmp_path / "bank.jsonl"
     call_command("export_items", "values", "--out", str(out), stdout=StringIO(), stderr=StringIO())
-    records = [json.loads(line) for line in out.read_text().splitlines()]
+    header, *records = [json.loads(line) for line in out.read_text().splitlines()]
+    analysis = Analysis.objects.latest("id")
+    assert header == {"itembank_format": 2,
+                      "selection": {"threshold": 0.3, "alpha": 0.05, "fdr": False, "correlation": "spearman", "keyed": "abs"},
+                      "source": {"study": "values", "analysis": analysis.pk}}
     assert [r["item_id"] for r in records] == ["A1", "A2", "A3", "B1", "B2", "B3"]
     first = records[0]
     assert list(first) == ["item_id", "source", "title", "query", "response", "correlations"]
     assert first["title"] == "A title" and records[1]["title"] is None
     assert len(first["correlations"]) == 19
-    assert list(first["correlations"][0]) == ["family", "dimension", "rho", "p_value", "n"]
+    assert list(first["correlations"][0]) == ["family", "dimension", "rho", "p_value", "n", "p_adjusted", "selected"]
+    # Without --fdr no correction was applied: p_adjusted is null; selected is the analysis's own flag.
+    assert all(c["p_adjusted"] is None for r in records for c in r["correlations"])
+    stored = {(row.item.item_id, row.dimension): row.selected for row in analysis.correlations.select_related("item")}
+    assert {(r["item_id"], c["dimension"]): c["selected"] for r in records for c in r["correlations"]} == stored
+    assert stored[("A1", "Power")] is True
     assert [c["dimension"] for c in first["correlations"][:3]] == ["Self-Direction", "Stimulation", "Hedonism"]
     a3 = records[2]["correlations"][0]
     assert a3["rho"] is None and a3["p_value"] is None and a3["n"] == 14

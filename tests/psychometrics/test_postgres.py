@@ -22,7 +22,7 @@ def test_analyze_rerun_and_export_on_postgres(completed_study, tmp_path):
     assert ItemCorrelation.objects.filter(analysis=analysis).count() == count == 6 * 19
     out = tmp_path / "bank.jsonl"
     call_command("export_items", "values", "--out", str(out), stdout=StringIO(), stderr=StringIO())
-    assert len([json.loads(line) for line in out.read_text().splitlines()]) == 6
+    assert len([json.loads(line) for line in out.read_text().splitlines()]) == 1 + 6  # the header, then the items
 
 
 def test_the_database_refuses_a_correlation_outside_minus_one_to_one(completed_study):

@@ -80,7 +80,8 @@ def test_the_downloads_are_the_item_bank_in_jsonl_and_csv(client, researcher, an
     jsonl = client.get(reverse("psychometrics:analysis-items", args=["values", "jsonl"]))
     assert jsonl.status_code == 200 and "attachment" in jsonl["Content-Disposition"]
     lines = b"".join(jsonl.streaming_content).decode().splitlines()
-    assert len(lines) == 6 and len(json.loads(lines[0])["correlations"]) == 19
+    assert len(lines) == 7 and json.loads(lines[0])["itembank_format"] == 2  # the header, then 6 items
+    assert len(json.loads(lines[1])["correlations"]) == 19
     csv = client.get(reverse("psychometrics:analysis-items", args=["values", "csv"]))
     rows = b"".join(csv.streaming_content).decode().splitlines()
     assert rows[0].startswith("item_id,source,family,dimension,rho") and len(rows) == 1 + 6 * 19

@@ -24,9 +24,10 @@ def rating_for(model: str, condition: str, item_id: str, prompt_index: int, bias
 
 
 def completed_run(bank, model: str, *, persona: str | None = None, bias: dict[str, int] | None = None,
-                  unparsed_every: int = 0) -> Run:
+                  unparsed_every: int = 0, provider: str = "openai", base_url: str = "http://127.0.0.1:9/v1",
+                  settings: dict | None = None) -> Run:
     """A run of ``model`` with an answer to every item × prompt, scored by ``run_finalize``."""
-    run = run_create(bank=bank, provider="openai", model=model, base_url="http://127.0.0.1:9/v1", persona=persona)
+    run = run_create(bank=bank, provider=provider, model=model, base_url=base_url, persona=persona, settings=settings)
     answers = []
     for number, item in enumerate(bank.items.order_by("id")):
         for index in range(PROMPT_COUNT):

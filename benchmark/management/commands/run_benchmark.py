@@ -22,6 +22,23 @@ from benchmark.services import (
 )
 
 
+def add_selection_arguments(parser) -> None:
+    """--threshold, --alpha, --fdr (override the bank's stored selection) and --mode, shared with score_answers."""
+    parser.add_argument("--threshold", type=float, default=None,
+                        help=f"select items with rho >= this instead of the bank's stored selection (default: the "
+                             f"bank's selection; {DEFAULT_THRESHOLD} for a bank file without one)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help=f"with a rule: p-value must be below this (default {DEFAULT_ALPHA}); giving it overrides "
+                             "the bank's stored selection")
+    parser.add_argument("--fdr", action="store_true", default=None,
+                        help="with a rule: compare Benjamini-Hochberg adjusted p-values (over the bank's tests) with "
+                             "alpha; overrides the bank's stored selection")
+    parser.add_argument("--mode", choices=MODES, default="positive",
+                        help="positive: items keyed with rho > 0 (the paper's tables); signed: negatively keyed items "
+                             "too, reverse-scored 7 - x. The selection, the mode and the other settings that change "
+                             "a score form the run's protocol (OUT.json 'protocol').")
+
+
 class Command(BaseCommand):
     help = (
         "Evaluate one model on an item bank: six prompts per item, answers parsed to 1-6, scores per dimension "
@@ -52,11 +69,7 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", help="API base URL, e.g. http://127.0.0.1:8000/v1 for vLLM (default: the provider's)")
         parser.add_argument("--model", help="model name sent to the API")
         parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
-        parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="minimum correlation (default 0.3)")
-        parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="p-value must be below this (default 0.05)")
-        parser.add_argument("--mode", choices=MODES, default="positive",
-                            help="positive: items with rho >= threshold (the paper's tables); signed: |rho| >= threshold, "
-                                 "negatively keyed items reverse-scored 7 - x")
+        add_selection_arguments(parser)
         condition = parser.add_mutually_exclusive_group()
         condition.add_argument("--system-prompt", help="free-text system prompt")
         condition.add_argument("--persona", choices=sorted(PERSONAS), metavar="KEY", help="a persona preset (Appendix H.1)")
@@ -144,7 +157,8 @@ class Command(BaseCommand):
             params = dict(parse_param(raw) for raw in options["param"])
             bank = itembank_resolve(path=options["items"], name=options["itembank"])
             settings = {
-                "threshold": options["threshold"], "alpha": options["alpha"], "mode": options["mode"],
+                "threshold": options["threshold"], "alpha": options["alpha"], "fdr": options["fdr"],
+                "mode": options["mode"],
                 "temperature": options["temperature"], "logprobs": options["logprobs"], "params": params,
                 "concurrency": options["concurrency"], "max_attempts": options["max_attempts"],
                 "timeout": options["timeout"], "min_parse_rate": options["min_parse_rate"],

@@ -9,8 +9,8 @@ from tqdm import tqdm
 
 from benchmark.answers_format import AnswersFormatError
 from benchmark.itembank_format import ItemBankFormatError
+from benchmark.management.commands.run_benchmark import add_selection_arguments
 from benchmark.models import Run
-from benchmark.scoring import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
 from benchmark.selectors import run_report
 from benchmark.services import BenchmarkError, itembank_resolve, run_import_answers
 
@@ -33,11 +33,7 @@ class Command(BaseCommand):
         bank.add_argument("--itembank", metavar="NAME", help="name of an imported item bank")
         parser.add_argument("--model", required=True, help="the model that gave the answers")
         parser.add_argument("--provider", default="imported", metavar="LABEL", help="provider label of the model (default 'imported')")
-        parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="minimum correlation (default 0.3)")
-        parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="p-value must be below this (default 0.05)")
-        parser.add_argument("--mode", choices=MODES, default="positive",
-                            help="positive: items with rho >= threshold (the paper's tables); signed: |rho| >= threshold, "
-                                 "negatively keyed items reverse-scored 7 - x")
+        add_selection_arguments(parser)
         parser.add_argument("--min-parse-rate", type=float, default=0.5,
                             help="fail the run (no scores) if fewer answers than this share parse (default 0.5)")
         parser.add_argument("--out", required=True, metavar="OUT.json", help="write the result JSON here ('-' for stdout)")
@@ -61,7 +57,7 @@ class Command(BaseCommand):
         with tqdm(unit="answer", desc="parsing", file=sys.stderr, disable=options["verbosity"] == 0) as bar:
             return run_import_answers(
                 bank=bank, path=options["answers"], model=options["model"], provider=options["provider"],
-                settings={"threshold": options["threshold"], "alpha": options["alpha"], "mode": options["mode"],
+                settings={"threshold": options["threshold"], "alpha": options["alpha"], "fdr": options["fdr"], "mode": options["mode"],
                           "min_parse_rate": options["min_parse_rate"]},
                 publish=options["publish"], progress=bar.update,
             )

@@ -5,16 +5,17 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from psychometrics.itembank import item_bank_csv_lines, item_bank_jsonl_lines, item_bank_record
+from psychometrics.itembank import item_bank_csv_lines
 from psychometrics.models import Analysis
-from psychometrics.selectors import analysis_correlation_rows, analysis_item_bank, analysis_latest
+from psychometrics.selectors import analysis_correlation_rows, analysis_item_bank_lines, analysis_latest
 from surveys.models import Study
 
 
 class Command(BaseCommand):
     help = (
-        "Export a study's annotated items as an item bank: JSONL, one item per line with its correlations with "
-        "every dimension (the format 'benchmark' imports), or tidy long CSV (one row per item x dimension). "
+        "Export a study's annotated items as an item bank: JSONL, a header line with the selection's rule set "
+        "(threshold, alpha, fdr) then one item per line with its correlations with every dimension, each marked "
+        "selected or not, p_adjusted null unless --fdr was used (the format 'benchmark' imports), or tidy long CSV (one row per item x dimension). "
         "Uses the latest successful analysis unless --analysis is given."
     )
 
@@ -52,15 +53,14 @@ class Command(BaseCommand):
             raise CommandError(f"{out}: the folder {out.parent} does not exist.")
         fmt = format or ("csv" if out.suffix.lower() == ".csv" else "jsonl")
         if fmt == "jsonl":
-            records = (item_bank_record(item, rows) for item, rows in analysis_item_bank(analysis=chosen))
-            lines = item_bank_jsonl_lines(records)
-            total = study.items.count()
+            lines = analysis_item_bank_lines(analysis=chosen)
+            total = study.items.count() + 1  # the header line
         else:
             lines = item_bank_csv_lines(analysis_correlation_rows(analysis=chosen))
             total = None
         count = _write_atomically(out, tqdm(lines, total=total, desc="export", unit="line", file=self.stderr._out))
-        what = "items" if fmt == "jsonl" else "rows plus a header"
-        self.stdout.write(f"Wrote {count if fmt == 'jsonl' else count - 1} {what} of analysis {chosen.pk} to {out}.")
+        what = "items plus a header with the selection's rule set" if fmt == "jsonl" else "rows plus a header"
+        self.stdout.write(f"Wrote {count - 1} {what} of analysis {chosen.pk} to {out}.")
 
 
 def _write_atomically(out: Path, lines) -> int:
