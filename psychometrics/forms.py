@@ -32,6 +32,18 @@ class ScreeningRulesForm(forms.ModelForm):
             "use_fdr": "Benjamini–Hochberg correction",
         }
 
+    def clean_threshold(self):
+        threshold = self.cleaned_data["threshold"]
+        if not 0 <= threshold <= 1:
+            raise forms.ValidationError(f"A correlation threshold is between 0 and 1, got {threshold}.")
+        return threshold
+
+    def clean_alpha(self):
+        alpha = self.cleaned_data["alpha"]
+        if not 0 < alpha < 1:
+            raise forms.ValidationError(f"Alpha is a probability strictly between 0 and 1, got {alpha}.")
+        return alpha
+
     def screening_fields(self):
         return [self[name] for name in SCREENING_FIELDS]
 
