@@ -3,15 +3,19 @@
 A researcher made with ``manage.py createresearcher`` logs in, creates the study, uploads its
 items (first a file with errors: nothing stored), previews it to the completion code, is refused
 by the launch checklist until everything is done, opens it; then a participant completes it from
-the Prolific link to the completion code. Every page is screenshotted into the test's temporary
-directory (printed; never committed) and checked for horizontal overflow.
+the Prolific link to the completion code. Every page is screenshotted (into $SCREENSHOT_DIR, else
+/tmp/value-portrait-screenshots; study-setup/<width>px/, replaced on every run, never committed) and
+checked for horizontal overflow.
 
 The participant pages are driven generically (every unanswered radio group on the page gets its
 first option, an attention check row gets the option it asks for, then the page's button), so the
 test does not depend on how many rows a page has or how the survey splits its questionnaires.
 """
 
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -106,7 +110,7 @@ def complete_survey(page, shots: Shots, prefix: str, code: str) -> None:
 @pytest.mark.browser
 @pytest.mark.parametrize("width,height", [(390, 844), (1280, 900)], ids=["phone", "desktop"])
 def test_a_study_goes_from_nothing_to_a_completed_participant_in_the_browser(
-    live_server, transactional_db, settings, tmp_path, tmp_path_factory, monkeypatch, width, height,
+    live_server, transactional_db, settings, tmp_path, monkeypatch, width, height,
 ):
     from playwright.sync_api import expect, sync_playwright
 
@@ -114,8 +118,10 @@ def test_a_study_goes_from_nothing_to_a_completed_participant_in_the_browser(
     monkeypatch.setenv("BROWSER_RESEARCHER_PASSWORD", PASSWORD)
     call_command("createresearcher", "--no-input", "--username=grace", "--email=grace@example.org",
                  "--password-from-env=BROWSER_RESEARCHER_PASSWORD")
-    shots_dir = tmp_path_factory.getbasetemp() / "study-setup-screenshots" / f"{width}px"
-    shots_dir.mkdir(parents=True, exist_ok=True)
+    shots_dir = Path(os.environ.get("SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "value-portrait-screenshots")
+    shots_dir = shots_dir / "study-setup" / f"{width}px"
+    shutil.rmtree(shots_dir, ignore_errors=True)
+    shots_dir.mkdir(parents=True)
     print(f"\nscreenshots: {shots_dir}")
     shots = Shots(shots_dir)
     items_file = tmp_path / "items.csv"
