@@ -10,7 +10,6 @@ from functools import lru_cache
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -91,7 +90,8 @@ def study_new(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if not user_may_create_studies(request.user):
-        raise PermissionDenied(MSG_MAY_NOT_CREATE)
+        context = {"title": "Only researchers can create studies", "lines": [MSG_MAY_NOT_CREATE]}
+        return render(request, "surveys/researcher_message.html", context, status=403)
     if request.method != "POST":
         form = StudyForm()
         rules_form = ScreeningRulesForm(prefix=RULES_PREFIX, instance=StudyAnalysisSettings())

@@ -10,8 +10,8 @@ from scipy import stats
 from psychometrics.models import StudyAnalysisSettings
 from psychometrics.selectors import analysable_participants
 from surveys.models import Item, Participant, Study
-from surveys.study_setup import RESEARCHERS_GROUP, user_may_create_studies
-from tests.factories import ItemFactory, ItemGroupFactory, StudyFactory
+from surveys.study_setup import RESEARCHERS_GROUP, StudySetupError, study_update, user_may_create_studies
+from tests.factories import ItemFactory, ItemGroupFactory, ParticipantFactory, StudyFactory
 from tests.surveys.helpers import answers_for
 
 PASSWORD = "a-long-test-password-7"  # noqa: S105
@@ -131,7 +131,9 @@ def test_only_researchers_may_create_studies(db):
     plain = get_user_model().objects.create_user("plain", password=PASSWORD, is_staff=True)
     client = Client()
     client.force_login(plain)
-    assert client.get("/studies/new/").status_code == 403
+    refused = client.get("/studies/new/")
+    assert refused.status_code == 403 and "manage.py createresearcher" in refused.content.decode()
+    assert 'href="/studies/new/"' not in client.get("/studies/").content.decode()
     assert client.post("/studies/new/", NEW_STUDY).status_code == 403
     assert not Study.objects.exists()
     assert Client().get("/studies/new/").status_code == 302  # to the login page
@@ -177,6 +179,21 @@ def test_settings_are_edited_on_a_page_and_the_slug_is_fixed_once_opened(client_
     client.post("/studies/values-advice/settings/", {**edited, "slug": "renamed", "title": "New title"})
     study.refresh_from_db()
     assert study.slug == "values-advice" and study.title == "New title"  # a disabled field keeps its value
+
+
+def test_the_services_refuse_a_new_slug_after_launch_and_new_checks_after_a_start(db):
+    study = StudyFactory(slug="fixed", status=Study.Status.CLOSED)
+    rules = StudyAnalysisSettings(study=study)
+    study.slug = "moved"
+    with pytest.raises(StudySetupError, match="only change while the study is a draft"):
+        study_update(study=study, analysis_settings=rules)
+    study.slug = "fixed"
+    ParticipantFactory(study=study, is_preview=True)
+    study.attention_check_count = 2
+    with pytest.raises(StudySetupError, match="can no longer change"):
+        study_update(study=study, analysis_settings=rules)
+    study.refresh_from_db()
+    assert (study.slug, study.attention_check_count) == ("fixed", 4)
 
 
 def test_the_check_placement_is_fixed_once_someone_started(client_for):
