@@ -38,6 +38,11 @@ class StudyNotReady(StudySetupError):
 
 MSG_NOT_A_DRAFT_SLUG = "The slug is part of the participant link: it can only change while the study is a draft."
 MSG_FROZEN = "Participants have started this study, so its attention check placement can no longer change."
+MSG_ITEMS_IN_USE = (
+    "Participants have taken part in this study, so its items stay: their answers refer to them. "
+    "Import further items instead."
+)
+MSG_CONFIRM_CLEAR = "Tick the box to confirm that every item and item group of this study should be removed."
 MSG_ALREADY_LIVE = "The study is already open."
 MSG_NOT_LIVE = "The study is not open."
 
@@ -145,6 +150,22 @@ def study_update(*, study: Study, analysis_settings) -> Study:
     analysis_settings.study = study
     _validated_save(analysis_settings)
     return study
+
+
+@transaction.atomic
+def study_items_clear(*, study: Study) -> int:
+    """Remove every item and item group of a study nobody but previews has taken part in (a wrong upload).
+
+    The previews go too (their answers refer to the items), so the checklist asks for a new one.
+    Returns the number of items removed.
+    """
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if Participant.objects.filter(study=study, is_preview=False).exists():
+        raise StudySetupError(MSG_ITEMS_IN_USE)
+    Participant.objects.filter(study=study, is_preview=True).delete()
+    removed, _ = Item.objects.filter(study=study).delete()
+    ItemGroup.objects.filter(study=study).delete()
+    return removed
 
 
 @transaction.atomic

@@ -22,10 +22,12 @@ from surveys.forms import ItemUploadForm, StudyForm
 from surveys.importing import ItemImportError, import_file
 from surveys.models import Item, ItemGroup, Study
 from surveys.study_setup import (
+    MSG_CONFIRM_CLEAR,
     StudyNotReady,
     StudySetupError,
     study_close,
     study_create,
+    study_items_clear,
     study_launch_checklist,
     study_open,
     study_update,
@@ -142,6 +144,7 @@ def _items_page(request, study: Study, *, form: ItemUploadForm, errors=(), statu
         "items": items[:ITEMS_SHOWN],
         "items_total": items.count(),
         "items_shown": ITEMS_SHOWN,
+        "may_clear": not study.participants.filter(is_preview=False).exists(),
     }
     return render(request, "surveys/study_items.html", context, status=status)
 
@@ -163,6 +166,21 @@ def study_items(request, study):
     messages.success(
         request, f"Imported {result.items_created} items from {upload.name} ({result.groups_created} new item groups)."
     )
+    return redirect("surveys:study-items", slug=study.slug)
+
+
+@require_POST
+@researcher_required
+def study_items_clear_view(request, study):
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, MSG_CONFIRM_CLEAR)
+        return redirect("surveys:study-items", slug=study.slug)
+    try:
+        removed = study_items_clear(study=study)
+    except StudySetupError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Removed {removed} items and their item groups (and any previews).")
     return redirect("surveys:study-items", slug=study.slug)
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("studies/new/", study_views.study_new, name="study-new"),
     path("studies/<slug:slug>/settings/", study_views.study_settings, name="study-settings"),
     path("studies/<slug:slug>/items/", study_views.study_items, name="study-items"),
+    path("studies/<slug:slug>/items/remove/", study_views.study_items_clear_view, name="study-items-clear"),
     path("studies/<slug:slug>/launch/", study_views.study_launch, name="study-launch"),
     path("studies/<slug:slug>/launch/open/", study_views.study_open_view, name="study-open"),
     path("studies/<slug:slug>/launch/close/", study_views.study_close_view, name="study-close"),

@@ -51,6 +51,7 @@ TABLE = [
     ("POST", "/studies/{slug}/settings/", {**RESEARCHER_ONLY, "researcher": "any", "admin": "any"}),
     ("GET", "/studies/{slug}/items/", RESEARCHER_ONLY),
     ("POST", "/studies/{slug}/items/", {**RESEARCHER_ONLY, "researcher": "any", "admin": "any"}),
+    ("POST", "/studies/{slug}/items/remove/", RESEARCHER_ONLY),
     ("GET", "/studies/{slug}/launch/", RESEARCHER_ONLY),
     ("POST", "/studies/{slug}/launch/open/", {**RESEARCHER_ONLY, "researcher": "any", "admin": "any"}),
     ("POST", "/studies/{slug}/launch/close/", RESEARCHER_ONLY),

@@ -9,7 +9,7 @@ from scipy import stats
 
 from psychometrics.models import StudyAnalysisSettings
 from psychometrics.selectors import analysable_participants
-from surveys.models import Item, Participant, Study
+from surveys.models import Item, ItemGroup, Participant, Study
 from surveys.study_setup import RESEARCHERS_GROUP, StudySetupError, study_update, user_may_create_studies
 from tests.factories import ItemFactory, ItemGroupFactory, ParticipantFactory, StudyFactory
 from tests.surveys.helpers import answers_for
@@ -312,3 +312,21 @@ def test_every_researcher_page_has_the_researcher_navigation(client_for, path):
         for href in ("dashboard/", "settings/", "items/", "launch/", "analysis/", "prolific/"):
             assert f'href="/studies/{study.slug}/{href}"' in nav
         assert f'href="/s/{study.slug}/preview/"' in nav
+
+
+def test_a_wrong_upload_is_removed_until_someone_takes_part(client_for):
+    client = client_for()
+    study = _ready_study(client)
+    _complete_preview(client, study)
+    response = client.post("/studies/values-advice/items/remove/", {})
+    assert response.status_code == 302 and Item.objects.count() == 4  # not confirmed
+    client.post("/studies/values-advice/items/remove/", {"confirm": "yes"})
+    assert not Item.objects.exists() and not ItemGroup.objects.exists() and not Participant.objects.exists()
+    assert "Removed 4 items" in client.get("/studies/values-advice/items/").content.decode()
+
+    client.post("/studies/values-advice/items/", {"file": SimpleUploadedFile("items.csv", ITEMS_CSV.encode())})
+    ParticipantFactory(study=study)
+    client.post("/studies/values-advice/items/remove/", {"confirm": "yes"})
+    assert Item.objects.count() == 4
+    page = client.get("/studies/values-advice/items/").content.decode()
+    assert "so its items stay" in page and "Remove all items" not in page
