@@ -47,7 +47,13 @@ MSG_MAY_NOT_CREATE = (
 
 @lru_cache(maxsize=16)
 def _power_table(r: float, alpha: float) -> dict[int, float]:
-    return {n: round(correlation_power(r, n, alpha), 2) for n in range(5, POWER_TABLE_MAX_N + 1)}
+    """Power (2 decimals) for 5, 6, ... raters, up to the first n where it shows as 1.00 (or POWER_TABLE_MAX_N)."""
+    table = {}
+    for n in range(5, POWER_TABLE_MAX_N + 1):
+        table[n] = round(correlation_power(r, n, alpha), 2)
+        if table[n] >= 1:
+            break
+    return table
 
 
 def power_context(*, target: int | None, rules: StudyAnalysisSettings) -> dict | None:
@@ -62,7 +68,7 @@ def power_context(*, target: int | None, rules: StudyAnalysisSettings) -> dict |
     return {
         "r": r,
         "alpha": alpha,
-        "power": table.get(target) if target is not None and target >= 5 else None,
+        "power": round(correlation_power(r, target, alpha), 2) if target is not None and target >= 5 else None,
         "target": target,
         "needed": raters_needed(r, alpha, DEFAULT_POWER),
         "needed_power": DEFAULT_POWER,

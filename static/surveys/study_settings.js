@@ -13,9 +13,10 @@
       text.textContent = "Power needs at least 5 raters";
       return;
     }
-    const power = n > maxN ? table[maxN] : table[n];
+    // The table ends where the power shows as 1.00 (or at its largest n).
+    const power = table[Math.min(n, maxN)];
     const strong = document.createElement("strong");
-    strong.textContent = (n > maxN ? "over " : "") + power.toFixed(2);
+    strong.textContent = (n > maxN && power < 1 ? "at least " : "") + power.toFixed(2);
     text.append(`With ${n} raters, a correlation of ρ = ${figure.dataset.r} is detected with power `, strong);
   }
   input.addEventListener("input", update);

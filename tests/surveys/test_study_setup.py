@@ -330,3 +330,23 @@ def test_a_wrong_upload_is_removed_until_someone_takes_part(client_for):
     assert Item.objects.count() == 4
     page = client.get("/studies/values-advice/items/").content.decode()
     assert "so its items stay" in page and "Remove all items" not in page
+
+
+def test_the_power_table_ends_where_power_shows_as_one_and_the_figure_is_exact_beyond():
+    import json
+    import math
+
+    import pingouin
+
+    from surveys.study_views import power_context
+
+    context = power_context(target=700, rules=StudyAnalysisSettings(threshold=0.1, alpha=0.05))
+    table = {int(n): p for n, p in json.loads(context["table_json"]).items()}
+    assert min(table) == 5 and max(table) == 500 and table[500] < 1  # r = .1 is not saturated by 500 raters
+    assert table[500] == round(pingouin.power_corr(r=0.1, n=500), 2)
+    assert context["power"] == round(pingouin.power_corr(r=0.1, n=700), 2)  # exact beyond the table
+    assert context["needed"] == math.ceil(pingouin.power_corr(r=0.1, power=0.8))
+    saturating = power_context(target=46, rules=StudyAnalysisSettings(threshold=0.5, alpha=0.05))
+    values = list(json.loads(saturating["table_json"]).values())
+    assert values[-1] == 1.0 and all(p < 1 for p in values[:-1])
+    assert power_context(target=46, rules=StudyAnalysisSettings(threshold=0, alpha=0.05)) is None
