@@ -350,3 +350,8 @@ def test_the_power_table_ends_where_power_shows_as_one_and_the_figure_is_exact_b
     values = list(json.loads(saturating["table_json"]).values())
     assert values[-1] == 1.0 and all(p < 1 for p in values[:-1])
     assert power_context(target=46, rules=StudyAnalysisSettings(threshold=0, alpha=0.05)) is None
+
+
+def test_the_demo_researcher_may_create_studies(demo_study):
+    user = demo_study.researchers.get()
+    assert user_may_create_studies(user) and not user.is_staff
