@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from surveys.models import Item, ItemGroup, Study
+from surveys.study_setup import researchers_group
 
 SEED_HOOKS: list[Callable[[], str | None]] = []
 
@@ -119,6 +120,7 @@ def seed_demo_study() -> tuple[Study, str]:
     # is the operator's (docs/hardening.md, finding 5).
     user.is_staff = False
     user.save()
+    user.groups.add(researchers_group())  # may create studies of their own
     study.researchers.add(user)
     return study, password
 

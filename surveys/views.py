@@ -339,6 +339,14 @@ def _render_finished(request, participant: Participant):
 # --- researcher side ---
 
 
+def study_entry_url(request, study: Study) -> str:
+    """The link to paste into the Prolific study, with Prolific's placeholders for the three ids."""
+    return (
+        request.build_absolute_uri(reverse("surveys:entry", kwargs={"slug": study.slug}))
+        + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+    )
+
+
 @require_safe
 def study_list(request):
     if not request.user.is_authenticated:
@@ -354,8 +362,7 @@ def study_dashboard_page(request, study):
         "dashboard": study_dashboard(study=study),
         "export_kinds": EXPORT_KINDS,
         "export_formats": EXPORT_FORMATS,
-        "entry_url": request.build_absolute_uri(reverse("surveys:entry", kwargs={"slug": study.slug}))
-        + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
+        "entry_url": study_entry_url(request, study),
     }
     return render(request, "surveys/dashboard.html", context)
 

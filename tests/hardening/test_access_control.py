@@ -47,6 +47,16 @@ TABLE = [
     ("GET", "/admin/", STAFF_ONLY),
     ("GET", "/admin/surveys/participant/", STAFF_ONLY),
     ("GET", "/studies/", {**RESEARCHER_ONLY, "other_researcher": "ok"}),
+    ("GET", "/studies/{slug}/settings/", RESEARCHER_ONLY),
+    ("POST", "/studies/{slug}/settings/", {**RESEARCHER_ONLY, "researcher": "any", "admin": "any"}),
+    ("GET", "/studies/{slug}/items/", RESEARCHER_ONLY),
+    ("POST", "/studies/{slug}/items/", {**RESEARCHER_ONLY, "researcher": "any", "admin": "any"}),
+    ("POST", "/studies/{slug}/items/remove/", RESEARCHER_ONLY),
+    ("GET", "/studies/{slug}/launch/", RESEARCHER_ONLY),
+    ("POST", "/studies/{slug}/launch/open/", {**RESEARCHER_ONLY, "researcher": "any", "admin": "any"}),
+    ("POST", "/studies/{slug}/launch/close/", RESEARCHER_ONLY),
+    # Creating a study needs the researchers group (manage.py createresearcher); these researchers are not in it.
+    ("GET", "/studies/new/", {**RESEARCHER_ONLY, "other_researcher": "denied", "researcher": "denied"}),
 ]
 
 
