@@ -102,6 +102,9 @@ def complete_survey(page, shots: Shots, prefix: str, code: str) -> None:
         for name in page.evaluate(VISIBLE_UNANSWERED_JS):
             index = page.evaluate(CHOOSE_JS, name)
             page.locator(f'input[type=radio][name="{name}"]').nth(index).check()
+        # survey.js saves a draft on every change; the in-memory SQLite of the test server locks a table
+        # for a request at a time (shared cache has no busy timeout), so let the drafts land first.
+        page.wait_for_load_state("networkidle")
         page.locator("main form button:visible").last.click()
         page.wait_for_load_state()
     raise AssertionError(f"{prefix}: no completion code after 60 pages")
