@@ -98,7 +98,8 @@ def test_the_caller_can_stop_a_run_between_batches(llm_server):
     results, on_batch = _collect()
     with pytest.raises(RunAborted, match="stopped on request"):
         run_requests(provider, _requests(provider, 200), on_batch=on_batch, concurrency=2, policy=FAST,
-                     batch_size=5, flush_interval=0.05, should_stop=lambda: len(results) >= 5)
+                     batch_size=5, flush_interval=0.05, stop_check_interval=0.05,
+                     should_stop=lambda: len(results) >= 5)
     assert 5 <= len(results) < 200
 
 
