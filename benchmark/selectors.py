@@ -132,6 +132,7 @@ def run_report(run: Run) -> dict:
         "system_prompt": run.system_prompt or None,
         "status": run.status,
         "settings": run.settings,
+        "concurrency_settled": run.concurrency_settled,
         "parse": {"answered": run.answered, "parsed": run.parsed, "failed": run.failed,
                   "rate": run.parse_rate},
         # The shape: "pvq", "higher_pvq" and "bfi" are always there, empty when no item is keyed to them.

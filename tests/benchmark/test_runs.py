@@ -77,7 +77,9 @@ def test_a_failing_run_is_recorded_and_can_be_resumed(bank, llm_server, django_c
 
 
 def test_a_paused_run_stops_and_keeps_its_answers(bank, llm_server):
-    server = llm_server(latency=0.005)
+    # 72 answers one at a time take 3.6 s or more; the runner asks whether the run was paused once a
+    # second and then abandons the request in flight, so a pause after the first batch stops it early.
+    server = llm_server(latency=0.05)
     run = _create(bank, server, settings={"concurrency": 1})
 
     def pause_after_first_batch(current):

@@ -10,9 +10,19 @@ from benchmark.itembank_format import ItemBankFormatError
 from benchmark.models import Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
+from benchmark.runner import AUTO
 from benchmark.scoring import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
 from benchmark.selectors import run_report
 from benchmark.services import BenchmarkError, itembank_resolve, run_create, run_execute, run_reopen
+
+
+def _concurrency(value: str) -> int | str:
+    if value == AUTO:
+        return AUTO
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or {AUTO!r}, got {value!r}") from None
 
 
 class Command(BaseCommand):
@@ -38,7 +48,11 @@ class Command(BaseCommand):
         parser.add_argument("--provider", choices=sorted(PROVIDERS), help="API protocol")
         parser.add_argument("--base-url", help="API base URL, e.g. http://127.0.0.1:8000/v1 for vLLM (default: the provider's)")
         parser.add_argument("--model", help="model name sent to the API")
-        parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
+        parser.add_argument("--concurrency", type=_concurrency, default=16,
+                            help="requests in flight (default 16), or 'auto': start at 8, raise while answers come back "
+                                 "fast without 429s, halve on 429/overload (AIMD), up to --max-concurrency")
+        parser.add_argument("--max-concurrency", type=int, default=256,
+                            help="upper limit for --concurrency auto (default 256)")
         parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="minimum correlation (default 0.3)")
         parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="p-value must be below this (default 0.05)")
         parser.add_argument("--mode", choices=MODES, default="positive",
@@ -89,6 +103,7 @@ class Command(BaseCommand):
         self.stderr.write(
             f"{execution.cached} answers from the cache, {execution.requested} requested "
             f"({execution.sent} HTTP requests, {execution.retries} retries); parsed {run.parsed}/{run.answered}"
+            + (f"; concurrency settled at {execution.concurrency_settled}" if execution.concurrency_settled else "")
         )
         if run.status != Run.Status.COMPLETED:
             raise CommandError(f"run {run.pk} is {run.status}; resume with: manage.py run_benchmark --resume {run.pk}")
@@ -119,6 +134,7 @@ class Command(BaseCommand):
                     "threshold": options["threshold"], "alpha": options["alpha"], "mode": options["mode"],
                     "temperature": options["temperature"], "max_tokens": options["max_tokens"],
                     "logprobs": options["logprobs"], "concurrency": options["concurrency"],
+                    "max_concurrency": options["max_concurrency"],
                     "max_attempts": options["max_attempts"], "timeout": options["timeout"],
                     "min_parse_rate": options["min_parse_rate"],
                 },
