@@ -29,10 +29,10 @@ whole run with :class:`RunAborted` naming the model and the cause.
 """
 
 import asyncio
-import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -126,11 +126,17 @@ class ConcurrencyLimit:
         self._free = asyncio.Condition()
 
     async def acquire(self) -> None:
+        if not self.adaptive:  # one worker per slot: a slot is always free
+            self.in_flight += 1
+            return
         async with self._free:
             await self._free.wait_for(lambda: self.in_flight < int(self.limit))
             self.in_flight += 1
 
     async def release(self) -> None:
+        if not self.adaptive:
+            self.in_flight -= 1
+            return
         async with self._free:
             self.in_flight -= 1
             self._free.notify(max(0, int(self.limit) - self.in_flight))
@@ -156,8 +162,20 @@ class ConcurrencyLimit:
         self.decreases += 1
 
 
-_DONE = object()
 _STOP_POLL = 0.05  # seconds between checks of the stop flag inside the event loop
+
+
+@dataclass
+class _Outbox:
+    """Results handed from the event loop's thread to the caller's: appended there, drained here.
+
+    A deque (thread-safe append/popleft) read every ``flush_interval`` rather than a wake-up per
+    result: thousands of thread switches a minute would cost more CPU than the requests themselves.
+    """
+
+    results: deque = field(default_factory=deque)
+    finished: threading.Event = field(default_factory=threading.Event)
+    failure: list[ProviderError] = field(default_factory=list)
 
 
 async def _run_async(
@@ -166,17 +184,16 @@ async def _run_async(
     *,
     limit: ConcurrencyLimit,
     policy: RetryPolicy,
-    out: queue.Queue,
+    out: _Outbox,
     stop: threading.Event,
     stats: RunnerStats,
 ) -> None:
     todo: asyncio.Queue[PendingRequest] = asyncio.Queue()
     for request in requests:
         todo.put_nowait(request)
-    failure: list[ProviderError] = []
 
     def fail(error: ProviderError) -> None:
-        failure.append(error)
+        out.failure.append(error)
         stop.set()
 
     async def worker(session) -> None:
@@ -209,7 +226,7 @@ async def _run_async(
                 limit.answered(time.monotonic() - sent_at)
                 await limit.release()
                 stats.answered += 1
-                out.put(RequestResult(request.tag, request.key, request.body, completed, attempt))
+                out.results.append(RequestResult(request.tag, request.key, request.body, completed, attempt))
                 break
 
     async def guarded(session) -> None:
@@ -233,7 +250,7 @@ async def _run_async(
     finally:
         stats.concurrency_settled, stats.concurrency_peak = int(limit.limit), limit.peak
         stats.concurrency_decreases = limit.decreases
-        out.put((_DONE, failure[0] if failure else None))
+        out.finished.set()
 
 
 def run_requests(
@@ -269,7 +286,7 @@ def run_requests(
     started = time.perf_counter()
     if not requests:
         return stats
-    out: queue.Queue = queue.Queue()
+    out = _Outbox()
     stop = threading.Event()
 
     def loop() -> None:
@@ -282,26 +299,17 @@ def run_requests(
 
     thread = threading.Thread(target=loop, name="benchmark-runner", daemon=True)
     thread.start()
-    batch: list[RequestResult] = []
     last_flush = last_stop_check = time.monotonic()
     wait = min(flush_interval, stop_check_interval)
-    failure: ProviderError | None = None
     stopped_by_caller = False
     try:
         while True:
-            try:
-                message = out.get(timeout=wait)
-            except queue.Empty:
-                message = None
-            finished = isinstance(message, tuple) and message[0] is _DONE
-            if finished:
-                failure = message[1]
-            elif message is not None:
-                batch.append(message)
+            finished = out.finished.wait(timeout=wait)  # set only after the last result was appended
             now = time.monotonic()
-            if batch and (finished or len(batch) >= batch_size or now - last_flush >= flush_interval):
-                on_batch(batch)
-                batch = []
+            if out.results and (finished or len(out.results) >= batch_size or now - last_flush >= flush_interval):
+                waiting = len(out.results)  # what arrived until now; later results wait for the next round
+                for start in range(0, waiting, batch_size):
+                    on_batch([out.results.popleft() for _ in range(min(batch_size, waiting - start))])
                 last_flush = now
             if finished:
                 break
@@ -314,7 +322,8 @@ def run_requests(
         stop.set()
         thread.join()
     stats.elapsed = time.perf_counter() - started
-    if failure is not None:
+    if out.failure:
+        failure = out.failure[0]
         stats.errors.append(str(failure))
         raise RunAborted(str(failure), failure)
     if stopped_by_caller:

@@ -8,6 +8,7 @@ and ``run_finalize`` scores the run once every answer is in.
 import csv
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -341,6 +342,8 @@ class ExecutionReport:
     sent: int = 0  # HTTP requests, retries included
     retries: int = 0
     concurrency_settled: int | None = None  # requests in flight at the end (the AIMD limit with "auto")
+    seconds: float = 0.0  # wall time spent requesting
+    cpu_seconds: float = 0.0  # CPU of this process while requesting: HTTP, parsing, storing, progress
 
 
 def run_execute(
@@ -429,6 +432,7 @@ def run_execute(
 
     pending = [PendingRequest(tag=tuple(tags), key=key, body=bodies[key]) for key, tags in wanted.items()]
     policy = RetryPolicy(max_attempts=int(run.settings.get("max_attempts", 8)), timeout=float(run.settings.get("timeout", 120)))
+    cpu_before = time.process_time()
     try:
         stats = run_requests(
             provider, pending, on_batch=store, concurrency=run.settings.get("concurrency", 16),
@@ -444,6 +448,7 @@ def run_execute(
         _run_stop(run, Run.Status.FAILED, f"{exc.__class__.__name__}: {exc}")
         raise
     report.sent, report.retries = stats.sent, stats.retries
+    report.seconds, report.cpu_seconds = stats.elapsed, time.process_time() - cpu_before
     if pending:
         report.concurrency_settled = stats.concurrency_settled
         Run.objects.filter(pk=run.pk).update(concurrency_settled=stats.concurrency_settled)

@@ -101,8 +101,11 @@ class Command(BaseCommand):
             bar.close()
         run.refresh_from_db()
         self.stderr.write(
-            f"{execution.cached} answers from the cache, {execution.requested} requested "
-            f"({execution.sent} HTTP requests, {execution.retries} retries); parsed {run.parsed}/{run.answered}"
+            f"{execution.cached} answers from the cache, {execution.requested} requested"
+            + (f" in {execution.seconds:.1f} s" if execution.requested else "")
+            + f" ({execution.sent} HTTP requests, {execution.retries} retries"
+            + (f", {execution.cpu_seconds / execution.requested * 1000:.2f} ms CPU per answer" if execution.requested else "")
+            + f"); parsed {run.parsed}/{run.answered}"
             + (f"; concurrency settled at {execution.concurrency_settled}" if execution.concurrency_settled else "")
         )
         if run.status != Run.Status.COMPLETED:
