@@ -432,10 +432,12 @@ def run_execute(
 
     pending = [PendingRequest(tag=tuple(tags), key=key, body=bodies[key]) for key, tags in wanted.items()]
     policy = RetryPolicy(max_attempts=int(run.settings.get("max_attempts", 8)), timeout=float(run.settings.get("timeout", 120)))
+    concurrency = run.settings.get("concurrency", DEFAULT_RUN_SETTINGS["concurrency"])
+    concurrency = concurrency if concurrency == AUTO else int(concurrency)  # runs stored before validation normalised it
     cpu_before = time.process_time()
     try:
         stats = run_requests(
-            provider, pending, on_batch=store, concurrency=run.settings.get("concurrency", 16),
+            provider, pending, on_batch=store, concurrency=concurrency,
             max_concurrency=int(run.settings.get("max_concurrency", DEFAULT_RUN_SETTINGS["max_concurrency"])),
             policy=policy, should_stop=paused,
         )
