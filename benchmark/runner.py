@@ -7,7 +7,7 @@ the caller's thread (and its transaction and connection). Results stored before 
 stored: a stopped run resumes by sending only what is still missing.
 
 HTTP client: aiohttp, chosen by measurement (``python -m bench runner``): against the same local
-server answering in 1 s at 128 connections, a bare ``httpx.AsyncClient`` loop spent about 25 ms of
+server answering in 1 s at 128 connections, a bare ``httpx.AsyncClient`` loop spent about 22 ms of
 CPU per request and a bare aiohttp loop about 0.3 ms. One connection pool (``aiohttp.ClientSession``
 with the address guard of :mod:`benchmark.providers.netguard`) serves the whole run.
 
