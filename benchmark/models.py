@@ -157,6 +157,10 @@ class Run(models.Model):
     parsed = models.PositiveIntegerField(default=0, help_text="Answers mapped to a rating 1-6.")
     failed = models.PositiveIntegerField(default=0, help_text="Answers the parser could not map.")
     error = models.TextField(blank=True, help_text="Why the run stopped, with the provider's reply: its researchers only.")
+    concurrency_settled = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Requests in flight when the last execution ended: the adaptive limit with concurrency 'auto'.",
+    )
     celery_task_id = models.CharField(max_length=255, blank=True)
 
     created_by = models.ForeignKey(

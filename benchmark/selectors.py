@@ -173,6 +173,7 @@ def run_report(run: Run) -> dict:
         "status": run.status,
         "settings": run.settings,
         "protocol": protocol_document(run),
+        "concurrency_settled": run.concurrency_settled,
         "parse": {"answered": run.answered, "parsed": run.parsed, "failed": run.failed,
                   "rate": run.parse_rate},
         "cut_off": run_cut_off(run),

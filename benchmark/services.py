@@ -8,6 +8,7 @@ and ``run_finalize`` scores the run once every answer is in.
 import csv
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from benchmark.parsing import expected_rating, parse_rating
 from benchmark.presets import canonical_steer_value, generation_preset, persona_prompt, steering_prompt
 from benchmark.prompts import PromptItem, build_prompt
 from benchmark.providers import PROVIDERS, GenerationSettings, PermanentProviderError, get_provider
-from benchmark.runner import PendingRequest, RequestResult, RetryPolicy, RunAborted, run_requests
+from benchmark.runner import AUTO, PendingRequest, RequestResult, RetryPolicy, RunAborted, run_requests
 from psychometrics.stats.dimensions import CUSTOM, canonical_dimension
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ DEFAULT_RUN_SETTINGS = {
     "max_tokens": 64,
     "logprobs": False,
     "params": {},
-    "concurrency": 16,
+    "concurrency": 16,  # or "auto": adaptive (AIMD) up to max_concurrency
+    "max_concurrency": 256,
     "min_parse_rate": 0.5,
     "max_attempts": 8,
     "timeout": 120.0,
@@ -197,6 +199,14 @@ def _selection_settings(selection: dict) -> dict:
             "fdr": bool(rules.get("fdr", False)), "selection": selection}
 
 
+def _whole_number(settings: dict, name: str, expected: str) -> int:
+    try:
+        return int(settings[name])
+    except (TypeError, ValueError):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
+            name=name, problem=f"must be {expected}, got {settings[name]!r}")) from None
+
+
 def _validated_settings(settings: dict | None) -> dict:
     if "api_key_env" in (settings or {}):
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
@@ -222,12 +232,17 @@ def _validated_settings(settings: dict | None) -> dict:
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= 1_000_000:
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
             name="max_tokens", problem=f"must be a whole number between 1 and 1000000, got {max_tokens!r}"))
+    if merged["concurrency"] != AUTO:
+        merged["concurrency"] = _whole_number(merged, "concurrency", f"a whole number or {AUTO!r}")
+    merged["max_concurrency"] = _whole_number(merged, "max_concurrency", "a whole number")
     checks = [
         ("threshold", 0 <= float(merged["threshold"]) <= 1, "must be between 0 and 1"),
         ("alpha", 0 < float(merged["alpha"]) <= 1, "must be in (0, 1]"),
         ("mode", merged["mode"] in scoring.MODES, f"must be one of {', '.join(scoring.MODES)}"),
         ("logprobs", isinstance(merged["logprobs"], bool), "must be true or false"),
-        ("concurrency", 1 <= int(merged["concurrency"]) <= 512, "must be between 1 and 512"),
+        ("concurrency", merged["concurrency"] == AUTO or 1 <= merged["concurrency"] <= 512,
+         f"must be between 1 and 512 or {AUTO!r}"),
+        ("max_concurrency", 1 <= merged["max_concurrency"] <= 512, "must be between 1 and 512"),
         ("max_attempts", 1 <= int(merged["max_attempts"]) <= 50, "must be between 1 and 50"),
         ("min_parse_rate", 0 <= float(merged["min_parse_rate"]) <= 1, "must be between 0 and 1"),
         ("timeout", float(merged["timeout"]) > 0, "must be positive"),
@@ -440,6 +455,9 @@ class ExecutionReport:
     requested: int = 0  # completions fetched from the provider
     sent: int = 0  # HTTP requests, retries included
     retries: int = 0
+    concurrency_settled: int | None = None  # requests in flight at the end (the AIMD limit with "auto")
+    seconds: float = 0.0  # wall time spent requesting
+    cpu_seconds: float = 0.0  # CPU of this process while requesting: HTTP, parsing, storing, progress
 
 
 def run_execute(
@@ -523,14 +541,18 @@ def run_execute(
         if progress:
             progress(run)
 
-    def paused() -> bool:  # paused from the web, or failed in another worker's chunk
+    def paused() -> bool:  # paused from the web, or failed in another worker's chunk; the runner asks once a second
         return Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED]).exists()
 
     pending = [PendingRequest(tag=tuple(tags), key=key, body=bodies[key]) for key, tags in wanted.items()]
     policy = RetryPolicy(max_attempts=int(run.settings.get("max_attempts", 8)), timeout=float(run.settings.get("timeout", 120)))
+    concurrency = run.settings.get("concurrency", DEFAULT_RUN_SETTINGS["concurrency"])
+    concurrency = concurrency if concurrency == AUTO else int(concurrency)  # runs stored before validation normalised it
+    cpu_before = time.process_time()
     try:
         stats = run_requests(
-            provider, pending, on_batch=store, concurrency=int(run.settings.get("concurrency", 16)),
+            provider, pending, on_batch=store, concurrency=concurrency,
+            max_concurrency=int(run.settings.get("max_concurrency", DEFAULT_RUN_SETTINGS["max_concurrency"])),
             policy=policy, should_stop=paused,
         )
     except RunAborted as exc:
@@ -542,6 +564,10 @@ def run_execute(
         _run_stop(run, Run.Status.FAILED, f"{exc.__class__.__name__}: {exc}")
         raise
     report.sent, report.retries = stats.sent, stats.retries
+    report.seconds, report.cpu_seconds = stats.elapsed, time.process_time() - cpu_before
+    if pending:
+        report.concurrency_settled = stats.concurrency_settled
+        Run.objects.filter(pk=run.pk).update(concurrency_settled=stats.concurrency_settled)
     if finalize:
         run_finalize(run.pk)
     return report

@@ -2,16 +2,15 @@
 
 Each provider (OpenAI-compatible chat completions, Anthropic Messages) is a small class registered by
 name. Every outbound call goes through :func:`benchmark.providers.http.post_json`, which applies the
-timeouts and classifies failures as retryable (429, 5xx, timeouts, dropped connections) or permanent
-(401, 403, 404, other 4xx), the distinction the runner's retry loop relies on.
+timeouts and classifies failures by what they mean -- retryable (429 rate limits, 5xx, overload,
+timeouts, dropped connections, a 200 carrying an error) or permanent (400, 401, 403, 404, other 4xx,
+redirects, an exhausted quota) --, the distinction the runner's retry loop relies on.
 """
 
 import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-
-import httpx
 
 from benchmark.providers.families import Shape, ShapeError, shape
 
@@ -139,11 +138,12 @@ class Provider(ABC):
         material = json.dumps({"provider": self.name, "base_url": self.base_url, "body": body}, sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()
 
-    async def complete(self, client: httpx.AsyncClient, body: dict, *, timeout: float) -> Completed:
+    async def complete(self, session, body: dict, *, timeout: float) -> Completed:
+        """Send one request body over ``session`` (an ``aiohttp.ClientSession``, the run's connection pool)."""
         from benchmark.providers.http import post_json
 
         payload = await post_json(
-            client, self.endpoint(), headers=self.headers(), body=body, timeout=timeout, label=f"{self.name} model {self.model!r}"
+            session, self.endpoint(), headers=self.headers(), body=body, timeout=timeout, label=f"{self.name} model {self.model!r}"
         )
         try:
             return self.read_response(payload)

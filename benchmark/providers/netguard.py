@@ -3,18 +3,18 @@
 The check happens where the connection is made: the host name is resolved once, every address it
 resolves to must be public (not loopback, private, link-local -- cloud metadata at 169.254.169.254 --,
 shared, reserved or multicast), and the socket is opened to that checked address, so a name that
-resolves differently a moment later (DNS rebinding) cannot slip past. TLS still verifies the
-certificate against the host name. Hosts in ``settings.BENCHMARK_ENDPOINT_HOSTS`` (a local vLLM,
-Ollama) may be anywhere. Proxies from the environment are not used for benchmark requests: through
-a proxy the guard would see only the proxy's address.
+resolves differently a moment later (DNS rebinding) cannot slip past. An address written in the URL
+(``http://10.0.0.5/v1``) is checked the same way. TLS still verifies the certificate against the host
+name. Hosts in ``settings.BENCHMARK_ENDPOINT_HOSTS`` (a local vLLM, Ollama) may be anywhere. Proxies
+from the environment are not used for benchmark requests (through a proxy the guard would see only
+the proxy's address), and redirects are not followed (:func:`benchmark.providers.http.post_json`
+treats a 3xx as an error), so the only host ever contacted is the one checked here.
 """
 
-import asyncio
 import ipaddress
-import socket
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import ResolveResult
 from django.conf import settings
 
 from benchmark.credentials import host_matches
@@ -35,57 +35,42 @@ def allow_listed(host: str, port: int | None) -> bool:
     return host_matches(host.lower().rstrip("."), port, settings.BENCHMARK_ENDPOINT_HOSTS)
 
 
-async def checked_addresses(host: str, port: int) -> list[str]:
-    """The addresses to connect to for ``host``: all of them when allow-listed, else only if every one is public."""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host!r} ({exc.strerror})") from exc
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+def check_addresses(host: str, port: int, addresses: list[str]) -> None:
+    """Raise :class:`BlockedAddress` unless ``host`` is allow-listed or every one of its ``addresses`` is public."""
     if allow_listed(host, port):
-        return addresses
-    blocked = [address for address in addresses if not address_is_public(address)]
-    if blocked or not addresses:
+        return
+    if not addresses or not all(address_is_public(address) for address in addresses):
         raise BlockedAddress(
             f"{host!r} resolves to a non-public address; benchmark requests go only to public hosts "
             "unless the operator lists the host in BENCHMARK_ENDPOINT_HOSTS"
         )
-    return addresses
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's default backend, connecting only to addresses :func:`checked_addresses` allows."""
+class GuardedConnector(aiohttp.TCPConnector):
+    """aiohttp's TCP connector, connecting only to addresses :func:`check_addresses` allows.
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None):
-        self.inner = inner or httpcore.AnyIOBackend()
+    ``_resolve_host`` is the one method every new connection goes through, for a host name (resolved,
+    or from aiohttp's DNS cache) and for an address literal alike; aiohttp then connects to exactly the
+    addresses it returns. It is aiohttp-internal, so the version is pinned in requirements.txt and
+    ``tests/hardening/test_secrets.py`` fails if a new version stops calling it.
+    """
 
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        last_error: Exception | None = None
-        for address in await checked_addresses(host, port):
-            try:
-                return await self.inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        raise last_error or httpcore.ConnectError(f"cannot connect to {host!r}")
-
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        raise BlockedAddress("benchmark requests do not use Unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+    async def _resolve_host(self, host: str, port: int, traces=None) -> list[ResolveResult]:
+        results = await super()._resolve_host(host, port, traces=traces)
+        check_addresses(host, port, [result["host"] for result in results])
+        return results
 
 
-def guarded_client(*, limits: httpx.Limits) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` whose connections pass the address guard (and ignore proxy variables)."""
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
-    plain = transport._pool
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=plain._ssl_context,
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=GuardedBackend(),
+def guarded_session(*, limit: int, timeout: float | None = None) -> aiohttp.ClientSession:
+    """One connection pool of up to ``limit`` connections whose connections pass the address guard.
+
+    Environment proxies are ignored (``trust_env=False``), cookies are not kept (an API sets none
+    we want), and ``timeout`` (seconds) bounds each request as a whole.
+    """
+    return aiohttp.ClientSession(
+        connector=GuardedConnector(limit=limit, limit_per_host=0),
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        raise_for_status=False,
     )
-    return httpx.AsyncClient(transport=transport, trust_env=False)

@@ -3,8 +3,12 @@ and Gemini generateContent.
 
 It answers each prompt with one of the six phrases chosen by a hash of the messages, so answers
 (and therefore scores) are reproducible, and it can misbehave on demand: latency, a 429 with
-``Retry-After`` every Nth request, a 500 every Nth request, garbage answers every Nth request,
-401 for a wrong key, and permanent failure (401) after a number of successful answers.
+``Retry-After`` (and ``retry-after-ms``) every Nth request, a 500 every Nth request, garbage answers
+every Nth request, 401 for a wrong key, and permanent failure (401) after a number of successful
+answers; and as the real APIs do (:func:`_real_api_failure`): 429 above a number of requests in
+flight, Anthropic's 529 overloaded, Cloudflare's 520-524 pages, ``x-should-retry``, OpenAI's
+quota-exhausted 429 (``insufficient_quota``), OpenRouter's 200 with ``finish_reason: "error"``, and
+a redirect.
 
 Like the real APIs it checks requests per model (``strict_models``, on by default), with the
 vendors' own 400 texts: OpenAI o-series and GPT-5 models (``o1…``, ``o3…``, ``o4…``, ``gpt-5…``)
@@ -32,6 +36,7 @@ import re
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +61,17 @@ class ServerBehaviour:
     strict_models: bool = True  # refuse what the real API refuses for the requested model (module docstring)
     think_tokens: int = 0  # reasoning before the answer: inline <think> (OpenAI), thinking block, Gemini thoughts
     reasoning_tokens: int = 0  # hidden reasoning of o-series / GPT-5 models, counted against the token limit
+    # Transient and quota failures as the real APIs send them (issue 17), see _real_api_failure.
+    capacity: int = 0  # more requests than this in flight at once: 429 at once (a rate limiter in front of the model)
+    retry_after_ms: str | None = None  # OpenAI's retry-after-ms header on every 429
+    immediate_rejections: bool = False  # 429s (rate_limit_every too) come before the latency, as a real limiter's
+    overloaded_every: int = 0  # Anthropic's 529 overloaded_error
+    proxy_error_every: int = 0  # a Cloudflare 52x HTML page
+    proxy_status: int = 522
+    should_retry: str | None = None  # x-should-retry header ("true"/"false") on every error answer
+    quota_exhausted: bool = False  # OpenAI's 429 insufficient_quota for every request
+    error_answer_every: int = 0  # OpenRouter's HTTP 200 with finish_reason "error" and an error object
+    redirect_to: str | None = None  # 307 Temporary Redirect to this URL for every request
 
 
 def answer_for(messages_material: str) -> str:
@@ -77,15 +93,26 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - silence per-request logging
         return
 
-    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, payload: dict | str, headers: dict | None = None) -> None:
+        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        headers = dict(headers or {})
+        if status >= 300 and self.server.behaviour.should_retry is not None:
+            headers["x-should-retry"] = self.server.behaviour.should_retry
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html" if isinstance(payload, str) else "application/json")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _rate_limited(self, message: str = "rate limited") -> None:
+        behaviour = self.server.behaviour
+        self.server.count("429")
+        headers = {"Retry-After": behaviour.retry_after}
+        if behaviour.retry_after_ms is not None:
+            headers["retry-after-ms"] = behaviour.retry_after_ms
+        self._send(429, {"error": {"message": message, "type": "requests", "code": "rate_limit_exceeded"}}, headers)
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         """``GET /stats``: the request counters, for a server running in another process."""
@@ -96,12 +123,20 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, counts)
 
     def do_POST(self):  # noqa: N802 - http.server's naming
+        with self.server.in_flight() as in_flight:
+            self._post(in_flight)
+
+    def _post(self, in_flight: int):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         behaviour = self.server.behaviour
         number = self.server.count("requests")
+        if _real_api_failure(self, number, in_flight, before_latency=True):
+            return
         if behaviour.latency:
             time.sleep(behaviour.latency)
+        if _real_api_failure(self, number, in_flight, before_latency=False):
+            return
         path = self.path.rstrip("/")
         gemini = _GEMINI_ROUTE.fullmatch(path)
         protocol = "anthropic" if path == "/v1/messages" else "gemini" if gemini else "openai"
@@ -114,8 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.count("401")
             return self._send(401, {"error": {"message": "invalid api key"}})
         if behaviour.rate_limit_every and number % behaviour.rate_limit_every == 0:
-            self.server.count("429")
-            return self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": behaviour.retry_after})
+            return self._rate_limited()
         if behaviour.error_every and number % behaviour.error_every == 0:
             self.server.count("500")
             return self._send(500, {"error": {"message": "internal error"}})
@@ -325,6 +359,57 @@ def _gemini_answer(number: int, model: str, body: dict, text: str, behaviour: Se
 _ANSWERS = {"openai": _openai_answer, "anthropic": _anthropic_answer, "gemini": _gemini_answer}
 
 
+def _real_api_failure(handler: _Handler, number: int, in_flight: int, *, before_latency: bool) -> bool:
+    """Answer request ``number`` with one of the real APIs' failures if the behaviour asks for it; True if it did.
+
+    Rejections a real API makes before the model runs (redirect, quota, capacity, immediate 429s)
+    come ``before_latency``; failures during generation (529, 52x, a 200 carrying an error) after it.
+    The bodies are the vendors' documented shapes.
+    """
+    behaviour, server = handler.server.behaviour, handler.server
+    anthropic = handler.path.rstrip("/").endswith("/messages")
+    if before_latency:
+        if behaviour.redirect_to:
+            server.count("307")
+            handler._send(307, {"error": {"message": "moved"}}, {"Location": behaviour.redirect_to})
+            return True
+        if behaviour.quota_exhausted:
+            server.count("quota")
+            handler._send(429, {"error": {
+                "message": "You exceeded your current quota, please check your plan and billing details. For more "
+                           "information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                "type": "insufficient_quota", "param": None, "code": "insufficient_quota",
+            }})
+            return True
+        if behaviour.capacity and in_flight > behaviour.capacity:
+            handler._rate_limited(f"more than {behaviour.capacity} requests at once")
+            return True
+        if behaviour.immediate_rejections and behaviour.rate_limit_every and number % behaviour.rate_limit_every == 0:
+            handler._rate_limited()
+            return True
+        return False
+    if behaviour.overloaded_every and number % behaviour.overloaded_every == 0:
+        server.count("529")
+        handler._send(529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+        return True
+    if behaviour.proxy_error_every and number % behaviour.proxy_error_every == 0:
+        status = behaviour.proxy_status
+        server.count(str(status))
+        handler._send(status, f"<!DOCTYPE html>\n<html><head><title>api.example.com | {status}: Connection timed out"
+                              f"</title></head><body>Error code {status}. Cloudflare Ray ID: 8f1e2d3c4b5a6978</body></html>")
+        return True
+    if behaviour.error_answer_every and number % behaviour.error_answer_every == 0 and not anthropic:
+        server.count("error_answer")
+        handler._send(200, {
+            "id": f"gen-{number}", "object": "chat.completion", "model": "test", "provider": "Upstream",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "error",
+                         "native_finish_reason": "error",
+                         "error": {"code": 502, "message": "Upstream provider returned an error"}}],
+        })
+        return True
+    return False
+
+
 class LLMTestServer(ThreadingHTTPServer):
     """A threading HTTP server on 127.0.0.1 (port 0 = a free port) with request counters."""
 
@@ -336,12 +421,27 @@ class LLMTestServer(ThreadingHTTPServer):
         self.behaviour = behaviour or ServerBehaviour()
         self.counts: Counter = Counter()
         self._lock = threading.Lock()
+        self._in_flight = 0
+        self.peak_in_flight = 0
         self._thread: threading.Thread | None = None
 
     def count(self, name: str) -> int:
         with self._lock:
             self.counts[name] += 1
             return self.counts[name]
+
+    @contextmanager
+    def in_flight(self):
+        """Count a request as being answered while the block runs; yields how many are (this one included)."""
+        with self._lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            current = self._in_flight
+        try:
+            yield current
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def claim_answer(self) -> bool:
         """Count one answer, unless ``fail_after`` answers were already given (checked and counted atomically)."""
@@ -390,11 +490,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--garbage-every", type=int, default=0, help="answer every Nth request with unparsable text")
     parser.add_argument("--think-tokens", type=int, default=0, help="reason this many tokens before answering")
     parser.add_argument("--reasoning-tokens", type=int, default=0, help="hidden reasoning tokens of o-series models")
+    parser.add_argument("--retry-after-ms", help="retry-after-ms value sent with 429s (OpenAI)")
+    parser.add_argument("--immediate-rejections", action="store_true",
+                        help="send 429s at once instead of after the latency, as a real rate limiter does")
+    parser.add_argument("--capacity", type=int, default=0, help="answer 429 when more requests than this are in flight")
+    parser.add_argument("--overloaded-every", type=int, default=0, help="answer every Nth request with 529 overloaded")
+    parser.add_argument("--proxy-error-every", type=int, default=0, help="answer every Nth request with a Cloudflare 522")
+    parser.add_argument("--error-answer-every", type=int, default=0,
+                        help="answer every Nth request with HTTP 200 and finish_reason 'error' (OpenRouter)")
     args = parser.parse_args(argv)
     behaviour = ServerBehaviour(
         latency=args.latency, rate_limit_every=args.rate_limit_every, retry_after=args.retry_after,
         error_every=args.error_every, garbage_every=args.garbage_every, think_tokens=args.think_tokens,
-        reasoning_tokens=args.reasoning_tokens,
+        reasoning_tokens=args.reasoning_tokens, retry_after_ms=args.retry_after_ms,
+        immediate_rejections=args.immediate_rejections, capacity=args.capacity, overloaded_every=args.overloaded_every,
+        proxy_error_every=args.proxy_error_every, error_answer_every=args.error_answer_every,
     )
     server = LLMTestServer(behaviour, port=args.port)
     print(f"serving on {server.base_url} (OpenAI), {server.anthropic_base_url}/v1/messages (Anthropic) and "

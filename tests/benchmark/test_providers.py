@@ -7,13 +7,14 @@ import pytest
 
 from benchmark.providers import GenerationSettings, PermanentProviderError, ProviderError, get_provider
 from benchmark.providers.http import parse_retry_after
+from benchmark.providers.netguard import guarded_session
 from benchmark.providers.testserver import GARBAGE, answer_for
 
 
 def _complete(provider, prompt="hello", system=None):
     async def go():
-        async with httpx.AsyncClient() as client:
-            return await provider.complete(client, provider.request_body(prompt, system), timeout=5)
+        async with guarded_session(limit=1) as session:
+            return await provider.complete(session, provider.request_body(prompt, system), timeout=5)
 
     return asyncio.run(go())
 

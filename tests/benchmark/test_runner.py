@@ -98,7 +98,8 @@ def test_the_caller_can_stop_a_run_between_batches(llm_server):
     results, on_batch = _collect()
     with pytest.raises(RunAborted, match="stopped on request"):
         run_requests(provider, _requests(provider, 200), on_batch=on_batch, concurrency=2, policy=FAST,
-                     batch_size=5, flush_interval=0.05, should_stop=lambda: len(results) >= 5)
+                     batch_size=5, flush_interval=0.05, stop_check_interval=0.05,
+                     should_stop=lambda: len(results) >= 5)
     assert 5 <= len(results) < 200
 
 
@@ -150,3 +151,31 @@ def test_a_run_stopped_while_a_request_waits_out_a_long_retry_after_ends_without
                      policy=RetryPolicy(max_attempts=3, timeout=5, max_retry_after=3600), flush_interval=0.05,
                      should_stop=lambda: server.counts["429"] >= 1)
     assert time.monotonic() - started < 1800  # a hang-guard, not a speed claim: waiting out the hour fails
+
+
+def test_the_stop_question_is_asked_at_most_once_per_interval(llm_server):
+    server = llm_server(latency=0.01)
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    asked = []
+
+    def should_stop():
+        asked.append(time.monotonic())
+        return False
+
+    started = time.monotonic()
+    run_requests(provider, _requests(provider, 100), on_batch=lambda batch: None, concurrency=2, policy=FAST,
+                 flush_interval=0.05, should_stop=should_stop, stop_check_interval=0.2)
+    elapsed = time.monotonic() - started
+    assert asked and len(asked) <= elapsed / 0.2 + 1  # 100 answers, yet a handful of questions
+    assert all(later - earlier >= 0.2 for earlier, later in zip(asked, asked[1:], strict=False))
+
+
+def test_a_stop_abandons_the_requests_in_flight_instead_of_waiting_for_their_answers(llm_server):
+    server = llm_server(latency=30)  # an answer that would take half a minute
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    started = time.monotonic()
+    with pytest.raises(RunAborted, match="stopped on request"):
+        run_requests(provider, _requests(provider, 4), on_batch=lambda batch: None, concurrency=4,
+                     policy=RetryPolicy(max_attempts=1, timeout=60), stop_check_interval=0.05,
+                     should_stop=lambda: server.counts["requests"] >= 4)
+    assert time.monotonic() - started < 25  # a hang-guard, not a speed claim: waiting for the answers fails

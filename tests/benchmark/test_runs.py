@@ -1,5 +1,7 @@
 """Runs as the web/API and Celery use them: run_create, tasks, chunks shared by workers, partial results, pause."""
 
+import time
+
 import pytest
 
 from benchmark.models import Run
@@ -77,7 +79,9 @@ def test_a_failing_run_is_recorded_and_can_be_resumed(bank, llm_server, django_c
 
 
 def test_a_paused_run_stops_and_keeps_its_answers(bank, llm_server):
-    server = llm_server(latency=0.005)
+    # 72 answers one at a time take 3.6 s or more; the runner asks whether the run was paused once a
+    # second and then abandons the request in flight, so a pause after the first batch stops it early.
+    server = llm_server(latency=0.05)
     run = _create(bank, server, settings={"concurrency": 1})
 
     def pause_after_first_batch(current):
@@ -145,3 +149,18 @@ def test_a_paused_run_continues_with_run_benchmark_resume(bank, llm_server):
     call_command("run_benchmark", "--resume", str(run.pk), "--skip-checks", "--verbosity", "0")
     run.refresh_from_db()
     assert run.status == Run.Status.COMPLETED and server.counts["requests"] == 72
+
+
+def test_the_pause_check_queries_the_database_at_most_once_a_second_not_per_answer(bank, llm_server):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    run = _create(bank, llm_server(latency=0.05), settings={"concurrency": 2})  # 72 answers: 1.8 s or more
+    started = time.monotonic()
+    with CaptureQueriesContext(connection) as queries:
+        run_execute(run.pk)
+    elapsed = time.monotonic() - started
+    run.refresh_from_db()
+    pause_checks = [q["sql"] for q in queries.captured_queries if "'paused'" in q["sql"] and "SELECT" in q["sql"]]
+    assert run.status == Run.Status.COMPLETED and run.answered == 72
+    assert 1 <= len(pause_checks) <= elapsed + 1  # 72 answers; before, one query each

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from benchmark.models import Answer, Completion, Run
 from benchmark.parsing import parse_rating
 from benchmark.providers import GenerationSettings, get_provider
+from benchmark.providers.netguard import guarded_session
 from benchmark.services import BenchmarkError, parse_param
 
 pytestmark = pytest.mark.django_db
@@ -213,8 +214,8 @@ def test_gemini_thinking_counts_against_max_output_tokens(llm_server):
                             settings=GenerationSettings(max_tokens=64))
 
     async def go(p):
-        async with httpx.AsyncClient() as client:
-            return await p.complete(client, p.request_body("q", None), timeout=5)
+        async with guarded_session(limit=1) as session:
+            return await p.complete(session, p.request_body("q", None), timeout=5)
 
     cut = asyncio.run(go(provider))
     assert cut.text == "" and cut.finish_reason == "MAX_TOKENS"

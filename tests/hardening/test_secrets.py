@@ -228,6 +228,22 @@ def test_outbound_requests_refuse_non_public_addresses_at_connection(listener, s
     assert len(received) == 1 and len(server.seen) == 1
 
 
+def test_a_host_name_resolving_to_a_private_address_is_refused_unless_allow_listed(listener, settings):
+    """The guard checks what a name resolves to (here ``localhost`` → loopback), not only addresses in the URL."""
+    server = listener()
+    port = server.server_address[1]
+    settings.BENCHMARK_ENDPOINT_HOSTS = ["127.0.0.1"]  # the address is allowed, the name is not
+    provider = get_provider("openai", model="x", base_url=f"http://localhost:{port}/v1")
+    request = PendingRequest(tag="t", key="k", body=provider.request_body("hi", None))
+    with pytest.raises(RunAborted, match="'localhost' resolves to a non-public address") as caught:
+        run_requests(provider, [request], on_batch=lambda batch: None, concurrency=1)
+    assert not caught.value.cause.retryable and server.seen == []
+    settings.BENCHMARK_ENDPOINT_HOSTS = [f"localhost:{port}"]
+    received = []
+    run_requests(provider, [request], on_batch=received.extend, concurrency=1)
+    assert len(received) == 1 and len(server.seen) == 1
+
+
 @pytest.mark.parametrize(("address", "public"), [
     ("8.8.8.8", True), ("2606:4700:4700::1111", True),
     ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),

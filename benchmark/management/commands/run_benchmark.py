@@ -10,6 +10,7 @@ from benchmark.itembank_format import ItemBankFormatError
 from benchmark.models import Run
 from benchmark.presets import GENERATION_PRESETS, PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
+from benchmark.runner import AUTO
 from benchmark.scoring import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
 from benchmark.selectors import run_cut_off, run_report
 from benchmark.services import (
@@ -37,6 +38,15 @@ def add_selection_arguments(parser) -> None:
                         help="positive: items keyed with rho > 0 (the paper's tables); signed: negatively keyed items "
                              "too, reverse-scored 7 - x. The selection, the mode and the other settings that change "
                              "a score form the run's protocol (OUT.json 'protocol').")
+
+
+def _concurrency(value: str) -> int | str:
+    if value == AUTO:
+        return AUTO
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or {AUTO!r}, got {value!r}") from None
 
 
 class Command(BaseCommand):
@@ -68,7 +78,11 @@ class Command(BaseCommand):
         parser.add_argument("--provider", choices=sorted(PROVIDERS), help="API protocol")
         parser.add_argument("--base-url", help="API base URL, e.g. http://127.0.0.1:8000/v1 for vLLM (default: the provider's)")
         parser.add_argument("--model", help="model name sent to the API")
-        parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
+        parser.add_argument("--concurrency", type=_concurrency, default=16,
+                            help="requests in flight (default 16), or 'auto': start at 8, raise while answers come back "
+                                 "fast without 429s, halve on 429/overload (AIMD), up to --max-concurrency")
+        parser.add_argument("--max-concurrency", type=int, default=256,
+                            help="upper limit for --concurrency auto (default 256)")
         add_selection_arguments(parser)
         condition = parser.add_mutually_exclusive_group()
         condition.add_argument("--system-prompt", help="free-text system prompt")
@@ -124,8 +138,12 @@ class Command(BaseCommand):
             bar.close()
         run.refresh_from_db()
         self.stderr.write(
-            f"{execution.cached} answers from the cache, {execution.requested} requested "
-            f"({execution.sent} HTTP requests, {execution.retries} retries); parsed {run.parsed}/{run.answered}"
+            f"{execution.cached} answers from the cache, {execution.requested} requested"
+            + (f" in {execution.seconds:.1f} s" if execution.requested else "")
+            + f" ({execution.sent} HTTP requests, {execution.retries} retries"
+            + (f", {execution.cpu_seconds / execution.requested * 1000:.2f} ms CPU per answer" if execution.requested else "")
+            + f"); parsed {run.parsed}/{run.answered}"
+            + (f"; concurrency settled at {execution.concurrency_settled}" if execution.concurrency_settled else "")
         )
         cut = run_cut_off(run)
         if cut["count"]:
@@ -160,7 +178,8 @@ class Command(BaseCommand):
                 "threshold": options["threshold"], "alpha": options["alpha"], "fdr": options["fdr"],
                 "mode": options["mode"],
                 "temperature": options["temperature"], "logprobs": options["logprobs"], "params": params,
-                "concurrency": options["concurrency"], "max_attempts": options["max_attempts"],
+                "concurrency": options["concurrency"], "max_concurrency": options["max_concurrency"],
+                "max_attempts": options["max_attempts"],
                 "timeout": options["timeout"], "min_parse_rate": options["min_parse_rate"],
             }
             if options["max_tokens"] is not None:
