@@ -427,16 +427,22 @@ class RunScoresApi(APIView):
 class LeaderboardRowSerializer(serializers.Serializer):
     """One model's row of the leaderboard (documents ``selectors.leaderboard`` rows in the schema)."""
 
-    rank = serializers.IntegerField()
+    rank = serializers.IntegerField(help_text="Competition rank of the welfare (equal welfare, equal rank).")
+    rank_low = serializers.IntegerField(allow_null=True, help_text="Lower end of the bootstrap interval of the rank.")
+    rank_high = serializers.IntegerField(allow_null=True, help_text="Upper end of the bootstrap interval of the rank.")
+    tied = serializers.BooleanField(help_text="The rank interval overlaps a neighbour's, or the welfare equals one.")
+    no_interval = serializers.ListField(child=serializers.CharField(),
+                                        help_text="Dimensions without a bootstrap interval (fewer than 3 items), held fixed.")
     model_id = serializers.IntegerField()
     model = serializers.CharField()
     organization = serializers.CharField(help_text="The model's developer, where known.")
     run_id = serializers.IntegerField()
     source = serializers.CharField()
-    values = serializers.DictField(child=serializers.FloatField(allow_null=True))
-    utilities = serializers.DictField(child=serializers.FloatField(allow_null=True))
-    utility_basis = serializers.CharField()
-    welfare = serializers.FloatField(allow_null=True)
+    values = serializers.DictField(child=serializers.FloatField(allow_null=True),
+                                   help_text="The model's values of the board's value_kind (centred or mean).")
+    utilities = serializers.DictField(child=serializers.FloatField(allow_null=True), help_text="Per-dimension utility in [0, 1].")
+    value_basis = serializers.CharField(help_text="Where the values come from: 'score', 'mean', or derived from means.")
+    welfare = serializers.FloatField(allow_null=True, help_text="Aggregate of the utilities, in [0, 1].")
     max_dimension = serializers.CharField(allow_null=True)
     min_dimension = serializers.CharField(allow_null=True)
     max_dimensions = serializers.ListField(child=serializers.CharField(), help_text="Every dimension tied at the row maximum.")
@@ -444,10 +450,13 @@ class LeaderboardRowSerializer(serializers.Serializer):
 
 
 class LeaderboardApi(APIView):
-    """Models ranked by a social welfare function over chosen dimensions of one value system.
+    """Models ranked by a social welfare function of per-dimension utilities in [0, 1].
 
-    Utilities are mean ratings on the 1-6 scale; published Schwartz scores (centred, no means) use
-    score + 3.5 and say so in ``utility_basis``.
+    ``question=closeness`` (default): utility = 1 - |model - target| / range, the target being the
+    item bank's raters, a human reference profile, a self-test profile or a profile the client sets
+    (``target``, ``profile``, ``profile_kind``). ``question=endorsement``: utility = (centred score +
+    5) / 10; refused (400) for all dimensions of a family at equal weights and for Neuroticism.
+    Every row carries a bootstrap rank interval and a tie mark. See docs/results.md.
     """
 
     permission_classes = [AllowAny]
@@ -456,6 +465,15 @@ class LeaderboardApi(APIView):
         itembank = serializers.CharField(required=False, help_text="Item bank id or name (default: the one with most runs).")
         family = serializers.ChoiceField(choices=list(FAMILIES), required=False, default=PVQ)
         dimensions = serializers.CharField(required=False, help_text="Comma-separated dimensions (default: all of the family).")
+        question = serializers.ChoiceField(choices=list(selectors.QUESTIONS), required=False, default=selectors.CLOSENESS)
+        target = serializers.CharField(
+            required=False, default="", allow_blank=True,
+            help_text="closeness target: raters (the bank's raters; the default, else the shipped human profile), "
+                      "gss-2012, bfi10-norms, reference:<id or name>, profile or self (with profile=).")
+        profile = serializers.CharField(required=False, default="", allow_blank=True,
+                                        help_text="Target values: Dimension:value pairs, or one value per dimension in the family's order.")
+        profile_kind = serializers.ChoiceField(choices=list(welfare.SPANS), required=False, default=welfare.CENTRED,
+                                               help_text="What the profile's values are: centred scores or mean ratings (1-6).")
         aggregate = serializers.ChoiceField(choices=list(welfare.AGGREGATIONS), required=False, default=welfare.UTILITARIAN)
         weights = serializers.CharField(required=False,
                                         help_text="Comma-separated weights in the order the dimensions are listed in `dimensions` (the family's order when it is omitted), or Dimension:weight pairs.")
@@ -464,9 +482,16 @@ class LeaderboardApi(APIView):
         itembank = serializers.CharField(allow_null=True)
         family = serializers.CharField()
         dimensions = serializers.ListField(child=serializers.CharField())
-        value = serializers.CharField(help_text="'score' (centred) or 'mean' (BFI): which number 'values' holds.")
+        question = serializers.CharField()
+        question_text = serializers.CharField()
+        target = inline_serializer("LeaderboardTarget", allow_null=True, fields={
+            "key": serializers.CharField(), "label": serializers.CharField(), "kind": serializers.CharField(),
+            "source": serializers.CharField(), "values": serializers.DictField(child=serializers.FloatField(allow_null=True))})
+        value = serializers.CharField(help_text="'score' (centred) or 'mean': which number 'values' holds.")
+        value_kind = serializers.CharField(help_text="'centred' or 'mean'; the target is of the same kind.")
         aggregate = serializers.CharField()
         weights = serializers.DictField(child=serializers.FloatField())
+        confidence = serializers.FloatField(help_text="Coverage of the rank intervals.")
         rows = LeaderboardRowSerializer(many=True)
 
     @extend_schema(parameters=[FilterSerializer], responses={200: LeaderboardSerializer, 400: ERROR})
@@ -476,7 +501,9 @@ class LeaderboardApi(APIView):
             bank = (selectors.bank_resolve(filters["itembank"], request.user) if filters.get("itembank")
                     else selectors.bank_default(request.user))
             board = selectors.leaderboard(bank=bank, family=filters["family"], dimensions=filters.get("dimensions"),
-                                          aggregate=filters["aggregate"], weights=filters.get("weights"))
+                                          aggregate=filters["aggregate"], weights=filters.get("weights"),
+                                          question=filters["question"], target=filters["target"],
+                                          profile=filters["profile"], profile_kind=filters["profile_kind"])
         except ResultsError as exc:
             raise BadRequest(str(exc)) from None
         return Response(board.as_dict())

@@ -21,7 +21,7 @@ from config.middleware import rate_limit_exceeded, too_many_requests
 from config.spreadsheet import spreadsheet_frame
 from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
 from results import selectors, welfare
-from results.selectors import FAMILY_LABELS, MAX_COMPARE, MAX_ID, PUBLISHED_SHIFT, ResultsError, record_id
+from results.selectors import FAMILY_LABELS, MAX_COMPARE, MAX_ID, ResultsError, record_id
 from results.services import self_test_profile, self_test_store
 from surveys.instruments import (
     PVQ21_FORMS,
@@ -129,7 +129,8 @@ def _common(family: str) -> dict:
 
 @require_safe
 def leaderboard_page(request):
-    context = {"aggregations": list(welfare.AGGREGATIONS.items()), "shift": PUBLISHED_SHIFT}
+    context = {"aggregations": list(welfare.AGGREGATIONS.items()), "questions": list(selectors.QUESTIONS.items()),
+               "profile_kinds": list(welfare.SPANS)}
     try:
         bank, banks = _bank_choice(request)
         family = _family_choice(request)
@@ -138,32 +139,53 @@ def leaderboard_page(request):
                   and canonical_dimension(name)[0] == family]
         chosen = selectors.dimensions_resolve(family, ticked)
         aggregate = request.GET.get("aggregate") or welfare.UTILITARIAN
+        question = request.GET.get("question") or selectors.CLOSENESS
         weights = {}
         for name in chosen:
             raw = request.GET.get(f"w_{name}")
             if raw not in (None, ""):
                 weights[name] = raw
         weights = selectors.weights_resolve(",".join(f"{k}:{v}" for k, v in weights.items()), chosen) if weights else {}
-        board = selectors.leaderboard(bank=bank, family=family, dimensions=chosen, aggregate=aggregate, weights=weights)
+        target, profile = request.GET.get("target") or "", request.GET.get("profile") or ""
+        if target in (selectors.TARGET_PROFILE, selectors.TARGET_SELF) and not profile:
+            # The page's own profile inputs (p_<dimension>), as the visitor typed them.
+            profile = ",".join(f"{name}:{request.GET[f'p_{name}']}" for name in FAMILIES[family]
+                               if request.GET.get(f"p_{name}", "").strip())
+        profile_kind = request.GET.get("profile_kind") or welfare.CENTRED
+        board = selectors.leaderboard(bank=bank, family=family, dimensions=chosen, aggregate=aggregate, weights=weights,
+                                      question=question, target=target, profile=profile, profile_kind=profile_kind)
     except ResultsError as exc:
         return _error_page(request, "results/leaderboard.html", str(exc), {**context, **_common(PVQ), "banks": []})
     download = _download(request, {"leaderboard": board.long_frame()}, "leaderboard")
     if download:
         return download
-    centre, span = _heat_span(family)
+    centre, span = (3.5, 1.5) if board.value_kind == welfare.MEAN else (0.0, 0.8)
     rows = []
     for row in board.rows:
         cells = []
         for name in board.dimensions:
             value = row["values"].get(name)
             cells.append({"dimension": name, "value": value, "style": heat_style(value, centre=centre, span=span),
+                          "utility": row["utilities"].get(name),
                           "is_max": name in row["max_dimensions"], "is_min": name in row["min_dimensions"]})
         rows.append({**row, "cells": cells})
+    target = board.target
+    target_cells = ([{"value": target.values.get(name), "style": heat_style(target.values.get(name), centre=centre, span=span)}
+                     for name in board.dimensions] if target else [])
     context.update({
         **_common(family), "bank": bank, "banks": banks, "board": board, "rows": rows,
-        "all_dimensions": [(name, name in board.dimensions, board.weights.get(name, 1.0)) for name in FAMILIES[family]],
+        "all_dimensions": [(name, name in board.dimensions, board.weights.get(name, 1.0),
+                            _json_ready(target.values.get(name)) if target else None) for name in FAMILIES[family]],
         "aggregate": board.aggregate, "aggregate_label": welfare.AGGREGATIONS[board.aggregate],
-        "any_shifted": any(row["utility_basis"] != "mean" for row in board.rows),
+        "question": board.question, "question_text": selectors.QUESTIONS[board.question],
+        "target": target, "target_cells": target_cells,
+        "target_choices": selectors.target_choices(bank, family),
+        "target_key": target.key if target else "", "profile_kind": target.kind if target else welfare.CENTRED,
+        "value_label": "mean rating (1-6)" if board.value_kind == welfare.MEAN else "centred score",
+        "span": welfare.SPANS[board.value_kind], "confidence": round(board.confidence * 100),
+        "any_derived": any(row["value_basis"].startswith("mean −") for row in board.rows),
+        "any_published": any(row["source"] == "published" for row in board.rows),
+        "any_no_interval": any(row["no_interval"] for row in board.rows),
         "all_published": bool(board.rows) and all(row["source"] == "published" for row in board.rows),
         "chart": {"labels": [row["model"] for row in board.rows], "values": [row["welfare"] for row in board.rows]},
         "chart_height": max(280, 22 * len(board.rows) + 60),

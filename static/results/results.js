@@ -318,20 +318,20 @@
   function leaderboardPage() {
     const d = VP.data("welfare-data");
     if (!d) return;
-    // The axis is fitted to the data, not started at 0: welfare values on the 1-6 scale often differ
-    // only in the first or second decimal, which bars from 0 would hide. The axis title says so.
+    // The axis is fitted to the data, not started at 0: welfare values in [0, 1] often differ only in
+    // the second or third decimal, which bars from 0 would hide. The axis title says so.
     const values = d.values.filter((x) => x !== null && x !== undefined);
-    const x = { title: { display: true, text: "welfare (1–6 scale; axis does not start at 0)" } };
+    const x = { title: { display: true, text: "welfare (0–1; axis does not start at 0)" } };
     if (values.length) {
       const lo = Math.min(...values), hi = Math.max(...values);
-      const pad = Math.max((hi - lo) * 0.15, 0.02);
-      x.min = Math.max(0, Math.floor((lo - pad) * 100) / 100);
-      x.max = Math.ceil((hi + pad) * 100) / 100;
+      const pad = Math.max((hi - lo) * 0.15, 0.002);
+      x.min = Math.max(0, Math.floor((lo - pad) * 1000) / 1000);
+      x.max = Math.min(1, Math.ceil((hi + pad) * 1000) / 1000);
     }
     VP.chart("welfare-chart", {
       type: "bar",
       // Bars start at the axis minimum (base), not at 0 far off to the left.
-      data: { labels: d.labels, datasets: [{ label: "welfare (1-6 scale)", data: d.values, base: x.min, backgroundColor: VP.colour(0, 0.7) }] },
+      data: { labels: d.labels, datasets: [{ label: "welfare (0-1)", data: d.values, base: x.min, backgroundColor: VP.colour(0, 0.7) }] },
       options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x } },
     });
   }
