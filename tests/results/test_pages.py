@@ -42,7 +42,8 @@ def test_the_leaderboard_marks_each_rows_maximum_and_minimum(client):
     row = row[: row.index("</tr>")]
     assert 'is-max" style="background: rgba(214, 69, 65, 0.431)" data-value="0.46"' in row  # Benevolence 0.46*
     assert 'is-min" style="background: rgba(47, 91, 211, 0.75)" data-value="-0.85"' in row  # Tradition -0.85†
-    assert "score + 3.5" in html  # the shift for published scores is said on the page
+    assert "Which models are closest to a target value profile?" in html  # the question the ranking answers
+    assert "US adults, GSS 2012" in html  # ... and its target
 
 
 def test_the_leaderboard_downloads_as_tidy_csv_and_json(client, scored, bank):
@@ -50,8 +51,9 @@ def test_the_leaderboard_downloads_as_tidy_csv_and_json(client, scored, bank):
     assert csv_response["Content-Disposition"] == 'attachment; filename="leaderboard-leaderboard.csv"'
     rows = list(csv.DictReader(io.StringIO(csv_response.content.decode())))
     assert len(rows) == 6 and {r["dimension"] for r in rows} == {"Power", "Benevolence"}
-    assert set(rows[0]) == {"rank", "model", "run_id", "source", "family", "dimension", "score", "is_row_max",
-                            "is_row_min", "utility", "utility_basis", "weight", "aggregate", "welfare"}
+    assert set(rows[0]) == {"rank", "rank_low", "rank_high", "tied", "model", "run_id", "source", "family", "dimension",
+                            "question", "target", "target_value", "score", "value_basis", "is_row_max", "is_row_min",
+                            "utility", "weight", "aggregate", "welfare"}
     assert sum(r["is_row_max"] == "True" for r in rows) >= 3  # each model's higher of the two values is marked
     records = json.loads(client.get(f"/results/?itembank={bank.name}&format=json").content)
     assert len(records) == 30
