@@ -94,7 +94,7 @@ def test_endorsement_of_every_value_at_equal_weights_is_refused_but_a_subset_is_
     with pytest.raises(selectors.ResultsError, match="would rank nothing"):
         selectors.leaderboard(bank=bank, question="endorsement")
     with pytest.raises(selectors.ResultsError, match="would rank nothing"):
-        selectors.leaderboard(bank=bank, question="endorsement", weights={name: 2 for name in FAMILIES["pvq"]})
+        selectors.leaderboard(bank=bank, question="endorsement", weights=dict.fromkeys(FAMILIES["pvq"], 2))
     board = selectors.leaderboard(bank=bank, question="endorsement", dimensions=["Benevolence", "Universalism"])
     for row in board.rows:
         expected = np.mean([(row["values"][name] + 5) / 10 for name in ("Benevolence", "Universalism")])
