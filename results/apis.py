@@ -427,7 +427,7 @@ class RunScoresApi(APIView):
 class LeaderboardRowSerializer(serializers.Serializer):
     """One model's row of the leaderboard (documents ``selectors.leaderboard`` rows in the schema)."""
 
-    rank = serializers.IntegerField(help_text="Competition rank of the welfare (equal welfare, equal rank).")
+    rank = serializers.IntegerField(help_text="Competition rank of welfare_low (equal values, equal rank).")
     rank_low = serializers.IntegerField(allow_null=True, help_text="Lower end of the bootstrap interval of the rank.")
     rank_high = serializers.IntegerField(allow_null=True, help_text="Upper end of the bootstrap interval of the rank.")
     tied = serializers.BooleanField(help_text="The rank interval overlaps a neighbour's, or the welfare equals one.")
@@ -443,6 +443,8 @@ class LeaderboardRowSerializer(serializers.Serializer):
     utilities = serializers.DictField(child=serializers.FloatField(allow_null=True), help_text="Per-dimension utility in [0, 1].")
     value_basis = serializers.CharField(help_text="Where the values come from: 'score', 'mean', or derived from means.")
     welfare = serializers.FloatField(allow_null=True, help_text="Aggregate of the utilities, in [0, 1].")
+    welfare_low = serializers.FloatField(allow_null=True, help_text="Lower end of the bootstrap interval of the welfare; rows are ranked by it.")
+    welfare_high = serializers.FloatField(allow_null=True, help_text="Upper end of the bootstrap interval of the welfare.")
     max_dimension = serializers.CharField(allow_null=True)
     min_dimension = serializers.CharField(allow_null=True)
     max_dimensions = serializers.ListField(child=serializers.CharField(), help_text="Every dimension tied at the row maximum.")

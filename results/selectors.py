@@ -557,12 +557,12 @@ class Leaderboard:
              self.value_field: row["values"].get(name), "value_basis": row["value_basis"],
              "is_row_max": name in row["max_dimensions"], "is_row_min": name in row["min_dimensions"],
              "utility": row["utilities"].get(name), "weight": self.weights.get(name, 1.0), "aggregate": self.aggregate,
-             "welfare": row["welfare"]}
+             "welfare": row["welfare"], "welfare_low": row["welfare_low"], "welfare_high": row["welfare_high"]}
             for row in self.rows for name in self.dimensions
         ]
         columns = ["rank", "rank_low", "rank_high", "tied", "model", "run_id", "source", "family", "dimension",
                    "question", "target", "target_value", self.value_field, "value_basis", "is_row_max", "is_row_min",
-                   "utility", "weight", "aggregate", "welfare"]
+                   "utility", "weight", "aggregate", "welfare", "welfare_low", "welfare_high"]
         return pd.DataFrame(records, columns=columns)
 
 
@@ -628,10 +628,12 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
     the model's centred score rescaled to [0, 1] (``welfare.endorsement_utilities``); refused for
     all dimensions at equal weights, and for Neuroticism.
 
-    Each row has ``rank`` (competition ranking of the welfare, ties share a rank) and
-    ``rank_low``/``rank_high``, a ``confidence`` percentile interval of the rank over ``n_boot``
-    replicates in which every model's values are redrawn from their bootstrap uncertainty;
-    ``tied`` marks a row whose rank interval overlaps a neighbour's or whose welfare equals one.
+    Every model's values are redrawn ``n_boot`` times from their bootstrap uncertainty and the
+    welfare recomputed: ``welfare_low``/``welfare_high`` are its ``confidence`` percentile interval,
+    ``rank_low``/``rank_high`` that of its rank among the models. Rows are ranked by ``welfare_low``
+    (the welfare the model reaches in all but the worst (1 - confidence)/2 of the replicates: a
+    model ranks high only when it is reliably close), competition ranking (equal, equal rank);
+    ``tied`` marks a row whose rank interval overlaps a neighbour's or whose rank equals one.
     """
     family = family_resolve(family)
     as_given = _dimensions_as_given(family, dimensions)
@@ -678,7 +680,15 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
     replicate_utilities = _utilities(draws.reshape(-1, len(active)), question=question, target=goal, kind=kind,
                                      columns=active).to_numpy(float).reshape(draws.shape)
     replicate_welfare = welfare.welfare_array(replicate_utilities, weight_array, aggregate)
-    ranks = welfare.competition_ranks(np.round(point, 9))
+    tail = (1 - confidence) / 2
+    measured_rows = ~np.isnan(point)
+    welfare_low, welfare_high = np.full(len(point), np.nan), np.full(len(point), np.nan)
+    if measured_rows.any():
+        welfare_low[measured_rows], welfare_high[measured_rows] = np.quantile(
+            replicate_welfare[:, measured_rows], [tail, 1 - tail], axis=0)
+    # Ranked by the welfare a model reaches in all but the worst (1 - confidence)/2 of the replicates:
+    # a model ranks high only when it is reliably close to the target (see docs/results.md).
+    ranks = welfare.competition_ranks(np.round(welfare_low, 9))
     low, high = welfare.rank_intervals(np.round(replicate_welfare, 9), confidence=confidence)
     shown = values_all.reindex(columns=chosen)
     shown_utilities = _utilities(shown, question=question, target=goal, kind=kind, columns=chosen)
@@ -696,6 +706,7 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
             "utilities": {name: _clean(shown_utilities.iat[position, j]) for j, name in enumerate(chosen)},
             "value_basis": str(basis.iat[position]),
             "welfare": _clean(point[position]),
+            "welfare_low": _clean(welfare_low[position]), "welfare_high": _clean(welfare_high[position]),
             "rank": int(ranks[position]) if measured else None,
             "rank_low": int(low[position]) if measured else None,
             "rank_high": int(high[position]) if measured else None,
@@ -705,7 +716,7 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
             # Ties are all marked, as the paper marks them (claude-3-5-haiku's Achievement and Hedonism, -0.03).
             "max_dimensions": _tied(present, max), "min_dimensions": _tied(present, min),
         })
-    rows.sort(key=lambda row: (row["welfare"] is None, -(row["welfare"] or 0), row["model"].lower()))
+    rows.sort(key=lambda row: (row["rank"] is None, row["rank"] or 0, -(row["welfare"] or 0), row["model"].lower()))
     n_ranked = sum(row["rank"] is not None for row in rows)
     for position, row in enumerate(rows):
         if row["rank"] is None:
@@ -716,7 +727,7 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
 
 
 def _ranks_overlap(row: dict, other: dict) -> bool:
-    """Two ranked rows are tied when their welfare is equal or their rank intervals overlap."""
+    """Two ranked rows are tied when they share a rank or their rank intervals overlap."""
     if row["rank_low"] is None or other["rank_low"] is None:
         return False
     return row["rank"] == other["rank"] or (row["rank_low"] <= other["rank_high"] and other["rank_low"] <= row["rank_high"])

@@ -208,7 +208,7 @@ def test_the_leaderboard_ranks_by_the_chosen_welfare_function(api, scored, bank)
         assert row["utilities"] == pytest.approx(by_hand, abs=1e-4)
         assert row["welfare"] == pytest.approx(min(by_hand.values()), abs=1e-4)
         assert row["rank_low"] <= row["rank"] <= row["rank_high"]
-    assert [r["welfare"] for r in rows] == sorted([r["welfare"] for r in rows], reverse=True)
+    assert [r["welfare_low"] for r in rows] == sorted([r["welfare_low"] for r in rows], reverse=True)
 
 
 def test_endorsing_every_value_at_equal_weights_is_a_400_with_the_reason(api, scored, bank):

@@ -53,7 +53,7 @@ def test_the_leaderboard_downloads_as_tidy_csv_and_json(client, scored, bank):
     assert len(rows) == 6 and {r["dimension"] for r in rows} == {"Power", "Benevolence"}
     assert set(rows[0]) == {"rank", "rank_low", "rank_high", "tied", "model", "run_id", "source", "family", "dimension",
                             "question", "target", "target_value", "score", "value_basis", "is_row_max", "is_row_min",
-                            "utility", "weight", "aggregate", "welfare"}
+                            "utility", "weight", "aggregate", "welfare", "welfare_low", "welfare_high"}
     assert sum(r["is_row_max"] == "True" for r in rows) >= 3  # each model's higher of the two values is marked
     records = json.loads(client.get(f"/results/?itembank={bank.name}&format=json").content)
     assert len(records) == 30
