@@ -598,11 +598,17 @@ def _model_values(frame: pd.DataFrame, family: str, kind: str) -> tuple[pd.DataF
     return values, errors, basis
 
 
-def _replicates(values: np.ndarray, errors: np.ndarray, published: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+def _replicates(values: np.ndarray, errors: np.ndarray, published: np.ndarray, n_boot: int, seed: int, *,
+                shared: bool = False) -> np.ndarray:
     """(n_boot, models, dimensions) draws of the values: normal with the bootstrap standard error; published values
-    uniform within their rounding (± 0.005); a value with neither (fewer than 3 items) is held fixed."""
+    uniform within their rounding (± 0.005); a value with neither (fewer than 3 items) is held fixed.
+
+    ``shared``: the same standard draws for every model (common random numbers). Each model's own
+    distribution is unchanged, so its welfare interval is too, and two models with the same values
+    and errors get exactly the same interval; rank intervals need independent draws (``shared=False``).
+    """
     rng = np.random.default_rng(seed)
-    shape = (n_boot, *values.shape)
+    shape = (n_boot, 1 if shared else values.shape[0], values.shape[1])
     spread = np.where(np.isnan(errors), 0.0, errors)
     draws = values + rng.standard_normal(shape) * spread
     rounding = rng.uniform(-PUBLISHED_ROUNDING, PUBLISHED_ROUNDING, size=shape)
@@ -676,16 +682,21 @@ def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, ag
     weight_array = w[active].to_numpy(float)
     point = welfare.welfare_array(utilities.to_numpy(float), weight_array, aggregate)
     published = (values.index.get_level_values("source") == Run.Source.PUBLISHED)
-    draws = _replicates(values.to_numpy(float), errors.to_numpy(float), np.asarray(published), n_boot, seed)
-    replicate_utilities = _utilities(draws.reshape(-1, len(active)), question=question, target=goal, kind=kind,
+
+    def replicate_welfare_of(draws):
+        utilities_drawn = _utilities(draws.reshape(-1, len(active)), question=question, target=goal, kind=kind,
                                      columns=active).to_numpy(float).reshape(draws.shape)
-    replicate_welfare = welfare.welfare_array(replicate_utilities, weight_array, aggregate)
+        return welfare.welfare_array(utilities_drawn, weight_array, aggregate)
+
+    arrays = values.to_numpy(float), errors.to_numpy(float), np.asarray(published)
+    replicate_welfare = replicate_welfare_of(_replicates(*arrays, n_boot, seed))
+    shared_welfare = replicate_welfare_of(_replicates(*arrays, n_boot, seed + 1, shared=True))
     tail = (1 - confidence) / 2
     measured_rows = ~np.isnan(point)
     welfare_low, welfare_high = np.full(len(point), np.nan), np.full(len(point), np.nan)
     if measured_rows.any():
         welfare_low[measured_rows], welfare_high[measured_rows] = np.quantile(
-            replicate_welfare[:, measured_rows], [tail, 1 - tail], axis=0)
+            shared_welfare[:, measured_rows], [tail, 1 - tail], axis=0)
     # Ranked by the welfare a model reaches in all but the worst (1 - confidence)/2 of the replicates:
     # a model ranks high only when it is reliably close to the target (see docs/results.md).
     ranks = welfare.competition_ranks(np.round(welfare_low, 9))
@@ -818,9 +829,16 @@ def condition_differences(llm: LLM, bank: ItemBank, user) -> pd.DataFrame:
 # --- human alignment ------------------------------------------------------------------------------
 
 
-def references_frame(family: str = PVQ) -> pd.DataFrame:
-    """Wide DataFrame: one row per human reference group (index ``name``), one column per dimension."""
-    rows = HumanReferenceValue.objects.filter(family=family).values_list("reference__name", "dimension", "value")
+def references_frame(family: str = PVQ, kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Wide DataFrame: one row per human reference group (index ``name``), one column per dimension.
+
+    ``kinds`` keeps only references of those kinds (``HumanReference.Kind``): deviations (group −
+    population) and profiles (centred, or mean ratings) are different quantities (docs/results.md).
+    """
+    values = HumanReferenceValue.objects.filter(family=family)
+    if kinds is not None:
+        values = values.filter(reference__kind__in=kinds)
+    rows = values.values_list("reference__name", "dimension", "value")
     frame = pd.DataFrame(list(rows), columns=["name", "dimension", "value"])
     if frame.empty:
         return pd.DataFrame(columns=FAMILIES[family])
@@ -828,15 +846,41 @@ def references_frame(family: str = PVQ) -> pd.DataFrame:
         columns=FAMILIES[family])
 
 
-def model_vectors(bank: ItemBank | None, family: str = PVQ) -> pd.DataFrame:
-    """Wide DataFrame: each model's baseline vector on ``bank`` (index = model label)."""
+def human_profiles(family: str = PVQ) -> pd.DataFrame:
+    """Centred human profiles: the references of kind ``centred`` plus the shipped profile of the family
+    (GSS 2012 US adults for Schwartz values, BFI-10 norms for the Big Five), one row each."""
+    shipped = shipped_profile(SHIPPED_FOR_FAMILY[family])
+    row = pd.DataFrame([shipped.values], index=[shipped.label]).reindex(columns=FAMILIES[family])
+    stored = references_frame(family, (HumanReference.Kind.CENTRED,))
+    return pd.concat([row, stored]) if len(stored) else row
+
+
+def human_deviations(family: str = PVQ) -> pd.DataFrame:
+    """Human groups as deviations from their population (kind ``deviation``, e.g. the paper's ESS rows)."""
+    return references_frame(family, (HumanReference.Kind.DEVIATION,))
+
+
+def model_vectors(bank: ItemBank | None, family: str = PVQ, kind: str = welfare.CENTRED) -> pd.DataFrame:
+    """Wide DataFrame: each model's baseline profile on ``bank`` (index = model label).
+
+    ``kind="centred"``: centred scores (a run with mean ratings only, the paper's Big Five, gets each
+    mean minus its mean over the family); ``kind="mean"``: mean ratings.
+    """
     if bank is None:
         return pd.DataFrame(columns=FAMILIES[family])
     frame = scores_frame(baseline_runs(bank))
     frame = frame[frame["family"] == family]
     if frame.empty:
         return pd.DataFrame(columns=FAMILIES[family])
-    return frame.pivot_table(index="model", columns="dimension", values=display_value(family), aggfunc="first").reindex(
+    values, _, _ = _model_values(frame, family, kind)
+    return values.droplevel(["run_id", "model_id", "source"]).groupby(level=0).first().reindex(columns=FAMILIES[family])
+
+
+def persona_effect_vectors(bias: pd.DataFrame, family: str = PVQ) -> pd.DataFrame:
+    """Wide DataFrame of a model's persona effects (persona − baseline; index = persona label) from :func:`persona_bias`."""
+    if bias.empty:
+        return pd.DataFrame(columns=FAMILIES[family])
+    return bias.pivot_table(index="persona", columns="dimension", values="model_difference", aggfunc="first").reindex(
         columns=FAMILIES[family])
 
 

@@ -323,19 +323,37 @@ def compare_page(request):
 # --- human alignment ------------------------------------------------------------------------------
 
 
+def _heat_rows(left: pd.DataFrame, right: pd.DataFrame, correlations: pd.DataFrame) -> list[dict]:
+    lookup = {(r.left, r.right): r.rho for r in correlations.itertuples()}
+    rows = []
+    for name in sorted(left.index, key=lambda label: str(label).lower()):
+        cells = []
+        for other in right.index:
+            rho = lookup.get((name, other))
+            rho = None if rho is None or pd.isna(rho) else round(float(rho), 2)
+            cells.append({"value": rho, "style": heat_style(rho, centre=0.0, span=1.0)})
+        rows.append({"name": name, "cells": cells})
+    return rows
+
+
+def _pca_context(vectors: pd.DataFrame, kinds: pd.Series) -> tuple[pd.DataFrame, dict]:
+    pca = selectors.pca_map(vectors)
+    pca["kind"] = pca["name"].map(kinds.groupby(level=0).first())
+    explained = pca.attrs.get("explained", [float("nan"), float("nan")])
+    return pca, {"points": [{"name": r.name, "kind": r.kind, "x": round(float(r.pc1), 4), "y": round(float(r.pc2), 4)}
+                            for r in pca.itertuples()],
+                 "explained": [None if math.isnan(x) else round(x * 100, 1) for x in explained],
+                 "dimensions": pca.attrs.get("dimensions", [])}
+
+
 @require_safe
 def alignment_page(request):
+    """Like with like: model profiles against human profiles, persona effects against group deviations."""
     try:
         bank, banks = _bank_choice(request)
     except ResultsError as exc:
         return _error_page(request, "results/alignment.html", str(exc))
     family = PVQ
-    models = selectors.model_vectors(bank, family)
-    references = selectors.references_frame(family)
-    correlations = selectors.spearman_table(models, references).rename(columns={"left": "model", "right": "reference"})
-    both = pd.concat([models.assign(kind="model"), references.assign(kind="human group")])
-    pca = selectors.pca_map(both.drop(columns="kind"))
-    pca["kind"] = pca["name"].map(both["kind"].groupby(level=0).first())
     persona_models = sorted({run.llm for run in selectors.runs_visible(request.user).filter(
         bank=bank, condition__startswith="persona:", status=Run.Status.COMPLETED)}, key=str) if bank else []
     bias_llm, bias_label = None, None
@@ -349,20 +367,26 @@ def alignment_page(request):
     else:
         bias, bias_label = selectors.published_persona_bias(), selectors.PUBLISHED_PERSONA_LABEL
     bias_summary = selectors.persona_bias_summary(bias)
-    download = _download(request, {"spearman": correlations, "pca": pca, "persona_bias": bias,
-                                   "persona_summary": bias_summary}, "alignment")
+
+    # Profiles: each model's centred scores against human groups' centred profiles.
+    models = selectors.model_vectors(bank, family)
+    profiles = selectors.human_profiles(family)
+    profile_rho = selectors.spearman_table(models, profiles)
+    # Deviations: the chosen model's persona − baseline against human groups' group − population.
+    effects = selectors.persona_effect_vectors(bias, family)
+    deviations = selectors.human_deviations(family)
+    deviation_rho = selectors.spearman_table(effects, deviations)
+    pca, pca_context = _pca_context(pd.concat([models, profiles]),
+                                    pd.concat([pd.Series("model", index=models.index), pd.Series("human group", index=profiles.index)]))
+    pca_dev, pca_dev_context = _pca_context(pd.concat([effects, deviations]),
+                                            pd.concat([pd.Series("persona effect", index=effects.index),
+                                                       pd.Series("human group", index=deviations.index)]))
+    download = _download(request, {
+        "spearman": profile_rho.rename(columns={"left": "model", "right": "human_profile"}),
+        "spearman_deviations": deviation_rho.rename(columns={"left": "persona", "right": "human_deviation"}),
+        "pca": pca, "pca_deviations": pca_dev, "persona_bias": bias, "persona_summary": bias_summary}, "alignment")
     if download:
         return download
-    heat = []
-    reference_names = list(references.index)
-    lookup = {(r.model, r.reference): r for r in correlations.itertuples()}
-    for model in sorted(models.index, key=lambda name: str(name).lower()):
-        cells = []
-        for name in reference_names:
-            rho = lookup[(model, name)].rho
-            rho = None if pd.isna(rho) else round(float(rho), 2)
-            cells.append({"value": rho, "style": heat_style(rho, centre=0.0, span=1.0)})
-        heat.append({"model": model, "cells": cells})
     bias_charts = []
     for kind, group in bias.groupby("group_kind", sort=True):
         personas = list(dict.fromkeys(group["persona"]))
@@ -374,14 +398,11 @@ def alignment_page(request):
                 datasets_human.append({"label": rows["reference"].dropna().iloc[0],
                                        "data": [_json_ready(rows["human_value"].get(d)) for d in FAMILIES[family]]})
         bias_charts.append({"kind": kind, "model": datasets_model, "human": datasets_human})
-    explained = pca.attrs.get("explained", [float("nan"), float("nan")])
     context = {
-        "bank": bank, "banks": banks, "reference_names": reference_names, "heat": heat,
-        "n_references": HumanReference.objects.count(),
-        "pca": {"points": [{"name": r.name, "kind": r.kind, "x": round(float(r.pc1), 4), "y": round(float(r.pc2), 4)}
-                           for r in pca.itertuples()],
-                "explained": [None if math.isnan(x) else round(x * 100, 1) for x in explained],
-                "dimensions": pca.attrs.get("dimensions", [])},
+        "bank": bank, "banks": banks, "n_references": HumanReference.objects.count(),
+        "profile_names": list(profiles.index), "heat": _heat_rows(models, profiles, profile_rho),
+        "deviation_names": list(deviations.index), "deviation_heat": _heat_rows(effects, deviations, deviation_rho),
+        "pca": pca_context, "pca_deviations": pca_dev_context,
         "persona_models": persona_models, "bias_llm": bias_llm, "bias_label": bias_label, "bias_charts": bias_charts,
         "bias_rows": bias.to_dict("records"), "bias_summary": bias_summary.to_dict("records"), "dimensions": FAMILIES[family], "query": request.GET.urlencode(),
     }

@@ -390,16 +390,20 @@
   function alignmentPage() {
     const pca = VP.data("pca-data");
     if (!pca) return;
-    const kinds = ["model", "human group"];
-    VP.chart("pca-chart", {
+    // Two maps, never mixed: profiles (models and human groups) and deviations (persona effects and groups).
+    const map = (id, data, kinds, names) => VP.chart(id, {
       type: "scatter",
-      data: { datasets: kinds.map((kind, i) => ({ label: kind === "model" ? "Models" : "Human groups",
-        data: pca.points.filter((p) => p.kind === kind).map((p) => ({ x: p.x, y: p.y, label: p.name })),
-        backgroundColor: VP.colour(i, 0.8), pointStyle: kind === "model" ? "circle" : "rectRot", pointRadius: 5 })) },
-      options: { layout: { padding: { right: 90 } }, plugins: { pointLabels: { display: true, datasets: pca.points.length <= 30 ? null : [1] },
+      data: { datasets: kinds.map((kind, i) => ({ label: names[i],
+        data: data.points.filter((p) => p.kind === kind).map((p) => ({ x: p.x, y: p.y, label: p.name })),
+        backgroundColor: VP.colour(i, 0.8), pointStyle: i === 0 ? "circle" : "rectRot", pointRadius: 5 })) },
+      options: { layout: { padding: { right: 90 } }, plugins: { pointLabels: { display: true, datasets: data.points.length <= 30 ? null : [1] },
         tooltip: { callbacks: { label: (ctx) => `${ctx.raw.label} (${ctx.raw.x.toFixed(2)}, ${ctx.raw.y.toFixed(2)})` } } },
-        scales: { x: { title: { display: true, text: "PC1" } }, y: { title: { display: true, text: "PC2" } } } },
+        scales: { x: { title: { display: true, text: `PC1 of ${names[2]}` } }, y: { title: { display: true, text: `PC2 of ${names[2]}` } } } },
     });
+    map("pca-chart", pca, ["model", "human group"], ["Models (centred profile)", "Human groups (centred profile)", "centred profiles"]);
+    const deviations = VP.data("pca-deviation-data");
+    if (deviations) map("pca-deviation-chart", deviations, ["persona effect", "human group"],
+      ["Persona − baseline", "Group − population", "deviations"]);
     const labels = VP.data("dimension-names");
     (VP.data("bias-data") || []).forEach((chart) => {
       const bars = (sets) => sets.map((ds, i) => ({ label: ds.label, data: ds.data, backgroundColor: VP.colour(i, 0.75) }));
