@@ -6,6 +6,7 @@ or JSON with ``?format=csv|json`` (and ``&table=<name>`` where a page has severa
 
 import json
 import math
+from urllib.parse import urlencode
 
 import pandas as pd
 from django.core.paginator import Paginator
@@ -179,7 +180,8 @@ def leaderboard_page(request):
         "aggregate": board.aggregate, "aggregate_label": welfare.AGGREGATIONS[board.aggregate],
         "question": board.question, "question_text": selectors.QUESTIONS[board.question],
         "target": target, "target_cells": target_cells,
-        "target_choices": selectors.target_choices(bank, family),
+        "target_choices": selectors.target_choices(bank, family) + (
+            [(target.key, target.label)] if target and target.key == selectors.TARGET_SELF else []),
         "target_key": target.key if target else "", "profile_kind": target.kind if target else welfare.CENTRED,
         "value_label": "mean rating (1-6)" if board.value_kind == welfare.MEAN else "centred score",
         "span": welfare.SPANS[board.value_kind], "confidence": round(board.confidence * 100),
@@ -451,6 +453,8 @@ def self_test_page(request):
         "profile": [{"dimension": d, "value": round(float(profile[d]), 2)} for d in FAMILIES[PVQ]],
         "higher": [{"dimension": d, "value": round(float(profile[d]), 2)} for d in profile.index if d not in FAMILIES[PVQ]],
         "closest": closest.to_dict("records"), "bank": bank, "stored": stored,
+        "leaderboard_query": urlencode({"itembank": bank.name if bank else "", "family": PVQ, "target": selectors.TARGET_SELF,
+                                        **{f"p_{d}": f"{float(profile[d]):.3f}" for d in FAMILIES[PVQ]}}),
         "chart": {"labels": FAMILIES[PVQ], "you": [round(float(profile[d]), 3) for d in FAMILIES[PVQ]],
                   "model": top_vector, "model_label": top["model"] if top is not None else None},
         "profile_csv": spreadsheet_frame(pd.DataFrame([{"dimension": d, "score": float(profile[d])} for d in profile.index])).to_csv(index=False),

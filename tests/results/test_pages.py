@@ -137,6 +137,23 @@ def test_the_self_test_stores_answers_when_the_visitor_agrees(client, scored):
     assert stored.profile["Self-Direction"] == pytest.approx(6 - 82 / 21, abs=1e-6)
 
 
+def test_the_self_test_links_to_a_leaderboard_ranked_by_closeness_to_the_visitors_profile(client, scored, bank):
+    import html as html_module
+    import re
+
+    page = client.post("/results/self-test/", _answers()).content.decode()
+    link = html_module.unescape(re.search(r'id="rank-by-my-profile" href="([^"]+)"', page).group(1))
+    board = client.get(link).content.decode()
+    assert "Your self-test profile (PVQ-21, centred)" in board
+    body = client.get(link + "&format=json")
+    records = json.loads(body.content)
+    # Self-Direction: 6 - 82/21 (see above), shown to three decimals in the link
+    self_direction = [r["target_value"] for r in records if r["dimension"] == "Self-Direction"]
+    assert self_direction == [pytest.approx(round(6 - 82 / 21, 3))] * 3
+    for record in records:
+        assert record["utility"] == pytest.approx(1 - abs(record["score"] - record["target_value"]) / 10, abs=1e-4)
+
+
 def test_the_self_test_asks_again_for_missing_answers(client):
     data = _answers()
     del data["q7"]
