@@ -623,6 +623,37 @@ def references_store(rows: list[dict], *, default_source: str = "") -> list[Huma
     return list(references.values())
 
 
+RATERS_NAME = "Raters of {bank}"
+
+
+@transaction.atomic
+def bank_raters_store(*, bank: ItemBank, analysis) -> HumanReference:
+    """Store the mean centred profile of the participants an analysis kept with ``bank``: the raters of its items.
+
+    The profile is the analysis's ``summary["rater_profile"]`` (``psychometrics.services.rater_profile``);
+    the leaderboard uses it as its default target for this bank (kind ``centred``). Replaces an
+    earlier raters' profile of the bank; ``ValueError`` when the analysis has none (no participant kept).
+    """
+    profile = (analysis.summary or {}).get("rater_profile") or {}
+    families = {family: values for family, values in profile.items() if family != "n" and values}
+    if not families:
+        raise ValueError(f"analysis {analysis.pk} has no raters' profile (no kept participant, or analysed before "
+                         "profiles were stored: run analyze again)")
+    HumanReference.objects.filter(bank=bank).delete()
+    reference = HumanReference(
+        name=RATERS_NAME.format(bank=bank.name)[:100], kind=HumanReference.Kind.CENTRED, bank=bank, group_kind="raters",
+        source=f"study {analysis.study.slug}, analysis {analysis.pk}: {profile.get('n', 0)} kept participants"[:200],
+        description="Mean centred PVQ-21 and BFI-10 profile of the participants kept by the analysis that selected this bank's items.",
+    )
+    reference.full_clean()
+    reference.save()
+    HumanReferenceValue.objects.bulk_create(
+        HumanReferenceValue(reference=reference, family=family, dimension=dimension, value=float(value))
+        for family, values in families.items() for dimension, value in values.items()
+    )
+    return reference
+
+
 # --- imported answers -----------------------------------------------------------------------------
 
 IMPORT_SETTINGS = ("threshold", "alpha", "mode", "min_parse_rate")
