@@ -32,9 +32,6 @@ from results import welfare
 
 RESEARCHER_GROUP = "researchers"
 PUBLISHED_BANK_NAME = "Value Portrait paper (published)"
-# Published Schwartz scores are centred and come without mean ratings; for the welfare functions
-# they are shifted onto the 1-6 scale by its midpoint (see docs/results.md and the leaderboard page).
-PUBLISHED_SHIFT = 3.5
 FAMILY_LABELS = {PVQ: "Schwartz 10 basic values", HIGHER_PVQ: "Schwartz 4 higher-order values", BFI: "Big Five (BFI)"}
 SIGNS = ("positive", "negative")
 MAX_COMPARE = 5
