@@ -218,3 +218,13 @@ def test_the_model_page_labels_the_big_five_interval_as_the_centred_scores(clien
     else:  # no interval from one or two items, and the page says why
         assert extraversion.ci_low is None and "none: fewer than 3 items" in bfi
     assert f'data-value="{extraversion.score}"' in bfi
+
+
+def test_the_leaderboard_page_explains_why_it_refuses_to_rank_every_value_by_endorsement(client):
+    published_results_load()
+    response = client.get("/results/?question=endorsement")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "would rank nothing" in html and "closest to a target profile" in html
+    ranked = client.get("/results/?question=endorsement&dimensions=Benevolence&dimensions=Universalism")
+    assert ranked.status_code == 200 and "Which models prioritise the chosen values most?" in ranked.content.decode()
