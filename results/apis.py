@@ -9,7 +9,7 @@ a 400 with a JSON message.
 """
 
 from django.db import transaction
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -523,6 +523,9 @@ class ReferenceListApi(APIView):
         id = serializers.IntegerField()
         name = serializers.CharField()
         group_kind = serializers.CharField()
+        kind = serializers.CharField(help_text="deviation (group − population), centred (a centred profile) or mean (mean ratings).")
+        itembank = serializers.CharField(source="bank.name", allow_null=True, default=None,
+                                         help_text="Set when this is the profile of an item bank's raters.")
         description = serializers.CharField()
         source = serializers.CharField()
         values = inline_serializer("ReferenceValue", many=True, fields={
@@ -531,7 +534,10 @@ class ReferenceListApi(APIView):
 
     @extend_schema(parameters=PAGE_PARAMETERS, responses={200: paged("PaginatedReferences", ReferenceSerializer), 404: ERROR})
     def get(self, request):
-        references = HumanReference.objects.prefetch_related(
+        # A bank's raters' profile is as visible as the bank.
+        references = HumanReference.objects.filter(
+            Q(bank__isnull=True) | Q(bank__in=selectors.banks_visible(request.user))
+        ).select_related("bank").prefetch_related(
             Prefetch("values", queryset=HumanReferenceValue.objects.order_by("family", "dimension"))
         ).order_by("group_kind", "name")
         paginator = Pagination()

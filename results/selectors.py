@@ -490,7 +490,8 @@ def target_resolve(bank: ItemBank | None, family: str, target: str | None = None
     if key.startswith("reference:"):
         wanted = key.split(":", 1)[1].strip()
         pk = record_id(wanted)
-        references = HumanReference.objects.prefetch_related(
+        # A bank's raters are reached through that bank (target=raters), which checks its visibility.
+        references = HumanReference.objects.filter(bank__isnull=True).prefetch_related(
             Prefetch("values", queryset=HumanReferenceValue.objects.filter(family=family)))
         reference = references.filter(pk=pk).first() if pk is not None else references.filter(name=wanted).first()
         if reference is None:
@@ -832,7 +833,8 @@ def references_frame(family: str = PVQ, kinds: tuple[str, ...] | None = None) ->
     ``kinds`` keeps only references of those kinds (``HumanReference.Kind``): deviations (group −
     population) and profiles (centred, or mean ratings) are different quantities (docs/results.md).
     """
-    values = HumanReferenceValue.objects.filter(family=family)
+    # Raters' profiles belong to their bank (and share its visibility): see human_profiles.
+    values = HumanReferenceValue.objects.filter(family=family, reference__bank__isnull=True)
     if kinds is not None:
         values = values.filter(reference__kind__in=kinds)
     rows = values.values_list("reference__name", "dimension", "value")
@@ -843,13 +845,16 @@ def references_frame(family: str = PVQ, kinds: tuple[str, ...] | None = None) ->
         columns=FAMILIES[family])
 
 
-def human_profiles(family: str = PVQ) -> pd.DataFrame:
-    """Centred human profiles: the references of kind ``centred`` plus the shipped profile of the family
-    (GSS 2012 US adults for Schwartz values, BFI-10 norms for the Big Five), one row each."""
-    shipped = shipped_profile(SHIPPED_FOR_FAMILY[family])
-    row = pd.DataFrame([shipped.values], index=[shipped.label]).reindex(columns=FAMILIES[family])
+def human_profiles(family: str = PVQ, bank: ItemBank | None = None) -> pd.DataFrame:
+    """Centred human profiles, one row each: ``bank``'s raters (when stored), the shipped profile of the
+    family (GSS 2012 US adults for Schwartz values, BFI-10 norms for the Big Five) and the references
+    of kind ``centred``."""
+    targets = [target for target in (bank_raters_target(bank, family), shipped_profile(SHIPPED_FOR_FAMILY[family]))
+               if target is not None]
+    rows = pd.DataFrame([target.values for target in targets], index=[target.label for target in targets]).reindex(
+        columns=FAMILIES[family])
     stored = references_frame(family, (HumanReference.Kind.CENTRED,))
-    return pd.concat([row, stored]) if len(stored) else row
+    return pd.concat([rows, stored]) if len(stored) else rows
 
 
 def human_deviations(family: str = PVQ) -> pd.DataFrame:

@@ -372,7 +372,7 @@ def alignment_page(request):
 
     # Profiles: each model's centred scores against human groups' centred profiles.
     models = selectors.model_vectors(bank, family)
-    profiles = selectors.human_profiles(family)
+    profiles = selectors.human_profiles(family, bank)
     profile_rho = selectors.spearman_table(models, profiles)
     # Deviations: the chosen model's persona − baseline against human groups' group − population.
     effects = selectors.persona_effect_vectors(bias, family)

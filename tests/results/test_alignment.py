@@ -69,3 +69,17 @@ def test_a_reference_kind_outside_the_three_is_refused_with_its_line(db, tmp_pat
     path.write_text("reference,family,dimension,value,kind\nA,pvq,Power,0.1,centred\nA,pvq,Tradition,0.2,mean\n")
     with pytest.raises(ReferenceFormatError, match="line 3 column kind: 'mean' but reference 'A' is 'centred' on line 2"):
         references_import(path=path)
+
+
+def test_a_private_banks_raters_profile_stays_as_private_as_the_bank(api, client, tmp_path, db):
+    from benchmark.models import HumanReferenceValue
+    from tests.results.builders import imported_bank
+
+    hidden = imported_bank(tmp_path, name="newest-items", n_items=8, seed=5, is_private=True)
+    raters = HumanReference.objects.create(name="Raters of newest-items", kind="centred", bank=hidden)
+    HumanReferenceValue.objects.create(reference=raters, family="pvq", dimension="Power", value=-1.0)
+    listed = [r["name"] for r in api.get("/api/v1/references/?page_size=100").json()["results"]]
+    assert "Raters of newest-items" not in listed
+    response = api.get(f"/api/v1/leaderboard/?target=reference:{raters.pk}")
+    assert response.status_code == 400 and "no human reference" in response.json()["detail"]
+    assert "Raters of newest-items" not in client.get("/results/alignment/").content.decode()
