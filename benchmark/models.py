@@ -292,10 +292,27 @@ class Score(models.Model):
 
 
 class HumanReference(models.Model):
-    """A human reference group (e.g. ESS 'Female' or 'Age 20-39') with per-dimension values."""
+    """A human reference group (e.g. ESS 'Female' or 'Age 20-39') with per-dimension values.
+
+    ``kind`` says what the values are, so that only like is compared with like (docs/results.md):
+    a *deviation* (the group's mean minus the population's, as the paper's ESS rows; compared with
+    a persona run minus its baseline) or a *profile* of the group itself, either centred (each
+    person's value minus their own mean, as Schwartz scores) or mean ratings (uncentred).
+    """
+
+    class Kind(models.TextChoices):
+        DEVIATION = "deviation", "deviation from the population (group − population)"
+        CENTRED = "centred", "profile, centred (value − own mean)"
+        MEAN = "mean", "profile, mean ratings (uncentred)"
 
     name = models.CharField(max_length=100, unique=True)
     group_kind = models.CharField(max_length=32, blank=True, help_text="gender, age, politics, education, …")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DEVIATION,
+                            help_text="What the values are: a deviation from the population or a profile.")
+    bank = models.ForeignKey(
+        ItemBank, null=True, blank=True, on_delete=models.CASCADE, related_name="rater_profiles",
+        help_text="Set when this is the profile of the kept participants who rated this item bank's items.",
+    )
     description = models.TextField(blank=True)
     source = models.CharField(max_length=200, blank=True)
 

@@ -9,7 +9,8 @@ Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
    the selection an item bank carries instead; ``apply_selection`` picks one from a run's protocol.
 3. ``score_dimensions``: a dimension's ``mean`` is the mean of its items' means; its ``score`` is
    that mean minus the mean over all items keyed to any dimension of the same family (Schwartz's
-   centring for scale use). ``ci_low``/``ci_high`` are a two-stage percentile bootstrap: the
+   centring for scale use), each item entering the baseline with the same (reverse-)scored value
+   it has in the dimensions (in ``signed`` mode: the mean of its keyed values, see ``_baseline_coefficients``). ``ci_low``/``ci_high`` are a two-stage percentile bootstrap: the
    dimension's and the family's other items are resampled, and each item's prompts, and the score (baseline
    included) is recomputed in every replicate (seeded, so reproducible). Fewer than
    ``MIN_ITEMS_FOR_INTERVAL`` keyed items give no interval.
@@ -182,6 +183,21 @@ def _family_bootstrap(
     return item_ids, raw
 
 
+def _baseline_coefficients(keyed: pd.DataFrame, family: str, item_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(a, b)`` per item such that the item's value in the family baseline is ``a + b * raw``.
+
+    An item keyed to ``k`` dimensions of the family, ``n`` of them negatively, enters the baseline with
+    the mean of the values it has in those dimensions: ``((k - n) * x + n * (7 - x)) / k``, so
+    ``a = 7n / k`` and ``b = (k - 2n) / k``. With positive keys only this is the raw mean ``x``
+    (the paper's baseline); in ``signed`` mode a reverse-keyed item enters as ``7 - x``, as in its
+    dimension, so that centring removes scale use from the same values the dimensions average.
+    """
+    mine = keyed[keyed["family"] == family]
+    k = mine.groupby("item_id")["sign"].size().reindex(item_ids).to_numpy(float)
+    n = mine.assign(negative=mine["sign"] < 0).groupby("item_id")["negative"].sum().reindex(item_ids).to_numpy(float)
+    return REVERSE_BASE * n / k, (k - 2 * n) / k
+
+
 def _stratified_counts(in_dimension: np.ndarray, n_boot: int, rng) -> np.ndarray:
     """Bootstrap counts (n_boot, items): the dimension's items and the family's other items are
     resampled separately, each stratum keeping its size (the design: a dimension has its items)."""
@@ -206,8 +222,11 @@ def score_dimensions(
 
     For a dimension *d* of family *f* with keyed item means :math:`x_i` (reverse-keyed items
     :math:`7 - x_i`), ``mean`` = :math:`\\bar{x}_d`, ``score`` = :math:`\\bar{x}_d - \\bar{x}_f`
-    where :math:`\\bar{x}_f` is the mean raw rating over every distinct item keyed to any dimension
-    of *f* (Schwartz, 1992; Value Portrait §3.4.1). ``sd`` is the SD (ddof=1) of the keyed item
+    where :math:`\\bar{x}_f` is the mean over every distinct item keyed to any dimension of *f* of
+    that item's keyed value (Schwartz, 1992; Value Portrait §3.4.1): its raw mean rating in
+    ``positive`` mode; in ``signed`` mode the mean of the values it has in *f*'s dimensions (7 − x
+    where reverse-keyed), so the baseline is computed on the same reverse-scored values as the
+    dimensions. ``sd`` is the SD (ddof=1) of the keyed item
     means.
 
     The interval is a percentile bootstrap in which the dimension's items and the family's other
@@ -238,7 +257,8 @@ def score_dimensions(
     keyed = keyed.assign(raw=keyed["item_id"].map(item_mean))
     keyed = keyed.assign(value=np.where(keyed["sign"] < 0, REVERSE_BASE - keyed["raw"], keyed["raw"]))
     keyed = keyed.dropna(subset=["raw"])
-    family_mean = keyed.drop_duplicates(["family", "item_id"]).groupby("family")["raw"].mean()
+    # Each item's value in its family's baseline: the mean of its keyed values in that family's dimensions.
+    family_mean = keyed.groupby(["family", "item_id"])["value"].mean().groupby("family").mean()
     tail = (1 - confidence) / 2 * 100
     replicates: dict[str, tuple] = {}
 
@@ -257,6 +277,7 @@ def score_dimensions(
             if family not in replicates:
                 replicates[family] = _family_bootstrap(keyed, family, answers, n_boot, seed)
             item_ids, raw = replicates[family]
+            intercept, slope = _baseline_coefficients(keyed, family, item_ids)
             position = {item: j for j, item in enumerate(item_ids)}
             columns = [position[item] for item in mine["item_id"]]
             in_dimension = np.zeros(len(item_ids), dtype=bool)
@@ -266,7 +287,7 @@ def score_dimensions(
             dim_values = np.where(signs < 0, REVERSE_BASE - raw[:, columns], raw[:, columns])
             dim_counts = counts[:, columns]
             dim_mean = (dim_values * dim_counts).sum(axis=1) / len(columns)
-            base = (raw * counts).sum(axis=1) / len(item_ids)
+            base = ((intercept + slope * raw) * counts).sum(axis=1) / len(item_ids)
             ci_low, ci_high = np.percentile(dim_mean - base, [tail, 100 - tail])
         rows.append((family, dimension, mean - baseline, mean, sd, len(values), ci_low, ci_high))
     return pd.DataFrame(rows, columns=SCORE_COLUMNS).astype({"n_items": int})

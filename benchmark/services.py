@@ -661,13 +661,13 @@ class ReferenceFormatError(ValueError):
 
 
 REFERENCE_COLUMNS = ("reference", "family", "dimension", "value")
-REFERENCE_OPTIONAL = ("group_kind", "source", "description")
+REFERENCE_OPTIONAL = ("group_kind", "source", "description", "kind")
 # The database's column widths (HumanReference, HumanReferenceValue), checked before anything is stored.
 REFERENCE_LIMITS = {"reference": 100, "group_kind": 32, "source": 200, "family": 32, "dimension": 64}
 
 
 def _parse_reference_rows(reader: csv.DictReader, path: Path) -> list[dict]:
-    rows, seen = [], {}
+    rows, seen, kinds = [], {}, {}
     missing = [column for column in REFERENCE_COLUMNS if column not in (reader.fieldnames or [])]
     if missing:
         raise ReferenceFormatError(f"{path} line 1: missing column(s) {', '.join(missing)}; expected {','.join(REFERENCE_COLUMNS)}")
@@ -700,12 +700,20 @@ def _parse_reference_rows(reader: csv.DictReader, path: Path) -> list[dict]:
             raise ReferenceFormatError(f"{path} line {line} column value: not a number: {row['value']!r}") from None
         if not math.isfinite(value):
             raise ReferenceFormatError(f"{path} line {line} column value: not finite: {row['value']!r}")
+        kind = (row.get("kind") or "").strip().lower()
+        if kind and kind not in HumanReference.Kind.values:
+            raise ReferenceFormatError(
+                f"{path} line {line} column kind: {row['kind']!r} is not one of {', '.join(HumanReference.Kind.values)}")
+        first_kind = kinds.setdefault(name, (kind, line))
+        if first_kind[0] != kind:
+            raise ReferenceFormatError(f"{path} line {line} column kind: {kind or '(empty)'!r} but reference {name!r} "
+                                       f"is {first_kind[0] or '(empty)'!r} on line {first_kind[1]}; one kind per reference")
         key = (name, family, dimension)
         if key in seen:
             raise ReferenceFormatError(f"{path} line {line}: {name}/{family}/{dimension} already given on line {seen[key]}")
         seen[key] = line
         rows.append({"reference": name, "family": family, "dimension": dimension, "value": value,
-                     **{column: (row.get(column) or "").strip() for column in REFERENCE_OPTIONAL}})
+                     **{column: (row.get(column) or "").strip() for column in REFERENCE_OPTIONAL}, "kind": kind})
     return rows
 
 
@@ -737,7 +745,9 @@ def references_import(*, path: str | Path, source: str = "") -> list[HumanRefere
 
 @transaction.atomic
 def references_store(rows: list[dict], *, default_source: str = "") -> list[HumanReference]:
-    """Store reference rows (``reference, family, dimension, value`` and optional ``group_kind, source, description``)."""
+    """Store reference rows (``reference, family, dimension, value`` and optional ``group_kind, source, description,
+    kind``; ``kind`` is ``deviation`` (the default: group − population, as the paper's ESS rows), ``centred`` or
+    ``mean`` (a profile of the group itself))."""
     references: dict[str, HumanReference] = {}
     for row in rows:
         name = row["reference"]
@@ -748,6 +758,7 @@ def references_store(rows: list[dict], *, default_source: str = "") -> list[Huma
                     "group_kind": row.get("group_kind") or "",
                     "source": row.get("source") or default_source,
                     "description": row.get("description") or "",
+                    "kind": row.get("kind") or HumanReference.Kind.DEVIATION,
                 },
             )
             reference.values.all().delete()
@@ -758,6 +769,37 @@ def references_store(rows: list[dict], *, default_source: str = "") -> list[Huma
         for row in rows
     )
     return list(references.values())
+
+
+RATERS_NAME = "Raters of {bank}"
+
+
+@transaction.atomic
+def bank_raters_store(*, bank: ItemBank, analysis) -> HumanReference:
+    """Store the mean centred profile of the participants an analysis kept with ``bank``: the raters of its items.
+
+    The profile is the analysis's ``summary["rater_profile"]`` (``psychometrics.services.rater_profile``);
+    the leaderboard uses it as its default target for this bank (kind ``centred``). Replaces an
+    earlier raters' profile of the bank; ``ValueError`` when the analysis has none (no participant kept).
+    """
+    profile = (analysis.summary or {}).get("rater_profile") or {}
+    families = {family: values for family, values in profile.items() if family != "n" and values}
+    if not families:
+        raise ValueError(f"analysis {analysis.pk} has no raters' profile (no kept participant, or analysed before "
+                         "profiles were stored: run analyze again)")
+    HumanReference.objects.filter(bank=bank).delete()
+    reference = HumanReference(
+        name=RATERS_NAME.format(bank=bank.name)[:100], kind=HumanReference.Kind.CENTRED, bank=bank, group_kind="raters",
+        source=f"study {analysis.study.slug}, analysis {analysis.pk}: {profile.get('n', 0)} kept participants"[:200],
+        description="Mean centred PVQ-21 and BFI-10 profile of the participants kept by the analysis that selected this bank's items.",
+    )
+    reference.full_clean()
+    reference.save()
+    HumanReferenceValue.objects.bulk_create(
+        HumanReferenceValue(reference=reference, family=family, dimension=dimension, value=float(value))
+        for family, values in families.items() for dimension, value in values.items()
+    )
+    return reference
 
 
 # --- imported answers -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from psychometrics.selectors import (
     study_items,
 )
 from psychometrics.stats.annotation import annotate_items
-from psychometrics.stats.dimensions import FAMILIES
+from psychometrics.stats.dimensions import BFI, FAMILIES, HIGHER_PVQ, PVQ
 from psychometrics.stats.filtering import (
     INDEX_COLUMNS,
     REASONS,
@@ -159,7 +159,27 @@ def _compute(analysis: Analysis, on_progress: ProgressCallback | None):
     _progress(analysis.pk, "report", on_progress)
     summary = _summary(analysis, decisions, annotations, items)
     summary["warning"] = outcome_warning(decisions, annotations, items)
+    summary["rater_profile"] = rater_profile(traits)
     return decisions, annotations, summary
+
+
+def rater_profile(traits: pd.DataFrame) -> dict:
+    """The kept participants' mean centred profile, stored with an item bank made from this study.
+
+    Schwartz values: the mean of each person's MRAT-centred PVQ-21 scores (``score_pvq21``). Big Five:
+    the mean of each person's BFI-10 trait minus their own mean over the five traits (centred, as
+    the leaderboard compares centred with centred). ``{"n": kept, family: {dimension: value}}``;
+    values no kept participant has are left out.
+    """
+    bfi = traits[FAMILIES[BFI]]
+    centred = pd.concat([traits[FAMILIES[PVQ] + FAMILIES[HIGHER_PVQ]], bfi.sub(bfi.mean(axis=1), axis=0)], axis=1)
+    means = centred.mean()
+    profile: dict = {"n": len(traits)}
+    for family in (PVQ, HIGHER_PVQ, BFI):
+        values = {name: round(float(means[name]), 6) for name in FAMILIES[family] if pd.notna(means[name])}
+        if values:
+            profile[family] = values
+    return profile
 
 
 def outcome_warning(decisions: pd.DataFrame, annotations: pd.DataFrame, items: list) -> str:

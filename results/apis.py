@@ -9,7 +9,7 @@ a 400 with a JSON message.
 """
 
 from django.db import transaction
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -449,16 +449,24 @@ class RunScoresApi(APIView):
 class LeaderboardRowSerializer(serializers.Serializer):
     """One model's row of the leaderboard (documents ``selectors.leaderboard`` rows in the schema)."""
 
-    rank = serializers.IntegerField()
+    rank = serializers.IntegerField(help_text="Competition rank of welfare_low (equal values, equal rank).")
+    rank_low = serializers.IntegerField(allow_null=True, help_text="Lower end of the bootstrap interval of the rank.")
+    rank_high = serializers.IntegerField(allow_null=True, help_text="Upper end of the bootstrap interval of the rank.")
+    tied = serializers.BooleanField(help_text="The rank interval overlaps a neighbour's, or the welfare equals one.")
+    no_interval = serializers.ListField(child=serializers.CharField(),
+                                        help_text="Dimensions without a bootstrap interval (fewer than 3 items), held fixed.")
     model_id = serializers.IntegerField()
     model = serializers.CharField()
     organization = serializers.CharField(help_text="The model's developer, where known.")
     run_id = serializers.IntegerField()
     source = serializers.CharField()
-    values = serializers.DictField(child=serializers.FloatField(allow_null=True))
-    utilities = serializers.DictField(child=serializers.FloatField(allow_null=True))
-    utility_basis = serializers.CharField()
-    welfare = serializers.FloatField(allow_null=True)
+    values = serializers.DictField(child=serializers.FloatField(allow_null=True),
+                                   help_text="The model's values of the board's value_kind (centred or mean).")
+    utilities = serializers.DictField(child=serializers.FloatField(allow_null=True), help_text="Per-dimension utility in [0, 1].")
+    value_basis = serializers.CharField(help_text="Where the values come from: 'score', 'mean', or derived from means.")
+    welfare = serializers.FloatField(allow_null=True, help_text="Aggregate of the utilities, in [0, 1].")
+    welfare_low = serializers.FloatField(allow_null=True, help_text="Lower end of the bootstrap interval of the welfare; rows are ranked by it.")
+    welfare_high = serializers.FloatField(allow_null=True, help_text="Upper end of the bootstrap interval of the welfare.")
     max_dimension = serializers.CharField(allow_null=True)
     min_dimension = serializers.CharField(allow_null=True)
     max_dimensions = serializers.ListField(child=serializers.CharField(), help_text="Every dimension tied at the row maximum.")
@@ -466,10 +474,13 @@ class LeaderboardRowSerializer(serializers.Serializer):
 
 
 class LeaderboardApi(APIView):
-    """Models ranked by a social welfare function over chosen dimensions of one value system.
+    """Models ranked by a social welfare function of per-dimension utilities in [0, 1].
 
-    Utilities are mean ratings on the 1-6 scale; published Schwartz scores (centred, no means) use
-    score + 3.5 and say so in ``utility_basis``.
+    ``question=closeness`` (default): utility = 1 - |model - target| / range, the target being the
+    item bank's raters, a human reference profile, a self-test profile or a profile the client sets
+    (``target``, ``profile``, ``profile_kind``). ``question=endorsement``: utility = (centred score +
+    5) / 10; refused (400) for all dimensions of a family at equal weights and for Neuroticism.
+    Every row carries a bootstrap rank interval and a tie mark. See docs/results.md.
     """
 
     permission_classes = [AllowAny]
@@ -478,6 +489,15 @@ class LeaderboardApi(APIView):
         itembank = serializers.CharField(required=False, help_text="Item bank id or name (default: the one with most runs).")
         family = serializers.ChoiceField(choices=list(FAMILIES), required=False, default=PVQ)
         dimensions = serializers.CharField(required=False, help_text="Comma-separated dimensions (default: all of the family).")
+        question = serializers.ChoiceField(choices=list(selectors.QUESTIONS), required=False, default=selectors.CLOSENESS)
+        target = serializers.CharField(
+            required=False, default="", allow_blank=True,
+            help_text="closeness target: raters (the bank's raters; the default, else the shipped human profile), "
+                      "gss-2012, bfi10-norms, reference:<id or name>, profile or self (with profile=).")
+        profile = serializers.CharField(required=False, default="", allow_blank=True,
+                                        help_text="Target values: Dimension:value pairs, or one value per dimension in the family's order.")
+        profile_kind = serializers.ChoiceField(choices=list(welfare.SPANS), required=False, default=welfare.CENTRED,
+                                               help_text="What the profile's values are: centred scores or mean ratings (1-6).")
         aggregate = serializers.ChoiceField(choices=list(welfare.AGGREGATIONS), required=False, default=welfare.UTILITARIAN)
         weights = serializers.CharField(required=False,
                                         help_text="Comma-separated weights in the order the dimensions are listed in `dimensions` (the family's order when it is omitted), or Dimension:weight pairs.")
@@ -488,9 +508,16 @@ class LeaderboardApi(APIView):
         itembank = serializers.CharField(allow_null=True)
         family = serializers.CharField()
         dimensions = serializers.ListField(child=serializers.CharField())
-        value = serializers.CharField(help_text="'score' (centred) or 'mean' (BFI): which number 'values' holds.")
+        question = serializers.CharField()
+        question_text = serializers.CharField()
+        target = inline_serializer("LeaderboardTarget", allow_null=True, fields={
+            "key": serializers.CharField(), "label": serializers.CharField(), "kind": serializers.CharField(),
+            "source": serializers.CharField(), "values": serializers.DictField(child=serializers.FloatField(allow_null=True))})
+        value = serializers.CharField(help_text="'score' (centred) or 'mean': which number 'values' holds.")
+        value_kind = serializers.CharField(help_text="'centred' or 'mean'; the target is of the same kind.")
         aggregate = serializers.CharField()
         weights = serializers.DictField(child=serializers.FloatField())
+        confidence = serializers.FloatField(help_text="Coverage of the rank intervals.")
         rows = LeaderboardRowSerializer(many=True)
         protocol = serializers.JSONField(allow_null=True, help_text="The protocol every row was scored under.")
         protocols = serializers.JSONField(help_text="The bank's protocols (digest, short_digest, summary, runs, is_paper, fields).")
@@ -503,7 +530,9 @@ class LeaderboardApi(APIView):
                     else selectors.bank_default(request.user))
             chosen = selectors.protocol_resolve(bank, filters.get("protocol"))
             board = selectors.leaderboard(bank=bank, family=filters["family"], dimensions=filters.get("dimensions"),
-                                          aggregate=filters["aggregate"], weights=filters.get("weights"), protocol=chosen)
+                                          aggregate=filters["aggregate"], weights=filters.get("weights"),
+                                          question=filters["question"], target=filters["target"],
+                                          profile=filters["profile"], profile_kind=filters["profile_kind"], protocol=chosen)
         except ResultsError as exc:
             raise BadRequest(str(exc)) from None
         return Response({**board.as_dict(), "protocol": chosen.as_dict() if chosen else None,
@@ -522,6 +551,9 @@ class ReferenceListApi(APIView):
         id = serializers.IntegerField()
         name = serializers.CharField()
         group_kind = serializers.CharField()
+        kind = serializers.CharField(help_text="deviation (group − population), centred (a centred profile) or mean (mean ratings).")
+        itembank = serializers.CharField(source="bank.name", allow_null=True, default=None,
+                                         help_text="Set when this is the profile of an item bank's raters.")
         description = serializers.CharField()
         source = serializers.CharField()
         values = inline_serializer("ReferenceValue", many=True, fields={
@@ -530,7 +562,10 @@ class ReferenceListApi(APIView):
 
     @extend_schema(parameters=PAGE_PARAMETERS, responses={200: paged("PaginatedReferences", ReferenceSerializer), 404: ERROR})
     def get(self, request):
-        references = HumanReference.objects.prefetch_related(
+        # A bank's raters' profile is as visible as the bank.
+        references = HumanReference.objects.filter(
+            Q(bank__isnull=True) | Q(bank__in=selectors.banks_visible(request.user))
+        ).select_related("bank").prefetch_related(
             Prefetch("values", queryset=HumanReferenceValue.objects.order_by("family", "dimension"))
         ).order_by("group_kind", "name")
         paginator = Pagination()

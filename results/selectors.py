@@ -7,6 +7,7 @@ with pandas, so a page costs a handful of queries whatever the number of models.
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,6 @@ from results import welfare
 
 RESEARCHER_GROUP = "researchers"
 PUBLISHED_BANK_NAME = "Value Portrait paper (published)"
-# Published Schwartz scores are centred and come without mean ratings; for the welfare functions
-# they are shifted onto the 1-6 scale by its midpoint (see docs/results.md and the leaderboard page).
-PUBLISHED_SHIFT = 3.5
 FAMILY_LABELS = {PVQ: "Schwartz 10 basic values", HIGHER_PVQ: "Schwartz 4 higher-order values", BFI: "Big Five (BFI)"}
 SIGNS = ("positive", "negative")
 MAX_COMPARE = 5
@@ -417,6 +415,202 @@ def weights_resolve(value: str | None, dimensions: list[str]) -> dict[str, float
     return weights
 
 
+# --- targets of the leaderboard's question ----------------------------------------------------------
+
+CLOSENESS = "closeness"
+ENDORSEMENT = "endorsement"
+QUESTIONS = {
+    CLOSENESS: "Which models are closest to a target value profile?",
+    ENDORSEMENT: "Which models prioritise the chosen values most?",
+}
+TARGET_RATERS = "raters"
+TARGET_PROFILE = "profile"
+TARGET_SELF = "self"
+SHIPPED_GSS = "gss-2012"
+SHIPPED_BFI_NORMS = "bfi10-norms"
+# Values printed with two decimals (the paper's tables) are known to within half a unit of the last digit.
+PUBLISHED_ROUNDING = 0.005
+RANK_BOOTSTRAP = 1000
+RANK_SEED = 20250102
+MSG_ENDORSE_ALL = (
+    "Ranking all {n} {label} at equal weights by endorsement would rank nothing: every model's centred scores "
+    "average to about zero across a value system (that is what centring does), so the mean endorsement is the "
+    "same for every model up to noise. Choose a subset of the values, give them different weights, or ask which "
+    "models are closest to a target profile (question=closeness)."
+)
+MSG_ENDORSE_NEUROTICISM = (
+    "Neuroticism is not a value to prioritise: ranking models by how strongly they endorse it would count emotional "
+    "instability as a good. Leave Neuroticism out of an endorsement ranking (or give it weight 0), or ask which "
+    "models are closest to a target profile (question=closeness), where a low target Neuroticism counts as it should."
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A profile the leaderboard measures closeness to: its values are of one ``kind`` (centred or mean)."""
+
+    key: str
+    label: str
+    kind: str
+    values: dict[str, float]
+    source: str = ""
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "label": self.label, "kind": self.kind, "source": self.source,
+                "values": {name: _clean(value) for name, value in self.values.items()}}
+
+
+@lru_cache(maxsize=4)
+def shipped_profile(key: str) -> Target:
+    """A human profile computed from the reference samples shipped in ``psychometrics/reference``.
+
+    ``gss-2012``: the mean MRAT-centred PVQ-21 profile (10 basic and 4 higher-order values) of the
+    1,255 US adults of the GSS 2012 values module (``score_pvq21``). ``bfi10-norms``: the mean
+    centred BFI-10 profile (each respondent's trait minus their own mean trait) of the 2,000
+    respondents simulated from published adult norms (Rammstedt & John, 2007).
+    """
+    from psychometrics.stats.careless import reference_answers
+    from psychometrics.stats.scoring import score_bfi10, score_pvq21
+
+    if key == SHIPPED_GSS:
+        scores = score_pvq21(pd.DataFrame(reference_answers("PVQ-21"), columns=range(1, 22)))
+        return Target(key, f"US adults, GSS 2012 (n = {len(scores)}; PVQ-21, centred)", welfare.CENTRED,
+                      {name: float(value) for name, value in scores.mean().items()},
+                      "General Social Survey 2012 values module (psychometrics/reference/pvq21_gss2012_us.csv)")
+    if key == SHIPPED_BFI_NORMS:
+        traits = score_bfi10(pd.DataFrame(reference_answers("BFI-10"), columns=range(1, 11)))
+        centred = traits.sub(traits.mean(axis=1), axis=0)
+        return Target(key, f"Adult BFI-10 norms (n = {len(centred)} simulated; centred)", welfare.CENTRED,
+                      {name: float(value) for name, value in centred.mean().items()},
+                      "Simulated from published BFI-10 norms, Rammstedt & John 2007 (psychometrics/reference/bfi10_simulated.csv)")
+    raise ResultsError(f"unknown shipped profile {key!r}")
+
+
+SHIPPED_FOR_FAMILY = {PVQ: SHIPPED_GSS, HIGHER_PVQ: SHIPPED_GSS, BFI: SHIPPED_BFI_NORMS}
+
+
+def _reference_target(reference: HumanReference, family: str, key: str, label: str | None = None) -> Target:
+    values = {value.dimension: float(value.value) for value in reference.values.all() if value.family == family}
+    return Target(key, label or reference.name, reference.kind, values, reference.source)
+
+
+def _profile_references(family: str) -> QuerySet[HumanReference]:
+    """Human references that are profiles (not deviations) with values in ``family``."""
+    return (HumanReference.objects.exclude(kind=HumanReference.Kind.DEVIATION)
+            .filter(values__family=family).distinct()
+            .prefetch_related(Prefetch("values", queryset=HumanReferenceValue.objects.filter(family=family))))
+
+
+def bank_raters_target(bank: ItemBank | None, family: str) -> Target | None:
+    """The profile of the kept participants who rated ``bank``'s items, when it is stored with the bank."""
+    if bank is None:
+        return None
+    reference = _profile_references(family).filter(bank=bank).order_by("pk").first()
+    if reference is None:
+        return None
+    return _reference_target(reference, family, TARGET_RATERS, f"Raters of this item bank ({reference.name})")
+
+
+def target_choices(bank: ItemBank | None, family: str) -> list[tuple[str, str]]:
+    """``(key, label)`` of the targets a visitor may pick for ``family`` on ``bank`` (profile/self need values)."""
+    choices = []
+    raters = bank_raters_target(bank, family)
+    if raters:
+        choices.append((TARGET_RATERS, raters.label))
+    shipped = shipped_profile(SHIPPED_FOR_FAMILY[family])
+    choices.append((shipped.key, shipped.label))
+    for reference in _profile_references(family).filter(bank__isnull=True).order_by("name"):
+        choices.append((f"reference:{reference.pk}", f"{reference.name} ({reference.get_kind_display()})"))
+    choices.append((TARGET_PROFILE, "A profile I set"))
+    return choices
+
+
+def profile_resolve(value: str | dict | None, family: str, kind: str) -> dict[str, float]:
+    """Profile values from ``"Benevolence:0.8,Power:-1"`` or ``"0.1,0.2,…"`` (one per dimension, in the family's order)."""
+    names = FAMILIES[family]
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        parts = [part.strip() for part in (value or "").split(",") if part.strip()]
+        if not parts:
+            raise ResultsError(f"give the target profile: profile=Dimension:value,… (dimensions of {FAMILY_LABELS[family]})")
+        if all(":" not in part for part in parts):
+            if len(parts) != len(names):
+                raise ResultsError(f"give one profile value per dimension ({len(names)}: {', '.join(names)}), got {len(parts)}")
+            pairs = list(zip(names, parts, strict=True))
+        else:
+            pairs = []
+            for part in parts:
+                name, sep, number = part.partition(":")
+                if not sep or not name.strip():
+                    raise ResultsError(f"profile value {part!r}: write Dimension:value, e.g. Benevolence:0.8")
+                pairs.append((name, number))
+    low, high = (-5.0, 5.0) if kind == welfare.CENTRED else (1.0, 6.0)
+    profile: dict[str, float] = {}
+    for raw_name, raw_number in pairs:
+        found_family, name = canonical_dimension(str(raw_name))
+        if found_family != family:
+            raise ResultsError(f"profile dimension {str(raw_name).strip()!r} is not one of {FAMILY_LABELS[family]}: {', '.join(names)}")
+        if name in profile:
+            raise ResultsError(f"profile value of {name!r} given twice")
+        try:
+            number = float(raw_number)
+        except (TypeError, ValueError):
+            raise ResultsError(f"profile value of {name!r} must be a number, got {raw_number!r}") from None
+        if not (math.isfinite(number) and low <= number <= high):
+            raise ResultsError(f"profile value of {name!r} must be between {low:g} and {high:g} for a {kind} profile, got {raw_number!r}")
+        profile[name] = number
+    return profile
+
+
+def target_resolve(bank: ItemBank | None, family: str, target: str | None = None, *, profile=None,
+                   profile_kind: str = welfare.CENTRED) -> Target:
+    """The target profile named by ``target`` (see :func:`target_choices`); the bank's raters by default,
+    else the shipped human profile of the family (GSS 2012 for Schwartz values, BFI-10 norms for the Big Five)."""
+    key = (target or "").strip()
+    if key in ("", TARGET_RATERS):
+        raters = bank_raters_target(bank, family)
+        if raters is not None:
+            return raters
+        if key == TARGET_RATERS:
+            raise ResultsError(f"item bank {bank.name if bank else '(none)'!r} has no stored profile of its raters for "
+                               f"{FAMILY_LABELS[family]}; choose another target")
+        return shipped_profile(SHIPPED_FOR_FAMILY[family])
+    if key in (SHIPPED_GSS, SHIPPED_BFI_NORMS):
+        if SHIPPED_FOR_FAMILY[family] != key:
+            raise ResultsError(f"target {key!r} has no {FAMILY_LABELS[family]}; use {SHIPPED_FOR_FAMILY[family]!r}")
+        return shipped_profile(key)
+    if key in (TARGET_PROFILE, TARGET_SELF):
+        if profile_kind not in welfare.SPANS:
+            raise ResultsError(f"profile_kind must be one of {', '.join(welfare.SPANS)}, got {profile_kind!r}")
+        kind = welfare.CENTRED if key == TARGET_SELF else profile_kind
+        label = "Your self-test profile (PVQ-21, centred)" if key == TARGET_SELF else f"Your profile ({kind})"
+        return Target(key, label, kind, profile_resolve(profile, family, kind), "set by the visitor")
+    if key.startswith("reference:"):
+        wanted = key.split(":", 1)[1].strip()
+        pk = record_id(wanted)
+        # A bank's raters are reached through that bank (target=raters), which checks its visibility.
+        references = HumanReference.objects.filter(bank__isnull=True).prefetch_related(
+            Prefetch("values", queryset=HumanReferenceValue.objects.filter(family=family)))
+        reference = references.filter(pk=pk).first() if pk is not None else references.filter(name=wanted).first()
+        if reference is None:
+            raise ResultsError(f"no human reference {wanted!r}; see /api/v1/references/")
+        if reference.kind == HumanReference.Kind.DEVIATION:
+            raise ResultsError(
+                f"human reference {reference.name!r} is a deviation from its population (group − population), not a "
+                "profile: models' scores cannot be close to it or far from it. Compare it with a persona run minus its "
+                "baseline on the alignment page instead.")
+        found = _reference_target(reference, family, key)
+        if not found.values:
+            raise ResultsError(f"human reference {reference.name!r} has no {FAMILY_LABELS[family]} values")
+        return found
+    raise ResultsError(f"unknown target {key!r}; choose raters, {SHIPPED_GSS}, {SHIPPED_BFI_NORMS}, reference:<id>, "
+                       "profile or self")
+
+
+# --- leaderboard ----------------------------------------------------------------------------------
+
+
 @dataclass
 class Leaderboard:
     bank: ItemBank | None
@@ -425,34 +619,47 @@ class Leaderboard:
     aggregate: str
     weights: dict[str, float]
     rows: list[dict]
+    question: str = CLOSENESS
+    target: Target | None = None
+    value_kind: str = welfare.CENTRED
+    confidence: float = 0.95
 
     @property
     def value_field(self) -> str:
-        return display_value(self.family)
+        return "mean" if self.value_kind == welfare.MEAN else "score"
 
     def as_dict(self) -> dict:
         return {
             "itembank": self.bank.name if self.bank else None,
             "family": self.family,
             "dimensions": self.dimensions,
+            "question": self.question,
+            "question_text": QUESTIONS[self.question],
+            "target": self.target.as_dict() if self.target else None,
             "value": self.value_field,
+            "value_kind": self.value_kind,
             "aggregate": self.aggregate,
             "weights": {name: self.weights.get(name, 1.0) for name in self.dimensions},
+            "confidence": self.confidence,
             "rows": self.rows,
         }
 
     def long_frame(self) -> pd.DataFrame:
-        """Tidy long table: one row per model × dimension, plus the welfare value of each model."""
+        """Tidy long table: one row per model × dimension, plus the welfare value and rank interval of each model."""
         records = [
-            {"rank": row["rank"], "model": row["model"], "run_id": row["run_id"], "source": row["source"],
-             "family": self.family, "dimension": name, self.value_field: row["values"].get(name),
+            {"rank": row["rank"], "rank_low": row["rank_low"], "rank_high": row["rank_high"], "tied": row["tied"],
+             "model": row["model"], "run_id": row["run_id"], "source": row["source"], "family": self.family,
+             "dimension": name, "question": self.question, "target": self.target.label if self.target else None,
+             "target_value": _clean(self.target.values.get(name)) if self.target else None,
+             self.value_field: row["values"].get(name), "value_basis": row["value_basis"],
              "is_row_max": name in row["max_dimensions"], "is_row_min": name in row["min_dimensions"],
-             "utility": row["utilities"].get(name), "utility_basis": row["utility_basis"],
-             "weight": self.weights.get(name, 1.0), "aggregate": self.aggregate, "welfare": row["welfare"]}
+             "utility": row["utilities"].get(name), "weight": self.weights.get(name, 1.0), "aggregate": self.aggregate,
+             "welfare": row["welfare"], "welfare_low": row["welfare_low"], "welfare_high": row["welfare_high"]}
             for row in self.rows for name in self.dimensions
         ]
-        columns = ["rank", "model", "run_id", "source", "family", "dimension", self.value_field, "is_row_max",
-                   "is_row_min", "utility", "utility_basis", "weight", "aggregate", "welfare"]
+        columns = ["rank", "rank_low", "rank_high", "tied", "model", "run_id", "source", "family", "dimension",
+                   "question", "target", "target_value", self.value_field, "value_basis", "is_row_max", "is_row_min",
+                   "utility", "weight", "aggregate", "welfare", "welfare_low", "welfare_high"]
         return pd.DataFrame(records, columns=columns)
 
 
@@ -464,62 +671,177 @@ def _tied(values: dict[str, float], pick) -> list[str]:
     return [name for name, value in values.items() if value == extreme]
 
 
-def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, aggregate: str = welfare.UTILITARIAN,
-                weights: str | dict | None = None, protocol: "ProtocolChoice | str | None" = None) -> Leaderboard:
-    """Models × dimensions of one value system on one item bank, ranked by a welfare function.
+def _model_values(frame: pd.DataFrame, family: str, kind: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Wide values of ``kind`` (rows = runs, columns = every dimension of ``family``), their standard errors and basis.
 
-    A model's utility on a dimension is its mean rating (1-6). Published Schwartz scores have no
-    mean: their utility is the centred score + 3.5 (``utility_basis`` says which was used).
+    Centred values are the stored ``score``; a run that has only mean ratings (the paper's Big Five
+    table) gets ``mean - mean of its dimension means`` (basis says so). Standard errors come from the
+    stored 95 % bootstrap interval (normal approximation: width / (2 · 1.96)); published values are
+    marked NaN here and treated as rounded (see ``_replicates``).
+    """
+    index = ["run_id", "model_id", "model", "source"]
+    wide = frame.set_index([*index, "dimension"])[["score", "mean", "ci_low", "ci_high"]].unstack("dimension")
+    columns = FAMILIES[family]
+    scores, means = wide["score"].reindex(columns=columns), wide["mean"].reindex(columns=columns)
+    from scipy import stats  # off the import path of every command (results.apps imports lazily too)
+
+    z = stats.norm.ppf(0.975)
+    errors = ((wide["ci_high"] - wide["ci_low"]) / (2 * z)).reindex(columns=columns)
+    if kind == welfare.MEAN:
+        basis = pd.Series("mean", index=wide.index)
+        return means, errors, basis
+    has_scores = scores.notna().any(axis=1)
+    derived = means.sub(means.mean(axis=1), axis=0)
+    values = scores.where(has_scores, derived, axis=0)
+    basis = pd.Series(np.where(has_scores, "score", "mean − mean of the family's means"), index=wide.index)
+    return values, errors, basis
+
+
+def _replicates(values: np.ndarray, errors: np.ndarray, published: np.ndarray, n_boot: int, seed: int, *,
+                shared: bool = False) -> np.ndarray:
+    """(n_boot, models, dimensions) draws of the values: normal with the bootstrap standard error; published values
+    uniform within their rounding (± 0.005); a value with neither (fewer than 3 items) is held fixed.
+
+    ``shared``: the same standard draws for every model (common random numbers). Each model's own
+    distribution is unchanged, so its welfare interval is too, and two models with the same values
+    and errors get exactly the same interval; rank intervals need independent draws (``shared=False``).
+    """
+    rng = np.random.default_rng(seed)
+    shape = (n_boot, 1 if shared else values.shape[0], values.shape[1])
+    spread = np.where(np.isnan(errors), 0.0, errors)
+    draws = values + rng.standard_normal(shape) * spread
+    rounding = rng.uniform(-PUBLISHED_ROUNDING, PUBLISHED_ROUNDING, size=shape)
+    return np.where(published[None, :, None], values + rounding, draws)
+
+
+def _utilities(values, *, question: str, target: Target | None, kind: str, columns: list[str]):
+    frame = values if isinstance(values, pd.DataFrame) else pd.DataFrame(values, columns=columns)
+    if question == ENDORSEMENT:
+        return welfare.endorsement_utilities(frame)
+    return welfare.target_utilities(frame, target.values, kind=kind)
+
+
+def leaderboard(*, bank: ItemBank | None, family: str = PVQ, dimensions=None, aggregate: str = welfare.UTILITARIAN,
+                weights: str | dict | None = None, question: str = CLOSENESS, target: str | Target | None = None,
+                profile=None, profile_kind: str = welfare.CENTRED, n_boot: int = RANK_BOOTSTRAP,
+                seed: int = RANK_SEED, confidence: float = 0.95,
+                protocol: "ProtocolChoice | str | None" = None) -> Leaderboard:
+    """Models of one value system on one item bank, ranked by a welfare function of per-dimension utilities.
+
+    ``question="closeness"`` (default): utility = closeness of the model's value to the target's
+    value of the same kind (``welfare.target_utilities``); the target is the bank's raters by
+    default, else the shipped human profile of the family. ``question="endorsement"``: utility =
+    the model's centred score rescaled to [0, 1] (``welfare.endorsement_utilities``); refused for
+    all dimensions at equal weights, and for Neuroticism.
+
+    Every model's values are redrawn ``n_boot`` times from their bootstrap uncertainty and the
+    welfare recomputed: ``welfare_low``/``welfare_high`` are its ``confidence`` percentile interval,
+    ``rank_low``/``rank_high`` that of its rank among the models. Rows are ranked by ``welfare_low``
+    (the welfare the model reaches in all but the worst (1 - confidence)/2 of the replicates: a
+    model ranks high only when it is reliably close), competition ranking (equal, equal rank);
+    ``tied`` marks a row whose rank interval overlaps a neighbour's or whose rank equals one.
     """
     family = family_resolve(family)
     as_given = _dimensions_as_given(family, dimensions)
     chosen = [name for name in FAMILIES[family] if name in as_given]
     if aggregate not in welfare.AGGREGATIONS:
         raise ResultsError(f"aggregate must be one of {', '.join(welfare.AGGREGATIONS)}, got {aggregate!r}")
+    if question not in QUESTIONS:
+        raise ResultsError(f"question must be one of {', '.join(QUESTIONS)}, got {question!r}")
     # Positional weights follow the order in which the dimensions were listed (not the canonical order).
     weight_map = weights if isinstance(weights, dict) else weights_resolve(weights, as_given)
-    if bank is None:
-        return Leaderboard(None, family, chosen, aggregate, weight_map, [])
-    frame = scores_frame(baseline_runs(bank, protocol))
-    frame = frame[(frame["family"] == family) & frame["dimension"].isin(chosen)]
-    if frame.empty:
-        return Leaderboard(bank, family, chosen, aggregate, weight_map, [])
-    value_field = display_value(family)
-    index = ["run_id", "model_id", "model", "source"]
-    wide = frame.set_index([*index, "dimension"])[["score", "mean"]].unstack("dimension")
-    values = wide[value_field].reindex(columns=chosen)
-    means = wide["mean"].reindex(columns=chosen)
-    shifted = wide["score"].reindex(columns=chosen) + PUBLISHED_SHIFT
-    has_means = means.notna().all(axis=1)
-    utilities = means.where(has_means, shifted, axis=0)
-    basis = np.where(has_means, "mean", f"score + {PUBLISHED_SHIFT}")
     try:
-        welfare_values = welfare.welfare(utilities, method=aggregate, weights=weight_map)
+        w = welfare.validate_weights(weight_map, chosen)
     except ValueError as exc:
         raise ResultsError(str(exc)) from None
-    rows = []
+    active = [name for name in chosen if w[name] > 0]
+    if question == ENDORSEMENT:
+        if set(active) == set(FAMILIES[family]) and w[active].nunique() == 1:
+            raise ResultsError(MSG_ENDORSE_ALL.format(n=len(FAMILIES[family]), label=FAMILY_LABELS[family]))
+        if family == BFI and "Neuroticism" in active:
+            raise ResultsError(MSG_ENDORSE_NEUROTICISM)
+        goal, kind = None, welfare.CENTRED
+    else:
+        goal = target if isinstance(target, Target) else target_resolve(bank, family, target, profile=profile,
+                                                                        profile_kind=profile_kind)
+        kind = goal.kind
+        missing = [name for name in active if name not in goal.values]
+        if missing:
+            raise ResultsError(f"target {goal.label!r} has no value for {', '.join(missing)}; leave "
+                               f"{'it' if len(missing) == 1 else 'them'} out or give a weight of 0")
+    empty = Leaderboard(bank, family, chosen, aggregate, weight_map, [], question, goal, kind, confidence)
+    if bank is None:
+        return empty
+    frame = scores_frame(baseline_runs(bank, protocol))
+    frame = frame[frame["family"] == family]
+    if frame.empty:
+        return empty
+    values_all, errors_all, basis = _model_values(frame, family, kind)
+    values, errors = values_all[active], errors_all[active]
+    utilities = _utilities(values, question=question, target=goal, kind=kind, columns=active)
+    weight_array = w[active].to_numpy(float)
+    point = welfare.welfare_array(utilities.to_numpy(float), weight_array, aggregate)
+    published = (values.index.get_level_values("source") == Run.Source.PUBLISHED)
+
+    def replicate_welfare_of(draws):
+        utilities_drawn = _utilities(draws.reshape(-1, len(active)), question=question, target=goal, kind=kind,
+                                     columns=active).to_numpy(float).reshape(draws.shape)
+        return welfare.welfare_array(utilities_drawn, weight_array, aggregate)
+
+    arrays = values.to_numpy(float), errors.to_numpy(float), np.asarray(published)
+    replicate_welfare = replicate_welfare_of(_replicates(*arrays, n_boot, seed))
+    shared_welfare = replicate_welfare_of(_replicates(*arrays, n_boot, seed + 1, shared=True))
+    tail = (1 - confidence) / 2
+    measured_rows = ~np.isnan(point)
+    welfare_low, welfare_high = np.full(len(point), np.nan), np.full(len(point), np.nan)
+    if measured_rows.any():
+        welfare_low[measured_rows], welfare_high[measured_rows] = np.quantile(
+            shared_welfare[:, measured_rows], [tail, 1 - tail], axis=0)
+    # Ranked by the welfare a model reaches in all but the worst (1 - confidence)/2 of the replicates:
+    # a model ranks high only when it is reliably close to the target (see docs/results.md).
+    ranks = welfare.competition_ranks(np.round(welfare_low, 9))
+    low, high = welfare.rank_intervals(np.round(replicate_welfare, 9), confidence=confidence)
+    shown = values_all.reindex(columns=chosen)
+    shown_utilities = _utilities(shown, question=question, target=goal, kind=kind, columns=chosen)
     organizations = dict(LLM.objects.filter(pk__in=[int(key[1]) for key in values.index]).values_list("pk", "organization"))
-    value_matrix, utility_matrix = values.to_numpy(float), utilities.to_numpy(float)
-    welfare_array = welfare_values.to_numpy(float)
+    rows = []
     for position, (run_id, model_id, model, source) in enumerate(values.index):
-        row_values = {name: _clean(value_matrix[position, j]) for j, name in enumerate(chosen)}
+        row_values = {name: _clean(shown.iat[position, j]) for j, name in enumerate(chosen)}
         present = {name: value for name, value in row_values.items() if value is not None}
+        measured = not math.isnan(point[position])
+        no_interval = [name for name in active if source != Run.Source.PUBLISHED and math.isnan(errors.iat[position, active.index(name)])]
         rows.append({
             "run_id": int(run_id), "model_id": int(model_id), "model": model,
             "organization": organizations.get(int(model_id), ""), "source": source,
             "values": row_values,
-            "utilities": {name: _clean(utility_matrix[position, j]) for j, name in enumerate(chosen)},
-            "utility_basis": str(basis[position]),
-            "welfare": _clean(welfare_array[position]),
+            "utilities": {name: _clean(shown_utilities.iat[position, j]) for j, name in enumerate(chosen)},
+            "value_basis": str(basis.iat[position]),
+            "welfare": _clean(point[position]),
+            "welfare_low": _clean(welfare_low[position]), "welfare_high": _clean(welfare_high[position]),
+            "rank": int(ranks[position]) if measured else None,
+            "rank_low": int(low[position]) if measured else None,
+            "rank_high": int(high[position]) if measured else None,
+            "no_interval": no_interval,
             "max_dimension": max(present, key=present.get) if len(present) > 1 else None,
             "min_dimension": min(present, key=present.get) if len(present) > 1 else None,
             # Ties are all marked, as the paper marks them (claude-3-5-haiku's Achievement and Hedonism, -0.03).
             "max_dimensions": _tied(present, max), "min_dimensions": _tied(present, min),
         })
-    rows.sort(key=lambda row: (row["welfare"] is None, -(row["welfare"] or 0), row["model"].lower()))
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-    return Leaderboard(bank, family, chosen, aggregate, weight_map, rows)
+    rows.sort(key=lambda row: (row["rank"] is None, row["rank"] or 0, -(row["welfare"] or 0), row["model"].lower()))
+    n_ranked = sum(row["rank"] is not None for row in rows)
+    for position, row in enumerate(rows):
+        if row["rank"] is None:
+            row["rank"] = n_ranked + 1
+        row["tied"] = any(_ranks_overlap(row, rows[other]) for other in (position - 1, position + 1)
+                          if 0 <= other < len(rows))
+    return Leaderboard(bank, family, chosen, aggregate, weight_map, rows, question, goal, kind, confidence)
+
+
+def _ranks_overlap(row: dict, other: dict) -> bool:
+    """Two ranked rows are tied when they share a rank or their rank intervals overlap."""
+    if row["rank_low"] is None or other["rank_low"] is None:
+        return False
+    return row["rank"] == other["rank"] or (row["rank_low"] <= other["rank_high"] and other["rank_low"] <= row["rank_high"])
 
 
 # --- one model, comparisons -----------------------------------------------------------------------
@@ -610,9 +932,17 @@ def condition_differences(llm: LLM, bank: ItemBank, user) -> pd.DataFrame:
 # --- human alignment ------------------------------------------------------------------------------
 
 
-def references_frame(family: str = PVQ) -> pd.DataFrame:
-    """Wide DataFrame: one row per human reference group (index ``name``), one column per dimension."""
-    rows = HumanReferenceValue.objects.filter(family=family).values_list("reference__name", "dimension", "value")
+def references_frame(family: str = PVQ, kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Wide DataFrame: one row per human reference group (index ``name``), one column per dimension.
+
+    ``kinds`` keeps only references of those kinds (``HumanReference.Kind``): deviations (group −
+    population) and profiles (centred, or mean ratings) are different quantities (docs/results.md).
+    """
+    # Raters' profiles belong to their bank (and share its visibility): see human_profiles.
+    values = HumanReferenceValue.objects.filter(family=family, reference__bank__isnull=True)
+    if kinds is not None:
+        values = values.filter(reference__kind__in=kinds)
+    rows = values.values_list("reference__name", "dimension", "value")
     frame = pd.DataFrame(list(rows), columns=["name", "dimension", "value"])
     if frame.empty:
         return pd.DataFrame(columns=FAMILIES[family])
@@ -620,19 +950,49 @@ def references_frame(family: str = PVQ) -> pd.DataFrame:
         columns=FAMILIES[family])
 
 
-def model_vectors(bank: ItemBank | None, family: str = PVQ, protocol: "ProtocolChoice | str | None" = None) -> pd.DataFrame:
-    """Wide DataFrame: each model's baseline vector on ``bank`` under one protocol (index = unique model label;
-    ``attrs["model_ids"]`` maps each label to its model id)."""
+def human_profiles(family: str = PVQ, bank: ItemBank | None = None) -> pd.DataFrame:
+    """Centred human profiles, one row each: ``bank``'s raters (when stored), the shipped profile of the
+    family (GSS 2012 US adults for Schwartz values, BFI-10 norms for the Big Five) and the references
+    of kind ``centred``."""
+    targets = [target for target in (bank_raters_target(bank, family), shipped_profile(SHIPPED_FOR_FAMILY[family]))
+               if target is not None]
+    rows = pd.DataFrame([target.values for target in targets], index=[target.label for target in targets]).reindex(
+        columns=FAMILIES[family])
+    stored = references_frame(family, (HumanReference.Kind.CENTRED,))
+    return pd.concat([rows, stored]) if len(stored) else rows
+
+
+def human_deviations(family: str = PVQ) -> pd.DataFrame:
+    """Human groups as deviations from their population (kind ``deviation``, e.g. the paper's ESS rows)."""
+    return references_frame(family, (HumanReference.Kind.DEVIATION,))
+
+
+def model_vectors(bank: ItemBank | None, family: str = PVQ, kind: str = welfare.CENTRED,
+                  protocol: "ProtocolChoice | str | None" = None) -> pd.DataFrame:
+    """Wide DataFrame: each model's baseline profile on ``bank`` under one protocol (index = unique model label;
+    ``attrs["model_ids"]`` maps each label to its model id).
+
+    ``kind="centred"``: centred scores (a run with mean ratings only, the paper's Big Five, gets each
+    mean minus its mean over the family); ``kind="mean"``: mean ratings.
+    """
     if bank is None:
         return pd.DataFrame(columns=FAMILIES[family])
     frame = scores_frame(baseline_runs(bank, protocol))
     frame = frame[frame["family"] == family]
     if frame.empty:
         return pd.DataFrame(columns=FAMILIES[family])
-    vectors = frame.pivot_table(index="model", columns="dimension", values=display_value(family), aggfunc="first").reindex(
-        columns=FAMILIES[family])
+    values, _, _ = _model_values(frame, family, kind)
+    vectors = values.droplevel(["run_id", "model_id", "source"]).groupby(level=0).first().reindex(columns=FAMILIES[family])
     vectors.attrs["model_ids"] = dict(zip(frame["model"], frame["model_id"].astype(int), strict=True))
     return vectors
+
+
+def persona_effect_vectors(bias: pd.DataFrame, family: str = PVQ) -> pd.DataFrame:
+    """Wide DataFrame of a model's persona effects (persona − baseline; index = persona label) from :func:`persona_bias`."""
+    if bias.empty:
+        return pd.DataFrame(columns=FAMILIES[family])
+    return bias.pivot_table(index="persona", columns="dimension", values="model_difference", aggfunc="first").reindex(
+        columns=FAMILIES[family])
 
 
 def spearman_table(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
@@ -794,7 +1154,7 @@ def closest_models(profile: pd.Series, bank: ItemBank | None, *, limit: int = 5,
 
     Columns ``model, model_id, rho, p_value, n``.
     """
-    vectors = model_vectors(bank, PVQ, protocol)
+    vectors = model_vectors(bank, PVQ, protocol=protocol)
     columns = ["model", "model_id", "rho", "p_value", "n"]
     if vectors.empty:
         return pd.DataFrame(columns=columns)

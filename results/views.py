@@ -6,6 +6,7 @@ or JSON with ``?format=csv|json`` (and ``&table=<name>`` where a page has severa
 
 import json
 import math
+from urllib.parse import urlencode
 
 import pandas as pd
 from django.core.paginator import Paginator
@@ -21,7 +22,7 @@ from config.middleware import rate_limit_exceeded, too_many_requests
 from config.spreadsheet import spreadsheet_frame
 from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
 from results import selectors, welfare
-from results.selectors import FAMILY_LABELS, MAX_COMPARE, MAX_ID, PUBLISHED_SHIFT, ResultsError, record_id
+from results.selectors import FAMILY_LABELS, MAX_COMPARE, MAX_ID, ResultsError, record_id
 from results.services import self_test_profile, self_test_store
 from surveys.instruments import (
     PVQ21_FORMS,
@@ -144,7 +145,8 @@ def _common(family: str) -> dict:
 
 @require_safe
 def leaderboard_page(request):
-    context = {"aggregations": list(welfare.AGGREGATIONS.items()), "shift": PUBLISHED_SHIFT}
+    context = {"aggregations": list(welfare.AGGREGATIONS.items()), "questions": list(selectors.QUESTIONS.items()),
+               "profile_kinds": list(welfare.SPANS)}
     try:
         bank, banks = _bank_choice(request)
         family = _family_choice(request)
@@ -153,35 +155,57 @@ def leaderboard_page(request):
                   and canonical_dimension(name)[0] == family]
         chosen = selectors.dimensions_resolve(family, ticked)
         aggregate = request.GET.get("aggregate") or welfare.UTILITARIAN
+        question = request.GET.get("question") or selectors.CLOSENESS
         weights = {}
         for name in chosen:
             raw = request.GET.get(f"w_{name}")
             if raw not in (None, ""):
                 weights[name] = raw
         weights = selectors.weights_resolve(",".join(f"{k}:{v}" for k, v in weights.items()), chosen) if weights else {}
+        target, profile = request.GET.get("target") or "", request.GET.get("profile") or ""
+        if target in (selectors.TARGET_PROFILE, selectors.TARGET_SELF) and not profile:
+            # The page's own profile inputs (p_<dimension>), as the visitor typed them.
+            profile = ",".join(f"{name}:{request.GET[f'p_{name}']}" for name in FAMILIES[family]
+                               if request.GET.get(f"p_{name}", "").strip())
+        profile_kind = request.GET.get("profile_kind") or welfare.CENTRED
         protocol, protocols = _protocol_choice(request, bank, context)
         board = selectors.leaderboard(bank=bank, family=family, dimensions=chosen, aggregate=aggregate, weights=weights,
+                                      question=question, target=target, profile=profile, profile_kind=profile_kind,
                                       protocol=protocol)
     except ResultsError as exc:
         return _error_page(request, "results/leaderboard.html", str(exc), {**context, **_common(PVQ), "banks": []})
     download = _download(request, {"leaderboard": board.long_frame()}, "leaderboard")
     if download:
         return download
-    centre, span = _heat_span(family)
+    centre, span = (3.5, 1.5) if board.value_kind == welfare.MEAN else (0.0, 0.8)
     rows = []
     for row in board.rows:
         cells = []
         for name in board.dimensions:
             value = row["values"].get(name)
             cells.append({"dimension": name, "value": value, "style": heat_style(value, centre=centre, span=span),
+                          "utility": row["utilities"].get(name),
                           "is_max": name in row["max_dimensions"], "is_min": name in row["min_dimensions"]})
         rows.append({**row, "cells": cells})
+    target = board.target
+    target_cells = ([{"value": target.values.get(name), "style": heat_style(target.values.get(name), centre=centre, span=span)}
+                     for name in board.dimensions] if target else [])
     context.update({
         **_common(family), "bank": bank, "banks": banks, "board": board, "rows": rows,
         "protocol": protocol, "protocols": protocols,
-        "all_dimensions": [(name, name in board.dimensions, board.weights.get(name, 1.0)) for name in FAMILIES[family]],
+        "all_dimensions": [(name, name in board.dimensions, board.weights.get(name, 1.0),
+                            _json_ready(target.values.get(name)) if target else None) for name in FAMILIES[family]],
         "aggregate": board.aggregate, "aggregate_label": welfare.AGGREGATIONS[board.aggregate],
-        "any_shifted": any(row["utility_basis"] != "mean" for row in board.rows),
+        "question": board.question, "question_text": selectors.QUESTIONS[board.question],
+        "target": target, "target_cells": target_cells,
+        "target_choices": selectors.target_choices(bank, family) + (
+            [(target.key, target.label)] if target and target.key == selectors.TARGET_SELF else []),
+        "target_key": target.key if target else "", "profile_kind": target.kind if target else welfare.CENTRED,
+        "value_label": "mean rating (1-6)" if board.value_kind == welfare.MEAN else "centred score",
+        "span": welfare.SPANS[board.value_kind], "confidence": round(board.confidence * 100),
+        "any_derived": any(row["value_basis"].startswith("mean −") for row in board.rows),
+        "any_published": any(row["source"] == "published" for row in board.rows),
+        "any_no_interval": any(row["no_interval"] for row in board.rows),
         "all_published": bool(board.rows) and all(row["source"] == "published" for row in board.rows),
         "chart": {"labels": [row["model"] for row in board.rows], "values": [row["welfare"] for row in board.rows]},
         "chart_height": max(280, 22 * len(board.rows) + 60),
@@ -331,8 +355,32 @@ def compare_page(request):
 # --- human alignment ------------------------------------------------------------------------------
 
 
+def _heat_rows(left: pd.DataFrame, right: pd.DataFrame, correlations: pd.DataFrame) -> list[dict]:
+    lookup = {(r.left, r.right): r.rho for r in correlations.itertuples()}
+    rows = []
+    for name in sorted(left.index, key=lambda label: str(label).lower()):
+        cells = []
+        for other in right.index:
+            rho = lookup.get((name, other))
+            rho = None if rho is None or pd.isna(rho) else round(float(rho), 2)
+            cells.append({"value": rho, "style": heat_style(rho, centre=0.0, span=1.0)})
+        rows.append({"name": name, "cells": cells})
+    return rows
+
+
+def _pca_context(vectors: pd.DataFrame, kinds: pd.Series) -> tuple[pd.DataFrame, dict]:
+    pca = selectors.pca_map(vectors)
+    pca["kind"] = pca["name"].map(kinds.groupby(level=0).first())
+    explained = pca.attrs.get("explained", [float("nan"), float("nan")])
+    return pca, {"points": [{"name": r.name, "kind": r.kind, "x": round(float(r.pc1), 4), "y": round(float(r.pc2), 4)}
+                            for r in pca.itertuples()],
+                 "explained": [None if math.isnan(x) else round(x * 100, 1) for x in explained],
+                 "dimensions": pca.attrs.get("dimensions", [])}
+
+
 @require_safe
 def alignment_page(request):
+    """Like with like: model profiles against human profiles, persona effects against group deviations."""
     try:
         bank, banks = _bank_choice(request)
         notices: dict = {}
@@ -340,12 +388,6 @@ def alignment_page(request):
     except ResultsError as exc:
         return _error_page(request, "results/alignment.html", str(exc))
     family = PVQ
-    models = selectors.model_vectors(bank, family, protocol)
-    references = selectors.references_frame(family)
-    correlations = selectors.spearman_table(models, references).rename(columns={"left": "model", "right": "reference"})
-    both = pd.concat([models.assign(kind="model"), references.assign(kind="human group")])
-    pca = selectors.pca_map(both.drop(columns="kind"))
-    pca["kind"] = pca["name"].map(both["kind"].groupby(level=0).first())
     persona_models = sorted({run.llm for run in selectors.runs_visible(request.user).filter(
         bank=bank, condition__startswith="persona:", status=Run.Status.COMPLETED)}, key=str) if bank else []
     bias_llm, bias_label = None, None
@@ -359,20 +401,26 @@ def alignment_page(request):
     else:
         bias, bias_label = selectors.published_persona_bias(), selectors.PUBLISHED_PERSONA_LABEL
     bias_summary = selectors.persona_bias_summary(bias)
-    download = _download(request, {"spearman": correlations, "pca": pca, "persona_bias": bias,
-                                   "persona_summary": bias_summary}, "alignment")
+
+    # Profiles: each model's centred scores against human groups' centred profiles.
+    models = selectors.model_vectors(bank, family, protocol=protocol)
+    profiles = selectors.human_profiles(family, bank)
+    profile_rho = selectors.spearman_table(models, profiles)
+    # Deviations: the chosen model's persona − baseline against human groups' group − population.
+    effects = selectors.persona_effect_vectors(bias, family)
+    deviations = selectors.human_deviations(family)
+    deviation_rho = selectors.spearman_table(effects, deviations)
+    pca, pca_context = _pca_context(pd.concat([models, profiles]),
+                                    pd.concat([pd.Series("model", index=models.index), pd.Series("human group", index=profiles.index)]))
+    pca_dev, pca_dev_context = _pca_context(pd.concat([effects, deviations]),
+                                            pd.concat([pd.Series("persona effect", index=effects.index),
+                                                       pd.Series("human group", index=deviations.index)]))
+    download = _download(request, {
+        "spearman": profile_rho.rename(columns={"left": "model", "right": "human_profile"}),
+        "spearman_deviations": deviation_rho.rename(columns={"left": "persona", "right": "human_deviation"}),
+        "pca": pca, "pca_deviations": pca_dev, "persona_bias": bias, "persona_summary": bias_summary}, "alignment")
     if download:
         return download
-    heat = []
-    reference_names = list(references.index)
-    lookup = {(r.model, r.reference): r for r in correlations.itertuples()}
-    for model in sorted(models.index, key=lambda name: str(name).lower()):
-        cells = []
-        for name in reference_names:
-            rho = lookup[(model, name)].rho
-            rho = None if pd.isna(rho) else round(float(rho), 2)
-            cells.append({"value": rho, "style": heat_style(rho, centre=0.0, span=1.0)})
-        heat.append({"model": model, "cells": cells})
     bias_charts = []
     for kind, group in bias.groupby("group_kind", sort=True):
         personas = list(dict.fromkeys(group["persona"]))
@@ -384,15 +432,12 @@ def alignment_page(request):
                 datasets_human.append({"label": rows["reference"].dropna().iloc[0],
                                        "data": [_json_ready(rows["human_value"].get(d)) for d in FAMILIES[family]]})
         bias_charts.append({"kind": kind, "model": datasets_model, "human": datasets_human})
-    explained = pca.attrs.get("explained", [float("nan"), float("nan")])
     context = {
         **notices, "bank": bank, "banks": banks, "protocol": protocol, "protocols": protocols,
-        "reference_names": reference_names, "heat": heat,
         "n_references": HumanReference.objects.count(),
-        "pca": {"points": [{"name": r.name, "kind": r.kind, "x": round(float(r.pc1), 4), "y": round(float(r.pc2), 4)}
-                           for r in pca.itertuples()],
-                "explained": [None if math.isnan(x) else round(x * 100, 1) for x in explained],
-                "dimensions": pca.attrs.get("dimensions", [])},
+        "profile_names": list(profiles.index), "heat": _heat_rows(models, profiles, profile_rho),
+        "deviation_names": list(deviations.index), "deviation_heat": _heat_rows(effects, deviations, deviation_rho),
+        "pca": pca_context, "pca_deviations": pca_dev_context,
         "persona_models": persona_models, "bias_llm": bias_llm, "bias_label": bias_label, "bias_charts": bias_charts,
         "bias_rows": bias.to_dict("records"), "bias_summary": bias_summary.to_dict("records"), "dimensions": FAMILIES[family], "query": request.GET.urlencode(),
     }
@@ -436,12 +481,14 @@ def self_test_page(request):
     top = closest.iloc[0] if len(closest) else None
     top_vector = None
     if top is not None:
-        vectors = selectors.model_vectors(bank, PVQ, protocol)
+        vectors = selectors.model_vectors(bank, PVQ, protocol=protocol)
         top_vector = [_json_ready(vectors.at[top["model"], d]) for d in FAMILIES[PVQ]]
     context.update({
         "profile": [{"dimension": d, "value": round(float(profile[d]), 2)} for d in FAMILIES[PVQ]],
         "higher": [{"dimension": d, "value": round(float(profile[d]), 2)} for d in profile.index if d not in FAMILIES[PVQ]],
         "closest": closest.to_dict("records"), "bank": bank, "protocol": protocol, "stored": stored,
+        "leaderboard_query": urlencode({"itembank": bank.name if bank else "", "family": PVQ, "target": selectors.TARGET_SELF,
+                                        **{f"p_{d}": f"{float(profile[d]):.3f}" for d in FAMILIES[PVQ]}}),
         "chart": {"labels": FAMILIES[PVQ], "you": [round(float(profile[d]), 3) for d in FAMILIES[PVQ]],
                   "model": top_vector, "model_label": top["model"] if top is not None else None},
         "profile_csv": spreadsheet_frame(pd.DataFrame([{"dimension": d, "score": float(profile[d])} for d in profile.index])).to_csv(index=False),

@@ -105,9 +105,11 @@ def test_a_completed_study_becomes_an_item_bank_that_scores_a_model(tmp_path):
     selected = [c for c in benevolence if c["rho"] is not None and c["rho"] >= 0.3 and c["p_value"] < 0.05]
     assert len(selected) >= n_items // 2, "the planted Benevolence signal was not recovered"
 
-    call_command("import_itembank", str(bank_file), "--name", "demo-bank", stdout=io.StringIO())
+    call_command("import_itembank", str(bank_file), "--name", "demo-bank", "--raters-analysis", str(analysis.pk),
+                 stdout=io.StringIO())
     bank = ItemBank.objects.get(name="demo-bank")
     assert BankItem.objects.filter(bank=bank).count() == n_items
+    _check_the_raters_profile_is_stored_with_the_bank(bank, analysis)
 
     out = tmp_path / "run.json"
     with LLMTestServer(ServerBehaviour()) as server:
@@ -130,3 +132,22 @@ def test_a_completed_study_becomes_an_item_bank_that_scores_a_model(tmp_path):
                    c["dimension"] == "Benevolence" and c["rho"] is not None and c["rho"] >= 0.3 and c["p_value"] < 0.05
                    for c in line["correlations"])]]
     assert score["mean"] == pytest.approx(np.mean(ratings), abs=1e-9)
+
+
+def _check_the_raters_profile_is_stored_with_the_bank(bank, analysis):
+    """The kept participants' mean centred profile, by hand from their stored PVQ-21 answers, is the
+    bank's raters' profile and the leaderboard's default target for it."""
+    from psychometrics.models import ParticipantDecision
+    from results.selectors import leaderboard
+    from surveys.models import InstrumentAnswer
+
+    kept = list(ParticipantDecision.objects.filter(analysis=analysis, kept=True).values_list("participant_id", flat=True))
+    rows = InstrumentAnswer.objects.filter(participant_id__in=kept, instrument="pvq21").values_list(
+        "participant_id", "question", "answer")
+    answers = pd.DataFrame(list(rows), columns=["participant", "question", "answer"]).pivot(
+        index="participant", columns="question", values="answer")
+    benevolence = (answers[[12, 18]].mean(axis=1) - answers.mean(axis=1)).mean()
+    board = leaderboard(bank=bank)
+    assert board.target.key == "raters" and board.target.kind == "centred"
+    assert board.target.values["Benevolence"] == pytest.approx(benevolence, abs=1e-6)
+    assert board.target.source.endswith(f"analysis {analysis.pk}: {len(kept)} kept participants")

@@ -330,6 +330,8 @@ def spearman_rows(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.n
     left_present, right_present = ~np.isnan(left), ~np.isnan(right)
     common = left_present[:, None, :] & right_present[None, :, :]
     n = common.sum(axis=2)
+    if a == 0 or b == 0:
+        return rho, rho.copy(), n
     patterns, which = np.unique(common.reshape(a * b, -1), axis=0, return_inverse=True)
     which = which.reshape(a, b)
     for number, pattern in enumerate(patterns):

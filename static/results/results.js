@@ -318,20 +318,20 @@
   function leaderboardPage() {
     const d = VP.data("welfare-data");
     if (!d) return;
-    // The axis is fitted to the data, not started at 0: welfare values on the 1-6 scale often differ
-    // only in the first or second decimal, which bars from 0 would hide. The axis title says so.
+    // The axis is fitted to the data, not started at 0: welfare values in [0, 1] often differ only in
+    // the second or third decimal, which bars from 0 would hide. The axis title says so.
     const values = d.values.filter((x) => x !== null && x !== undefined);
-    const x = { title: { display: true, text: "welfare (1–6 scale; axis does not start at 0)" } };
+    const x = { title: { display: true, text: "welfare (0–1; axis does not start at 0)" } };
     if (values.length) {
       const lo = Math.min(...values), hi = Math.max(...values);
-      const pad = Math.max((hi - lo) * 0.15, 0.02);
-      x.min = Math.max(0, Math.floor((lo - pad) * 100) / 100);
-      x.max = Math.ceil((hi + pad) * 100) / 100;
+      const pad = Math.max((hi - lo) * 0.15, 0.002);
+      x.min = Math.max(0, Math.floor((lo - pad) * 1000) / 1000);
+      x.max = Math.min(1, Math.ceil((hi + pad) * 1000) / 1000);
     }
     VP.chart("welfare-chart", {
       type: "bar",
       // Bars start at the axis minimum (base), not at 0 far off to the left.
-      data: { labels: d.labels, datasets: [{ label: "welfare (1-6 scale)", data: d.values, base: x.min, backgroundColor: VP.colour(0, 0.7) }] },
+      data: { labels: d.labels, datasets: [{ label: "welfare (0-1)", data: d.values, base: x.min, backgroundColor: VP.colour(0, 0.7) }] },
       options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x } },
     });
   }
@@ -390,16 +390,20 @@
   function alignmentPage() {
     const pca = VP.data("pca-data");
     if (!pca) return;
-    const kinds = ["model", "human group"];
-    VP.chart("pca-chart", {
+    // Two maps, never mixed: profiles (models and human groups) and deviations (persona effects and groups).
+    const map = (id, data, kinds, names) => VP.chart(id, {
       type: "scatter",
-      data: { datasets: kinds.map((kind, i) => ({ label: kind === "model" ? "Models" : "Human groups",
-        data: pca.points.filter((p) => p.kind === kind).map((p) => ({ x: p.x, y: p.y, label: p.name })),
-        backgroundColor: VP.colour(i, 0.8), pointStyle: kind === "model" ? "circle" : "rectRot", pointRadius: 5 })) },
-      options: { layout: { padding: { right: 90 } }, plugins: { pointLabels: { display: true, datasets: pca.points.length <= 30 ? null : [1] },
+      data: { datasets: kinds.map((kind, i) => ({ label: names[i],
+        data: data.points.filter((p) => p.kind === kind).map((p) => ({ x: p.x, y: p.y, label: p.name })),
+        backgroundColor: VP.colour(i, 0.8), pointStyle: i === 0 ? "circle" : "rectRot", pointRadius: 5 })) },
+      options: { layout: { padding: { right: 90 } }, plugins: { pointLabels: { display: true, datasets: data.points.length <= 30 ? null : [1] },
         tooltip: { callbacks: { label: (ctx) => `${ctx.raw.label} (${ctx.raw.x.toFixed(2)}, ${ctx.raw.y.toFixed(2)})` } } },
-        scales: { x: { title: { display: true, text: "PC1" } }, y: { title: { display: true, text: "PC2" } } } },
+        scales: { x: { title: { display: true, text: `PC1 of ${names[2]}` } }, y: { title: { display: true, text: `PC2 of ${names[2]}` } } } },
     });
+    map("pca-chart", pca, ["model", "human group"], ["Models (centred profile)", "Human groups (centred profile)", "centred profiles"]);
+    const deviations = VP.data("pca-deviation-data");
+    if (deviations) map("pca-deviation-chart", deviations, ["persona effect", "human group"],
+      ["Persona − baseline", "Group − population", "deviations"]);
     const labels = VP.data("dimension-names");
     (VP.data("bias-data") || []).forEach((chart) => {
       const bars = (sets) => sets.map((ds, i) => ({ label: ds.label, data: ds.data, backgroundColor: VP.colour(i, 0.75) }));

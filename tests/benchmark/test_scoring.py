@@ -75,9 +75,50 @@ def test_scores_are_dimension_mean_minus_the_family_mean_by_hand():
 
 def test_signed_mode_reverse_scores_negatively_keyed_items():
     scores = score_dimensions(item_means(ANSWERS), select_items(CORRELATIONS, mode="signed")).set_index("dimension")
-    # Benevolence: c = 2, d = 4, a reversed 7 - 5 = 2 -> 8/3; family mean over distinct raw items stays 3.5
+    # Benevolence: c = 2, d = 4, a reversed 7 - 5 = 2 -> 8/3
     assert scores.loc["Benevolence", "mean"] == pytest.approx(8 / 3)
-    assert scores.loc["Benevolence", "score"] == pytest.approx(8 / 3 - 3.5)
+    # The baseline uses the same reverse-scored values: item a is keyed + to Power (5) and - to
+    # Benevolence (7 - 5 = 2), so it enters the baseline as (5 + 2) / 2 = 3.5; b = 3, c = 2, d = 4:
+    # baseline (3.5 + 3 + 2 + 4) / 4 = 3.125 (not the raw 3.5)
+    assert scores.loc["Benevolence", "score"] == pytest.approx(8 / 3 - 3.125)
+    assert scores.loc["Power", "score"] == pytest.approx(4.0 - 3.125)
+
+
+def test_signed_centring_removes_a_constant_shift_of_the_keyed_values():
+    """A model whose ratings of positively keyed items are all raised by 1 and of reverse-keyed
+    items lowered by 1 (so every keyed value rises by 1) keeps its signed scores: the baseline is
+    computed on the keyed values, so a uniform shift of them cancels. With the raw baseline it would not."""
+    correlations = pd.DataFrame(
+        [("p1", "Power", 0.5), ("p2", "Power", 0.5), ("p3", "Power", -0.5),
+         ("b1", "Benevolence", 0.5), ("b2", "Benevolence", -0.5), ("b3", "Benevolence", -0.5)],
+        columns=["item_id", "dimension", "rho"]).assign(family="pvq", p_value=0.001)
+    selection = select_items(correlations, mode="signed")
+    base = {"p1": 4, "p2": 3, "p3": 2, "b1": 5, "b2": 3, "b3": 4}
+    shifted = {item: rating + (1 if item in ("p1", "p2", "b1") else -1) for item, rating in base.items()}
+    first = score_dimensions(item_means(_answers({k: [v] * 6 for k, v in base.items()})), selection).set_index("dimension")
+    second = score_dimensions(item_means(_answers({k: [v] * 6 for k, v in shifted.items()})), selection).set_index("dimension")
+    np.testing.assert_allclose(first["score"], second["score"], atol=1e-12)
+    np.testing.assert_allclose(second["mean"] - first["mean"], [1.0, 1.0])
+    # By hand: keyed values Power 4, 3, 7-2=5 (mean 4); Benevolence 5, 7-3=4, 7-4=3 (mean 4); baseline 4
+    assert first.loc["Power", "score"] == pytest.approx(0.0) and first.loc["Benevolence", "score"] == pytest.approx(0.0)
+
+
+def test_the_signed_bootstrap_recomputes_the_baseline_on_reverse_scored_values():
+    """Without answers the bootstrap resamples items only: written out by hand with the keyed values."""
+    correlations = pd.DataFrame(
+        [("i1", "Power", 0.5), ("i2", "Power", -0.5), ("i3", "Power", 0.5), ("j1", "Security", 0.5), ("j2", "Security", -0.5)],
+        columns=["item_id", "dimension", "rho"]).assign(family="pvq", p_value=0.001)
+    means = pd.DataFrame({"item_id": ["i1", "i2", "i3", "j1", "j2"], "mean": [5.0, 2.0, 4.0, 3.0, 5.5]})
+    scores = score_dimensions(means, select_items(correlations, mode="signed"), n_boot=300, seed=3).set_index("dimension")
+    keyed = np.array([5.0, 5.0, 4.0, 3.0, 1.5])  # 7 - 2 and 7 - 5.5 for the reverse-keyed items
+    counts = np.zeros((300, 5), dtype=int)
+    strata = np.random.default_rng([3, 0])
+    counts[:, :3] = strata.multinomial(3, np.full(3, 1 / 3), size=300)
+    counts[:, 3:] = strata.multinomial(2, np.full(2, 1 / 2), size=300)
+    replicate = (keyed[:3] * counts[:, :3]).sum(axis=1) / 3 - (keyed * counts).sum(axis=1) / 5
+    assert scores.loc["Power", "score"] == pytest.approx(14 / 3 - 18.5 / 5)
+    np.testing.assert_allclose(scores.loc["Power", ["ci_low", "ci_high"]].to_numpy(float),
+                               np.percentile(replicate, [2.5, 97.5]), atol=1e-12)
 
 
 def test_bootstrap_interval_is_reproducible_and_brackets_the_score():

@@ -199,12 +199,35 @@ def test_run_scores_are_the_stored_scores(api, scored):
 def test_the_leaderboard_ranks_by_the_chosen_welfare_function(api, scored, bank):
     body = api.get(f"/api/v1/leaderboard/?itembank={bank.name}&dimensions=Benevolence,Power&aggregate=rawlsian").json()
     assert body["dimensions"] == ["Power", "Benevolence"]
+    assert body["question"] == "closeness" and body["target"]["key"] == "gss-2012" and body["value_kind"] == "centred"
     rows = body["rows"]
     assert [r["rank"] for r in rows] == [1, 2, 3]
     for row in rows:
-        assert row["utility_basis"] == "mean"
-        assert row["welfare"] == pytest.approx(min(row["utilities"].values()), abs=1e-4)
-    assert [r["welfare"] for r in rows] == sorted([r["welfare"] for r in rows], reverse=True)
+        assert row["value_basis"] == "score"
+        by_hand = {name: 1 - abs(row["values"][name] - body["target"]["values"][name]) / 10 for name in ("Power", "Benevolence")}
+        assert row["utilities"] == pytest.approx(by_hand, abs=1e-4)
+        assert row["welfare"] == pytest.approx(min(by_hand.values()), abs=1e-4)
+        assert row["rank_low"] <= row["rank"] <= row["rank_high"]
+    assert [r["welfare_low"] for r in rows] == sorted([r["welfare_low"] for r in rows], reverse=True)
+
+
+def test_endorsing_every_value_at_equal_weights_is_a_400_with_the_reason(api, scored, bank):
+    response = api.get(f"/api/v1/leaderboard/?itembank={bank.name}&question=endorsement")
+    assert response.status_code == 400
+    assert "would rank nothing" in response.json()["detail"] and "centred scores" in response.json()["detail"]
+    response = api.get(f"/api/v1/leaderboard/?itembank={bank.name}&family=bfi&question=endorsement")
+    assert response.status_code == 400  # all five at equal weights, and Neuroticism among them
+    ok = api.get(f"/api/v1/leaderboard/?itembank={bank.name}&question=endorsement&dimensions=Power,Achievement")
+    assert ok.status_code == 200 and len(ok.json()["rows"]) == 3
+
+
+def test_a_visitor_profile_is_a_target(api, scored, bank):
+    body = api.get(f"/api/v1/leaderboard/?itembank={bank.name}&dimensions=Power&target=profile&profile=Power:2").json()
+    assert body["target"]["values"] == {"Power": 2.0}
+    for row in body["rows"]:
+        assert row["welfare"] == pytest.approx(1 - abs(row["values"]["Power"] - 2) / 10, abs=1e-4)
+    bad = api.get(f"/api/v1/leaderboard/?itembank={bank.name}&target=profile&profile=Power:9")
+    assert bad.status_code == 400 and "between -5 and 5" in bad.json()["detail"]
 
 
 def test_references_are_listed_with_their_values(api, scored):
@@ -230,18 +253,22 @@ def test_the_schema_and_the_docs_are_served(api, client):
 
 
 def test_positional_weights_follow_the_order_the_dimensions_are_listed_in(api, db):
+    from results.selectors import shipped_profile
     from results.services import published_results_load
 
     published_results_load()
-    # Table 5, claude-3-opus: Power -0.44, Benevolence 0.71, Tradition -0.22; utilities are score + 3.5.
+    # Table 5, claude-3-opus: Power -0.44, Benevolence 0.71, Tradition -0.22; the target is the GSS 2012 profile.
+    target = shipped_profile("gss-2012").values
+    u = {name: 1 - abs(value - target[name]) / 10 for name, value in
+         (("Power", -0.44), ("Benevolence", 0.71), ("Tradition", -0.22))}
     body = api.get("/api/v1/leaderboard/?dimensions=Power,Benevolence,Tradition&weights=2,1,0.5").json()
     assert body["weights"] == {"Power": 2.0, "Tradition": 0.5, "Benevolence": 1.0}
     opus = next(row for row in body["rows"] if row["model"] == "claude-3-opus")
-    by_hand = (2 * (3.5 - 0.44) + 1 * (3.5 + 0.71) + 0.5 * (3.5 - 0.22)) / 3.5
+    by_hand = (2 * u["Power"] + 1 * u["Benevolence"] + 0.5 * u["Tradition"]) / 3.5
     assert opus["welfare"] == pytest.approx(by_hand, abs=1e-4)
     nash = api.get("/api/v1/leaderboard/?dimensions=Benevolence,Power&weights=3,1&aggregate=nash").json()
     opus = next(row for row in nash["rows"] if row["model"] == "claude-3-opus")
-    assert opus["welfare"] == pytest.approx((4.21 ** 3 * 3.06) ** 0.25, abs=1e-4)
+    assert opus["welfare"] == pytest.approx((u["Benevolence"] ** 3 * u["Power"]) ** 0.25, abs=1e-4)
 
 
 def test_tied_row_extremes_are_all_marked_as_in_the_paper(api, db):

@@ -42,7 +42,8 @@ def test_the_leaderboard_marks_each_rows_maximum_and_minimum(client):
     row = row[: row.index("</tr>")]
     assert 'is-max" style="background: rgba(214, 69, 65, 0.431)" data-value="0.46"' in row  # Benevolence 0.46*
     assert 'is-min" style="background: rgba(47, 91, 211, 0.75)" data-value="-0.85"' in row  # Tradition -0.85†
-    assert "score + 3.5" in html  # the shift for published scores is said on the page
+    assert "Which models are closest to a target value profile?" in html  # the question the ranking answers
+    assert "US adults, GSS 2012" in html  # ... and its target
 
 
 def test_the_leaderboard_downloads_as_tidy_csv_and_json(client, scored, bank):
@@ -50,8 +51,9 @@ def test_the_leaderboard_downloads_as_tidy_csv_and_json(client, scored, bank):
     assert csv_response["Content-Disposition"] == 'attachment; filename="leaderboard-leaderboard.csv"'
     rows = list(csv.DictReader(io.StringIO(csv_response.content.decode())))
     assert len(rows) == 6 and {r["dimension"] for r in rows} == {"Power", "Benevolence"}
-    assert set(rows[0]) == {"rank", "model", "run_id", "source", "family", "dimension", "score", "is_row_max",
-                            "is_row_min", "utility", "utility_basis", "weight", "aggregate", "welfare"}
+    assert set(rows[0]) == {"rank", "rank_low", "rank_high", "tied", "model", "run_id", "source", "family", "dimension",
+                            "question", "target", "target_value", "score", "value_basis", "is_row_max", "is_row_min",
+                            "utility", "weight", "aggregate", "welfare", "welfare_low", "welfare_high"}
     assert sum(r["is_row_max"] == "True" for r in rows) >= 3  # each model's higher of the two values is marked
     records = json.loads(client.get(f"/results/?itembank={bank.name}&format=json").content)
     assert len(records) == 30
@@ -135,6 +137,23 @@ def test_the_self_test_stores_answers_when_the_visitor_agrees(client, scored):
     assert stored.profile["Self-Direction"] == pytest.approx(6 - 82 / 21, abs=1e-6)
 
 
+def test_the_self_test_links_to_a_leaderboard_ranked_by_closeness_to_the_visitors_profile(client, scored, bank):
+    import html as html_module
+    import re
+
+    page = client.post("/results/self-test/", _answers()).content.decode()
+    link = html_module.unescape(re.search(r'id="rank-by-my-profile" href="([^"]+)"', page).group(1))
+    board = client.get(link).content.decode()
+    assert "Your self-test profile (PVQ-21, centred)" in board
+    body = client.get(link + "&format=json")
+    records = json.loads(body.content)
+    # Self-Direction: 6 - 82/21 (see above), shown to three decimals in the link
+    self_direction = [r["target_value"] for r in records if r["dimension"] == "Self-Direction"]
+    assert self_direction == [pytest.approx(round(6 - 82 / 21, 3))] * 3
+    for record in records:
+        assert record["utility"] == pytest.approx(1 - abs(record["score"] - record["target_value"]) / 10, abs=1e-4)
+
+
 def test_the_self_test_asks_again_for_missing_answers(client):
     data = _answers()
     del data["q7"]
@@ -199,3 +218,13 @@ def test_the_model_page_labels_the_big_five_interval_as_the_centred_scores(clien
     else:  # no interval from one or two items, and the page says why
         assert extraversion.ci_low is None and "none: fewer than 3 items" in bfi
     assert f'data-value="{extraversion.score}"' in bfi
+
+
+def test_the_leaderboard_page_explains_why_it_refuses_to_rank_every_value_by_endorsement(client):
+    published_results_load()
+    response = client.get("/results/?question=endorsement")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "would rank nothing" in html and "closest to a target profile" in html
+    ranked = client.get("/results/?question=endorsement&dimensions=Benevolence&dimensions=Universalism")
+    assert ranked.status_code == 200 and "Which models prioritise the chosen values most?" in ranked.content.decode()

@@ -115,10 +115,11 @@ def test_seed_demo_loads_the_published_leaderboard():
 
     assert seed_published_results in seed_hooks()
     call_command("load_published_results", verbosity=0)
-    board = leaderboard(bank=Run.objects.filter(source="published").first().bank, dimensions=["Benevolence"])
+    board = leaderboard(bank=Run.objects.filter(source="published").first().bank, dimensions=["Benevolence"],
+                        question="endorsement")
     assert board.rows[0]["model"] == "claude-3.7-sonnet-thinking"  # 0.95, the highest Benevolence printed
-    assert board.rows[0]["utility_basis"] == "score + 3.5"
-    assert board.rows[0]["welfare"] == pytest.approx(4.45)
+    assert board.rows[0]["value_basis"] == "score"
+    assert board.rows[0]["welfare"] == pytest.approx((0.95 + 5) / 10)
     assert isinstance(board.long_frame(), pd.DataFrame)
 
 

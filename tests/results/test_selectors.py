@@ -1,5 +1,7 @@
 """Selectors behind the pages: leaderboard, comparisons, alignment statistics, persona bias."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +9,7 @@ from scipy import stats
 from sklearn.decomposition import PCA
 
 from benchmark.models import Score
+from psychometrics.stats.dimensions import FAMILIES
 from results import selectors
 
 VECTORS = pd.DataFrame(
@@ -60,6 +63,12 @@ def test_spearman_table_matches_scipy_on_random_profiles_with_ties_gaps_and_cons
         assert abs(row.p_value - expected.pvalue) < 1e-9
 
 
+def test_spearman_table_of_no_rows_is_empty():
+    empty = pd.DataFrame(columns=list("ABCDE"), dtype=float)
+    assert selectors.spearman_table(empty, VECTORS).empty
+    assert selectors.spearman_table(VECTORS, empty).empty
+
+
 def test_pca_map_matches_scikit_learn_up_to_axis_sign():
     result = selectors.pca_map(VECTORS)
     reference = PCA(n_components=2).fit(VECTORS.to_numpy())
@@ -71,19 +80,87 @@ def test_pca_map_matches_scikit_learn_up_to_axis_sign():
     np.testing.assert_allclose(result.attrs["explained"], reference.explained_variance_ratio_)
 
 
-def test_the_leaderboard_uses_mean_ratings_as_utilities(scored, bank):
+def test_the_leaderboard_ranks_by_closeness_to_the_target_by_hand(scored, bank):
     board = selectors.leaderboard(bank=bank, dimensions=["Power", "Benevolence"], aggregate="utilitarian",
-                                  weights="Power:1,Benevolence:3")
-    means = {(s.run.model, s.dimension): s.mean for s in Score.objects.filter(
+                                  weights="Power:1,Benevolence:3", target="profile", profile="Power:-1,Benevolence:0.8")
+    scores = {(s.run.model, s.dimension): s.score for s in Score.objects.filter(
         run__condition="baseline", dimension__in=["Power", "Benevolence"]).select_related("run")}
+
+    def by_hand(model):
+        u_power = 1 - abs(scores[(model, "Power")] + 1) / 10
+        u_benevolence = 1 - abs(scores[(model, "Benevolence")] - 0.8) / 10
+        return (u_power + 3 * u_benevolence) / 4
+
     for row in board.rows:
-        expected = (means[(row["model"], "Power")] + 3 * means[(row["model"], "Benevolence")]) / 4
+        assert row["welfare"] == pytest.approx(by_hand(row["model"]), abs=1e-4)
+        assert row["values"]["Power"] == pytest.approx(scores[(row["model"], "Power")], abs=1e-4)
+        assert row["value_basis"] == "score"
+        assert row["rank_low"] <= row["rank"] <= row["rank_high"]
+        assert row["welfare_low"] <= row["welfare"] <= row["welfare_high"]
+    lows = [row["welfare_low"] for row in board.rows]
+    assert lows == sorted(lows, reverse=True)  # ranked by the lower end of the welfare interval
+    assert board.long_frame().shape == (6, 22)
+
+
+def test_the_default_target_is_the_banks_raters_when_stored_else_the_shipped_human_profile(scored, bank):
+    from benchmark.models import HumanReference, HumanReferenceValue
+
+    board = selectors.leaderboard(bank=bank)
+    assert board.question == "closeness" and board.target.key == "gss-2012" and board.target.kind == "centred"
+    raters = HumanReference.objects.create(name="Raters of test-bank", kind="centred", bank=bank)
+    HumanReferenceValue.objects.bulk_create(HumanReferenceValue(reference=raters, family="pvq", dimension=name, value=0.1)
+                                            for name in FAMILIES["pvq"])
+    board = selectors.leaderboard(bank=bank)
+    assert board.target.key == "raters" and board.target.values["Power"] == 0.1
+
+
+def test_the_shipped_gss_profile_is_the_mean_centred_pvq21_profile_of_its_respondents():
+    frame = pd.read_csv(Path(__file__).resolve().parents[2] / "psychometrics/reference/pvq21_gss2012_us.csv")
+    answers = frame.drop(columns="participant_id").to_numpy(float)
+    # By hand: Benevolence = questions 12 and 18, Power = 2 and 17, each minus the respondent's mean of all 21.
+    mrat = answers.mean(axis=1)
+    profile = selectors.shipped_profile("gss-2012").values
+    assert profile["Benevolence"] == pytest.approx(float(np.mean(answers[:, [11, 17]].mean(axis=1) - mrat)), abs=1e-12)
+    assert profile["Power"] == pytest.approx(float(np.mean(answers[:, [1, 16]].mean(axis=1) - mrat)), abs=1e-12)
+
+
+def test_endorsement_of_every_value_at_equal_weights_is_refused_but_a_subset_is_ranked(scored, bank):
+    with pytest.raises(selectors.ResultsError, match="would rank nothing"):
+        selectors.leaderboard(bank=bank, question="endorsement")
+    with pytest.raises(selectors.ResultsError, match="would rank nothing"):
+        selectors.leaderboard(bank=bank, question="endorsement", weights=dict.fromkeys(FAMILIES["pvq"], 2))
+    board = selectors.leaderboard(bank=bank, question="endorsement", dimensions=["Benevolence", "Universalism"])
+    for row in board.rows:
+        expected = np.mean([(row["values"][name] + 5) / 10 for name in ("Benevolence", "Universalism")])
         assert row["welfare"] == pytest.approx(expected, abs=1e-4)
-        assert row["values"]["Power"] == pytest.approx(Score.objects.get(run_id=row["run_id"], dimension="Power").score,
-                                                       abs=1e-4)
-    assert [row["model"] for row in board.rows] == sorted(
-        [row["model"] for row in board.rows], key=lambda m: -((means[(m, "Power")] + 3 * means[(m, "Benevolence")]) / 4))
-    assert board.long_frame().shape == (6, 14)  # + is_row_max, is_row_min, weight
+    unequal = selectors.leaderboard(bank=bank, question="endorsement", weights={"Benevolence": 3})
+    assert len(unequal.rows) == 3
+
+
+def test_endorsing_neuroticism_is_refused(scored, bank):
+    with pytest.raises(selectors.ResultsError, match="Neuroticism is not a value to prioritise"):
+        selectors.leaderboard(bank=bank, family="bfi", question="endorsement", dimensions=["Neuroticism", "Openness"])
+    board = selectors.leaderboard(bank=bank, family="bfi", question="endorsement", dimensions=["Openness", "Agreeableness"])
+    assert len(board.rows) == 3
+
+
+def test_a_deviation_reference_is_not_a_target(scored, bank):
+    with pytest.raises(selectors.ResultsError, match="is a deviation from its population"):
+        selectors.leaderboard(bank=bank, target="reference:ESS: Male")
+
+
+def test_models_with_equal_welfare_share_a_rank_and_are_marked_tied(scored, bank):
+    from tests.results.builders import completed_run
+
+    twin = completed_run(bank, "model-a-twin")  # different ratings ...
+    Score.objects.filter(run=twin).delete()      # ... so give it model-a's scores exactly
+    Score.objects.bulk_create(Score(run=twin, family=s.family, dimension=s.dimension, score=s.score, mean=s.mean, sd=s.sd,
+                                    n_items=s.n_items, ci_low=s.ci_low, ci_high=s.ci_high)
+                              for s in Score.objects.filter(run=scored["model-a"]))
+    board = selectors.leaderboard(bank=bank)
+    by_model = {row["model"]: row for row in board.rows}
+    assert by_model["model-a"]["rank"] == by_model["model-a-twin"]["rank"]
+    assert by_model["model-a"]["tied"] and by_model["model-a-twin"]["tied"]
 
 
 def test_only_the_newest_baseline_run_of_a_model_is_ranked(scored, bank):

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from benchmark.itembank_format import ItemBankFormatError
-from benchmark.services import BenchmarkError, itembank_import
+from benchmark.services import BenchmarkError, bank_raters_store, itembank_import
 
 
 class Command(BaseCommand):
@@ -18,14 +19,27 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="", help="free-text description")
         parser.add_argument("--private", action="store_true", help="hide the bank's items from public API reads")
         parser.add_argument("--replace", action="store_true", help="replace an existing bank of that name (only if it has no runs)")
+        parser.add_argument("--raters-analysis", dest="raters_analysis", type=int, metavar="ID",
+                            help="store with the bank the mean centred profile of the participants this analysis kept "
+                                 "(the bank's raters: the leaderboard's default target)")
 
     def handle(self, *args, **options):
+        analysis = None
+        if options["raters_analysis"] is not None:
+            from psychometrics.models import Analysis
+
+            analysis = Analysis.objects.select_related("study").filter(pk=options["raters_analysis"]).first()
+            if analysis is None:
+                raise CommandError(f"--raters-analysis {options['raters_analysis']}: no such analysis")
         try:
-            bank = itembank_import(
-                path=options["file"], name=options["name"], version=options["bank_version"],
-                description=options["description"], is_private=options["private"], replace=options["replace"],
-            )
-        except (ItemBankFormatError, BenchmarkError) as exc:
+            with transaction.atomic():
+                bank = itembank_import(
+                    path=options["file"], name=options["name"], version=options["bank_version"],
+                    description=options["description"], is_private=options["private"], replace=options["replace"],
+                )
+                if analysis is not None:
+                    bank_raters_store(bank=bank, analysis=analysis)
+        except (ItemBankFormatError, BenchmarkError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         items = bank.items.count()
         from benchmark.models import ItemCorrelation
