@@ -300,9 +300,12 @@ def compare_page(request):
     choices = [{"run": run, "llm": run.llm, "label": labels[run.llm_id]} for run in available]
     ids = [pk for pk in map(record_id, request.GET.getlist("models")) if pk is not None]
     if len(ids) > MAX_COMPARE:
-        return _error_page(request, "results/compare.html", f"compare at most {MAX_COMPARE} models, got {len(ids)}",
+        message = (f"Compare shows at most {MAX_COMPARE} models side by side; the link chose {len(ids)}. Untick "
+                   f"{len(ids) - MAX_COMPARE} below and press Compare, or see every model on the leaderboard.")
+        return _error_page(request, "results/compare.html", message,
                            {**_common(family), "banks": banks, "bank": bank, "available": choices,
-                            "protocol": protocol, "protocols": protocols})
+                            "protocol": protocol, "protocols": protocols, "max_compare": MAX_COMPARE,
+                            "chosen_ids": ids})
     chosen = [run.llm for run in available if run.llm_id in ids] or [run.llm for run in available[:3]]
     frame = selectors.compare_models(chosen, bank, protocol) if bank else pd.DataFrame(columns=["family"])
     field = selectors.display_value(family)

@@ -267,12 +267,30 @@
   // Compare: at most N models.
   document.querySelectorAll("[data-max-checked]").forEach((group) => {
     const max = parseInt(group.dataset.maxChecked, 10);
-    group.addEventListener("change", (event) => {
-      const boxes = group.querySelectorAll("input[type=checkbox]:checked");
-      if (boxes.length > max) {
-        event.target.checked = false;
-        alert(`Compare at most ${max} models.`);
+    const counter = group.dataset.count ? document.querySelector(group.dataset.count) : null;
+    const update = () => {
+      const checked = group.querySelectorAll("input[type=checkbox]:checked").length;
+      group.querySelectorAll("input[type=checkbox]").forEach((box) => {
+        box.disabled = !box.checked && checked >= max;  // the limit is visible: the rest cannot be ticked
+      });
+      if (counter) {
+        counter.innerHTML = `<strong>${checked}</strong> of at most ${max} models chosen` +
+          (checked >= max ? " (untick one to choose another)" : "");
       }
+    };
+    group.addEventListener("change", update);
+    update();
+  });
+
+  // A search box that hides the chips whose label does not contain the text (the model chooser).
+  document.querySelectorAll("[data-filter-chips]").forEach((input) => {
+    const target = document.querySelector(input.dataset.filterChips);
+    if (!target) return;
+    input.addEventListener("input", () => {
+      const needle = input.value.trim().toLowerCase();
+      target.querySelectorAll("label").forEach((chip) => {
+        chip.hidden = needle !== "" && !chip.textContent.toLowerCase().includes(needle);
+      });
     });
   });
 

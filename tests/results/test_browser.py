@@ -124,6 +124,29 @@ def test_the_comparison_overlays_the_chosen_models(site, page, tmp_path):
     page.screenshot(path=str(tmp_path / "alignment.png"), full_page=True)
 
 
+def test_the_model_chooser_searches_and_shows_its_limit(site, page, tmp_path):
+    from results.selectors import PUBLISHED_BANK_NAME
+
+    page.goto(f"{site['url']}/results/compare/?itembank={PUBLISHED_BANK_NAME}")
+    chips = "#model-chooser label"
+    everything = page.locator(f"{chips}:visible").count()
+    assert everything >= 40
+    page.fill("#model-search", "claude")
+    visible = page.eval_on_selector_all(chips, "labels => labels.filter(l => !l.hidden).map(l => l.textContent.trim())")
+    assert visible and all("claude" in name.lower() for name in visible) and len(visible) < everything
+    page.fill("#model-search", "")
+    assert page.locator(f"{chips}:visible").count() == everything
+    boxes = page.locator("#model-chooser input[type=checkbox]")
+    for index in range(boxes.count()):
+        if page.locator("#model-chooser input:checked").count() >= 5:
+            break
+        if not boxes.nth(index).is_checked():
+            boxes.nth(index).check()
+    assert "5 of at most 5" in page.inner_text("#model-count")
+    assert page.locator("#model-chooser input:disabled").count() == everything - 5  # the limit is visible
+    page.screenshot(path=str(tmp_path / "compare-chooser.png"), full_page=True)
+
+
 def test_the_self_test_shows_a_profile_chart_and_the_closest_models(site, page, tmp_path):
     page.goto(f"{site['url']}/results/self-test/?form=neutral")
     page.evaluate("""() => document.querySelectorAll('#self-test-form fieldset').forEach((set, i) =>

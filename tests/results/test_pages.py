@@ -112,6 +112,9 @@ def test_compare_refuses_more_than_five_models(client, scored, bank):
     query = "&".join(f"models={n}" for n in range(1, 7))
     response = client.get(f"/results/compare/?itembank={bank.name}&{query}")
     assert response.status_code == 400 and b"at most 5 models" in response.content
+    html = response.content.decode()
+    assert "Up to 5 models" in html and "Up to  models" not in html  # the limit is named on the error page too
+    assert "the link chose 6" in html and "Untick 1" in html
 
 
 def _answers(value: int = 4) -> dict:
