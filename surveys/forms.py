@@ -10,7 +10,7 @@ STUDY_SECTIONS = [
     ("Study", ["title", "slug", "prolific_study_id", "is_private"]),
     ("Texts", ["consent_text", "instructions_text"]),
     ("Prolific completion codes", ["completion_code", "failed_checks_code", "no_consent_code"]),
-    ("Participants", ["target_raters_per_item", "time_limit_minutes", "ask_demographics"]),
+    ("Participants", ["target_raters_per_item", "time_limit_minutes", "ask_demographics", "time_zone"]),
     ("Attention checks", ["attention_check_count", "attention_check_pages", "max_failed_checks"]),
 ]
 
@@ -31,6 +31,7 @@ class StudyForm(forms.ModelForm):
             "no_consent_code": "Declined consent",
             "target_raters_per_item": "Raters per item group (target)",
             "time_limit_minutes": "Time limit (minutes)",
+            "time_zone": "Time zone of the dashboard",
             "ask_demographics": "Ask gender and age band",
             "attention_check_count": "Number of attention checks",
             "attention_check_pages": "Where the checks go",

@@ -17,6 +17,18 @@ BFI10_MIN, BFI10_MAX = 1, 5
 DEFAULT_RATERS_PER_ITEM = 46  # the paper's target per item (§3.2.3); see psychometrics power report: r = .3, two-sided alpha .05, power .8 needs 85
 
 
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name (``zoneinfo``), e.g. ``Europe/Berlin``."""
+    import zoneinfo
+
+    from django.core.exceptions import ValidationError
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a time zone name; use one like Europe/Berlin, America/New_York or UTC.") from None
+
+
 class Study(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -36,6 +48,10 @@ class Study(models.Model):
     no_consent_code = models.CharField(max_length=64, blank=True, help_text="Prolific code for declined consent.")
 
     time_limit_minutes = models.PositiveIntegerField(default=60, help_text="A reservation expires after this time.")
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone],
+        help_text="IANA time zone in which the dashboard shows times, e.g. Europe/Berlin or America/New_York.",
+    )
     target_raters_per_item = models.PositiveIntegerField(default=DEFAULT_RATERS_PER_ITEM)
     attention_check_count = models.PositiveIntegerField(default=4)
     attention_check_pages = models.CharField(

@@ -146,6 +146,9 @@ def study_dashboard(*, study: Study, now: datetime | None = None) -> dict:
         "study": study.slug,
         "status": study.status,
         "generated_at": now.isoformat(),
+        "generated_at_display": study_time(study, now),
+        "time_zone": study.time_zone,
+        "raters_needed": raters_needed_figure(),
         "counts": counts,
         "entry": entry_activity(study=study, now=now),
         "median_completion_seconds": median(durations) if durations else None,
@@ -154,6 +157,26 @@ def study_dashboard(*, study: Study, now: datetime | None = None) -> dict:
 
 
 ENTRY_WINDOW = timedelta(hours=1)
+
+
+def study_time(study: Study, moment: datetime) -> str:
+    """A time as a researcher reads it, in the study's time zone: "7 Dec 2026, 14:05:09 CET"."""
+    import zoneinfo
+
+    try:
+        zone = zoneinfo.ZoneInfo(study.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %Y, %H:%M:%S} {local.tzname()}"
+
+
+def raters_needed_figure() -> dict:
+    """The raters an item needs to detect the selection threshold, the same figure as the analysis's power report."""
+    from psychometrics.stats.selection import DEFAULT_ALPHA, DEFAULT_POWER, DEFAULT_THRESHOLD, raters_needed
+
+    return {"r": DEFAULT_THRESHOLD, "alpha": DEFAULT_ALPHA, "power": DEFAULT_POWER,
+            "n": raters_needed(DEFAULT_THRESHOLD, DEFAULT_ALPHA, DEFAULT_POWER)}
 
 
 def entry_activity(*, study: Study, now: datetime | None = None) -> dict:
@@ -182,7 +205,8 @@ def entry_activity(*, study: Study, now: datetime | None = None) -> dict:
         "session_elsewhere_last_hour": elsewhere.filter(at__gte=since).count(),
         "session_elsewhere_total": elsewhere.count(),
         "session_elsewhere_by_participant": [
-            {"participant_id": row["pseudonym"], "attempts": row["n"], "last_at": row["last"].isoformat()}
+            {"participant_id": row["pseudonym"], "attempts": row["n"], "last_at": row["last"].isoformat(),
+             "last_at_display": study_time(study, row["last"])}
             for row in by_pseudonym
         ],
     }

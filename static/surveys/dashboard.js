@@ -32,11 +32,16 @@
       const fill = document.createElement("span");
       fill.style.width = `${group.percent}%`;
       bar.append(fill);
-      td.append(bar);
+      const text = document.createElement("span");
+      text.className = "fill-text";
+      text.textContent = `${group.holding_places}/${group.target} (${group.percent} %)`;
+      td.append(bar, " ", text);
       tr.append(td);
       return tr;
     }));
-    document.getElementById("generated-at").textContent = data.generated_at;
+    const stamp = document.getElementById("generated-at");
+    stamp.textContent = data.generated_at_display;
+    stamp.setAttribute("datetime", data.generated_at);
   }
 
   async function refresh() {

@@ -137,3 +137,35 @@ def test_the_dashboard_links_the_analysis_and_prolific_pages(client):
     page = client.get("/studies/linked/dashboard/").content.decode()
     assert 'href="/studies/linked/analysis/"' in page
     assert 'href="/studies/linked/prolific/"' in page
+
+
+def test_times_read_in_the_studys_time_zone_and_fill_bars_have_numbers(demo_study, researcher):
+    import datetime
+    import zoneinfo
+
+    from django.core.exceptions import ValidationError
+
+    from psychometrics.stats.selection import raters_needed
+    from surveys.selectors import study_time
+
+    moment = datetime.datetime(2026, 12, 7, 13, 5, 9, 123456, tzinfo=datetime.UTC)
+    demo_study.time_zone = "Europe/Berlin"
+    demo_study.full_clean()
+    demo_study.save()
+    assert study_time(demo_study, moment) == "7 Dec 2026, 14:05:09 CET"  # no ISO, no microseconds
+    demo_study.time_zone = "Mars/Olympus"
+    with pytest.raises(ValidationError, match="not a time zone name"):
+        demo_study.full_clean()
+    demo_study.refresh_from_db()
+
+    arrive(Client(), demo_study.slug, "a" * 24)
+    client = logged_in(researcher)
+    html = client.get("/studies/demo/dashboard/").content.decode()
+    assert "(times in Europe/Berlin;" in html
+    now_berlin = timezone.now().astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
+    assert f"{now_berlin:%b %Y}" in html and ("CET" in html or "CEST" in html)
+    target = demo_study.target_raters_per_item
+    assert f"/{target} (" in html  # each fill bar also says held/target (percent)
+    assert f"needs {raters_needed(0.3, 0.05, 0.8)} raters per item" in html  # the analysis's figure, not a second one
+    feed = client.get("/studies/demo/dashboard.json").json()
+    assert feed["generated_at_display"].endswith(("CET", "CEST")) and "T" in feed["generated_at"]

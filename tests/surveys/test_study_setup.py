@@ -26,6 +26,7 @@ NEW_STUDY = {
     "failed_checks_code": "C1FAIL",
     "no_consent_code": "C1NO",
     "target_raters_per_item": "50",
+    "time_zone": "Europe/Berlin",
     "time_limit_minutes": "45",
     "ask_demographics": "on",
     "attention_check_count": "3",
