@@ -89,6 +89,19 @@ def _subscribe_form(request, study, data=None) -> WebhookSubscribeForm:
     })  # fmt: skip
 
 
+def _setup_steps(study, settings_row) -> list[dict]:
+    """What connects this study to Prolific, each step done or still to do, in plain words (a new study has none)."""
+    token = bool(settings_row.token_encrypted or settings_row.token_env_var)
+    return [
+        {"label": "Prolific study id", "done": bool(study.prolific_study_id),
+         "todo": "Paste the id of your study on Prolific under Settings below (the 24 characters in its address)."},
+        {"label": "API token", "done": token,
+         "todo": "Create a token on Prolific (Settings > API tokens) and enter it under Settings below."},
+        {"label": "Webhook (optional)", "done": bool(settings_row.hook_confirmed_at),
+         "todo": "Without it everything works; statuses update when you press Reconcile. Set it up at the bottom."},
+    ]
+
+
 def _page_context(request, study, form=None, subscribe_form=None) -> dict:
     settings_row = prolific_settings_for(study=study)
     form = form or _settings_form(study)
@@ -99,6 +112,7 @@ def _page_context(request, study, form=None, subscribe_form=None) -> dict:
         "subscribe_form": subscribe_form or _subscribe_form(request, study),
         "hook": settings_row,
         "token_description": services.token_description(study=study),
+        "setup": _setup_steps(study, settings_row),
         "webhook_secret_hint": settings_row.webhook_secret_hint,
         "report": report,
         "category_counts": [(CATEGORY_LABELS[c], n) for c, n in report.counts.items()],

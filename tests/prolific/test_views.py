@@ -88,3 +88,22 @@ def test_a_bad_token_shows_a_clear_message(client, researcher, fake, study):
     fake.state.token = "rotated-on-prolific"
     page = client.post("/studies/wave1/prolific/check/", follow=True).content.decode()
     assert "refused the API token" in page
+
+
+def test_a_new_study_explains_what_is_left_to_connect_instead_of_alarming(client):
+    from tests.factories import StudyFactory
+
+    fresh = StudyFactory(slug="fresh", prolific_study_id="")
+    user = get_user_model().objects.create_user("newbie", password="pw-newbie-123456")
+    fresh.researchers.add(user)
+    client.force_login(user)
+    page = client.get("/studies/fresh/prolific/").content.decode()
+    assert "Not connected to Prolific yet." in page and "nothing is wrong" in page
+    assert "Prolific study id: to do." in page and "API token: to do." in page
+    assert "Webhook (optional): to do." in page
+
+
+def test_a_connected_study_says_so_in_one_line(client, researcher, study):
+    page = client.get("/studies/wave1/prolific/").content.decode()
+    assert "Not connected to Prolific yet." not in page
+    assert "Connected: study id and API token set" in page
