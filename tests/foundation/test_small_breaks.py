@@ -104,3 +104,11 @@ def test_public_pages_use_no_internal_words_and_show_no_endpoint(client):
         for word in INTERNAL_WORDS:
             assert word not in text, (path, word)
         assert "10.1.2.3" not in text, path  # a model's endpoint is never shown publicly
+
+
+@pytest.mark.django_db
+def test_login_page_is_a_styled_card_that_names_wrong_credentials(client):
+    page = client.get("/accounts/login/").content.decode()
+    assert 'class="login-card"' in page and 'class="form-field"' in page and "createresearcher" in page
+    wrong = client.post("/accounts/login/", {"username": "nobody", "password": "wrong-password"}).content.decode()
+    assert 'class="error-box" role="alert"' in wrong and "enter a correct username and password" in wrong.lower()
