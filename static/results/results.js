@@ -50,22 +50,51 @@
     },
   };
 
-  // Point labels on scatter charts: options.plugins.pointLabels = {display: true}.
+  // Point labels on scatter charts: options.plugins.pointLabels = {display: true}. Labels never overlap:
+  // each tries eight places around its point and takes the first free one inside the chart; a label with
+  // no free place is left out (its point keeps its tooltip, and every point is in the table beside the chart).
   const pointLabels = {
     id: "pointLabels",
     afterDatasetsDraw(chart, _args, opts) {
       if (!opts || !opts.display) return;
       const ctx = chart.ctx;
+      const area = chart.chartArea;
       ctx.save();
       ctx.font = "11px system-ui, sans-serif";
       ctx.fillStyle = "#1d2330";
+      ctx.textBaseline = "alphabetic";
+      const height = 11;
+      const placed = [];
+      const points = [];
       chart.data.datasets.forEach((ds, di) => {
         if (opts.datasets && !opts.datasets.includes(di)) return;
         chart.getDatasetMeta(di).data.forEach((pt, i) => {
           const label = ds.data[i] && ds.data[i].label;
-          if (label) ctx.fillText(label, pt.x + 5, pt.y - 4);
+          if (label) points.push({ x: pt.x, y: pt.y, label });
         });
       });
+      // The points themselves are obstacles too, so a label never covers another model's dot.
+      points.forEach((p) => placed.push({ x: p.x - 3, y: p.y - 3, w: 6, h: 6 }));
+      const labelBoxes = [];
+      const overlaps = (a) => placed.some((b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h);
+      points.forEach((p) => {
+        const w = ctx.measureText(p.label).width;
+        const candidates = [
+          [5, -4], [5, height + 4], [-w - 5, -4], [-w - 5, height + 4],
+          [-w / 2, -8], [-w / 2, height + 8], [8, height / 2], [-w - 8, height / 2],
+        ];
+        for (const [dx, dy] of candidates) {
+          const box = { x: p.x + dx, y: p.y + dy - height, w, h: height + 2 };
+          const inside = box.x >= area.left && box.x + box.w <= area.right && box.y >= area.top && box.y + box.h <= area.bottom;
+          if (inside && !overlaps(box)) {
+            placed.push(box);
+            labelBoxes.push({ ...box, label: p.label });
+            ctx.fillText(p.label, box.x, p.y + dy);
+            return;
+          }
+        }
+      });
+      chart.$pointLabelBoxes = { drawn: labelBoxes, points: points.length };  // read by the browser tests
       ctx.restore();
     },
   };

@@ -120,6 +120,13 @@ def test_the_comparison_overlays_the_chosen_models(site, page, tmp_path):
 
     page.goto(f"{site['url']}/results/alignment/?itembank=browser-bank")
     assert page.evaluate(DRAWN_PIXELS, "pca-chart") > 500
+    boxes = page.evaluate("() => VP.charts['pca-chart'].$pointLabelBoxes")
+    drawn = boxes["drawn"]
+    assert drawn and len(drawn) <= boxes["points"]
+    for i, a in enumerate(drawn):  # no two labels on the value map overlap
+        for b in drawn[i + 1:]:
+            assert not (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
+                        and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]), (a["label"], b["label"])
     assert page.evaluate(DRAWN_PIXELS, "bias-model-gender") > 500
     page.screenshot(path=str(tmp_path / "alignment.png"), full_page=True)
 
