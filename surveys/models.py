@@ -10,23 +10,12 @@ from django.db import models
 from django.db.models import Q
 
 from surveys.plan import PVQ21_PER_PAGE, parse_check_pages
+from surveys.validators import validate_time_zone
 
 RATING_MIN, RATING_MAX = 1, 6
 PVQ21_MIN, PVQ21_MAX = 1, 6
 BFI10_MIN, BFI10_MAX = 1, 5
 DEFAULT_RATERS_PER_ITEM = 46  # the paper's target per item (§3.2.3); see psychometrics power report: r = .3, two-sided alpha .05, power .8 needs 85
-
-
-def validate_time_zone(value: str) -> None:
-    """An IANA time zone name (``zoneinfo``), e.g. ``Europe/Berlin``."""
-    import zoneinfo
-
-    from django.core.exceptions import ValidationError
-
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"{value!r} is not a time zone name; use one like Europe/Berlin, America/New_York or UTC.") from None
 
 
 class Study(models.Model):

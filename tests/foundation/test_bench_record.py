@@ -15,3 +15,10 @@ def test_section_is_added_then_replaced_keeping_blocks_not_rerun():
     assert "2026-12-08 04:00 UTC" in second and "2026-12-07" not in second
     assert second.count("## Measurements") == 1 and second.rstrip().endswith("## After")
 
+
+
+def test_the_committed_readme_has_one_generated_section():
+    from bench.__main__ import README
+
+    text = README.read_text()
+    assert text.count(START) == 1 and text.count(END) == 1
