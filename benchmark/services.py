@@ -8,14 +8,18 @@ and ``run_finalize`` scores the run once every answer is in.
 import csv
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from benchmark import credentials, scoring
@@ -58,6 +62,30 @@ class BenchmarkError(Exception):
         "{model} answered, but only {parsed} of {answered} answers ({rate:.0%}) could be read as one of the six "
         "phrases, below the minimum parse rate {minimum:.0%}; no scores were published. The raw answers are kept "
         "on the run: check the model's output (or lower min_parse_rate) and resume it."
+    )
+    NO_CORRELATIONS = (
+        "item bank {bank!r} has no item correlations: no item is keyed to any dimension, so there is nothing to "
+        "score; import a bank with its correlations (psychometrics' export_items writes them)"
+    )
+    NO_KEYED_ITEM = (
+        "no item of bank {bank!r}{answered} is keyed to any {families}dimension at {rule}: nothing to score "
+        "({strongest}); lower --threshold (the run's 'threshold' setting) or use an item bank from a bigger study"
+    )
+    NOTHING_SCORED = (
+        "{model}: none of the items keyed to a dimension has a parsed answer ({parsed} of {answered} answers "
+        "parsed): nothing to score, no scores were published. The raw answers are kept on the run."
+    )
+    NOTHING_KEYED = (
+        "{model}: no item of the run is keyed to any dimension at {rule}: nothing to score, no scores were "
+        "published. The raw answers are kept on the run."
+    )
+    SCORING_FAILED = (
+        "scoring run {run_id} failed ({cause}); no scores were published and the raw answers are kept on the run. "
+        "This is a bug: please report it with the run id."
+    )
+    INTERRUPTED = (
+        "interrupted: no heartbeat from the process running it for more than {stale:g} s (it was killed, or its "
+        "machine stopped). The answers stored so far are kept; resume with: manage.py run_benchmark --resume {run_id}"
     )
 
 
@@ -179,6 +207,53 @@ def _validated_settings(settings: dict | None) -> dict:
     return merged
 
 
+def _rule_text(settings: dict) -> str:
+    threshold = float(settings.get("threshold", scoring.DEFAULT_THRESHOLD))
+    alpha = float(settings.get("alpha", scoring.DEFAULT_ALPHA))
+    rho = "|rho|" if settings.get("mode", "positive") == "signed" else "rho"
+    return f"{rho} >= {threshold:g}, p < {alpha:g}"
+
+
+def _strongest_text(row) -> str:
+    if row.item_id is None:
+        return f"no {row.family} correlation has a rho"
+    p_value = "p unknown" if math.isnan(row.p_value) else f"p = {row.p_value:.3g}"
+    return f"strongest {row.family} correlation: rho = {row.rho:.3g}, {p_value}, item {row.item_id} on {row.dimension}"
+
+
+def selection_check(*, bank: ItemBank, settings: dict, item_ids: Iterable[str] | None = None,
+                    answers_file: str | None = None) -> pd.DataFrame:
+    """The items keyed under a run's rule, or :class:`BenchmarkError` if a family of the bank has none.
+
+    Called before any request (``run_create``, ``run_execute``) and before imported answers are
+    stored: a family the bank's correlations measure (``pvq``, ``bfi`` …) with no item at
+    ``threshold``/``alpha``/``mode`` would otherwise be sent to the model and then not scored.
+    ``item_ids`` restricts the check to the items a file answers (``score_answers``).
+    """
+    from benchmark.selectors import bank_correlations
+
+    correlations = bank_correlations(bank)
+    if correlations.empty:
+        raise BenchmarkError(BenchmarkError.NO_CORRELATIONS.format(bank=bank.name))
+    if item_ids is not None:
+        correlations = correlations[correlations["item_id"].isin(set(item_ids))].reset_index(drop=True)
+    selection = scoring.select_items(
+        correlations, threshold=float(settings.get("threshold", scoring.DEFAULT_THRESHOLD)),
+        alpha=float(settings.get("alpha", scoring.DEFAULT_ALPHA)), mode=settings.get("mode", "positive"),
+    )
+    answered = f" answered in {answers_file}" if answers_file else ""
+    if correlations.empty:  # the file answers only items without correlations
+        raise BenchmarkError(BenchmarkError.NO_KEYED_ITEM.format(
+            bank=bank.name, answered=answered, families="", rule=_rule_text(settings),
+            strongest="none of those items has a correlation"))
+    gaps = scoring.unkeyed_families(correlations, selection)
+    if len(gaps):
+        raise BenchmarkError(BenchmarkError.NO_KEYED_ITEM.format(
+            bank=bank.name, answered=answered, families=" or ".join(gaps["family"]) + " ", rule=_rule_text(settings),
+            strongest="; ".join(_strongest_text(row) for row in gaps.itertuples())))
+    return selection
+
+
 def llm_get_or_create(*, provider: str, model: str, base_url: str = "") -> LLM:
     llm, _ = LLM.objects.get_or_create(
         provider=provider, name=model, base_url=base_url or "", defaults={"display_name": model}
@@ -223,6 +298,7 @@ def run_create(
             condition = "custom"
     except ValueError as exc:
         raise BenchmarkError(str(exc)) from exc
+    selection_check(bank=bank, settings=settings)  # before the run exists, so before any request
     try:
         chosen = credentials.resolve(provider=provider, base_url=base_url, credential=credential, user=user,
                                      default_base_url=PROVIDERS[provider].default_base_url)
@@ -346,13 +422,19 @@ def run_execute(
     run = Run.objects.select_related("bank").get(pk=run_id)
     report = ExecutionReport()
     # A paused or failed run continues only through run_reopen (run_resume, run_benchmark --resume): a chunk
-    # task still queued when the run was paused or stopped by a permanent error must not restart it.
-    started = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING]).update(
-        status=Run.Status.RUNNING, started_at=run.started_at or timezone.now(), error=""
+    # task still queued when the run was paused or stopped by a permanent error must not restart it. An
+    # interrupted run (no heartbeat for a while) does continue: a worker taking one of its chunks is alive.
+    started = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING, Run.Status.INTERRUPTED]).update(
+        status=Run.Status.RUNNING, started_at=run.started_at or timezone.now(), error="", heartbeat_at=timezone.now()
     )
     if not started:
         return report
     run.refresh_from_db()
+    try:
+        selection_check(bank=run.bank, settings=run.settings)
+    except BenchmarkError as exc:  # runs created before the check existed, or a bank emptied since
+        _run_stop(run, Run.Status.FAILED, str(exc))
+        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
     try:
         provider = _provider_for(run, api_key)
     except PermanentProviderError as exc:
@@ -385,6 +467,7 @@ def run_execute(
     run_refresh_counts(run)
     if progress:
         progress(run)
+    beat = _heartbeat(run.pk)
 
     def store(batch: list[RequestResult]) -> None:
         with transaction.atomic():
@@ -406,10 +489,12 @@ def run_execute(
             )
         report.requested += len(batch)
         run_refresh_counts(run)
+        beat()
         if progress:
             progress(run)
 
     def paused() -> bool:  # paused from the web, or failed in another worker's chunk
+        beat()  # polled while requests wait too (retries, Retry-After), so a slow provider is not a dead worker
         return Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED]).exists()
 
     pending = [PendingRequest(tag=tuple(tags), key=key, body=bodies[key]) for key, tags in wanted.items()]
@@ -431,6 +516,54 @@ def run_execute(
     if finalize:
         run_finalize(run.pk)
     return report
+
+
+def run_heartbeat(*, run_id: int) -> bool:
+    """Record that the process executing a run is alive; an interrupted run it is still executing runs again.
+
+    False when the run is no longer running (paused, failed, completed).
+    """
+    return bool(Run.objects.filter(pk=run_id, status__in=[Run.Status.RUNNING, Run.Status.INTERRUPTED]).update(
+        status=Run.Status.RUNNING, heartbeat_at=timezone.now(), error=""))
+
+
+def _heartbeat(run_id: int) -> Callable[[], None]:
+    """A ``run_heartbeat`` that writes at most every ``BENCHMARK_HEARTBEAT_SECONDS`` however often it is called."""
+    interval = float(getattr(django_settings, "BENCHMARK_HEARTBEAT_SECONDS", 5))
+    last = [time.monotonic()]
+
+    def beat() -> None:
+        if time.monotonic() - last[0] >= interval:
+            last[0] = time.monotonic()
+            run_heartbeat(run_id=run_id)
+
+    return beat
+
+
+def runs_interrupt_stale(*, stale_after: float | None = None) -> list[int]:
+    """Mark interrupted every "running" run without a heartbeat for ``stale_after`` seconds; their ids.
+
+    ``stale_after`` defaults to ``BENCHMARK_RUN_STALE_SECONDS``. A run executing in a live process
+    writes ``heartbeat_at`` every few seconds (``BENCHMARK_HEARTBEAT_SECONDS``), also while its
+    requests wait for retries; a run whose process was killed stops doing so and would otherwise
+    show "running" forever. Runs without a heartbeat (started before heartbeats existed) count from
+    ``started_at``. Called by the pages and API endpoints that show runs (one indexed read when
+    nothing is stale) and by ``manage.py benchmark_reap``. An interrupted run is resumed like a
+    paused one, and a process still executing it makes it running again with its next heartbeat.
+    """
+    if stale_after is None:
+        stale_after = float(getattr(django_settings, "BENCHMARK_RUN_STALE_SECONDS", 300))
+    cutoff = timezone.now() - timedelta(seconds=stale_after)
+    stale = Run.objects.filter(status=Run.Status.RUNNING).annotate(
+        last_sign=Coalesce("heartbeat_at", "started_at", "created_at")).filter(last_sign__lt=cutoff)
+    interrupted = []
+    for run_id, model in stale.values_list("pk", "model"):
+        # The status and cutoff are checked again in the UPDATE: a heartbeat since the read keeps the run running.
+        error = BenchmarkError.INTERRUPTED.format(stale=stale_after, run_id=run_id)
+        if stale.filter(pk=run_id).update(status=Run.Status.INTERRUPTED, error=error):
+            logger.warning("benchmark run %s (%s) interrupted: no heartbeat for %g s", run_id, model, stale_after)
+            interrupted.append(run_id)
+    return interrupted
 
 
 def _run_stop(run: Run, status: str, error: str) -> None:
@@ -457,7 +590,18 @@ def run_finalize(run_id: int) -> Run:
         )
         run.save(update_fields=["status", "finished_at", "error"])
         return run
-    scores = run_score_table(run)
+    try:
+        with transaction.atomic():  # a savepoint: a database error while scoring still lets the run be marked failed
+            scores = run_score_table(run)
+    except Exception as exc:
+        logger.exception("scoring benchmark run %s failed", run.pk)
+        return _run_finalize_failed(run, BenchmarkError.SCORING_FAILED.format(
+            run_id=run.pk, cause=f"{exc.__class__.__name__}: {exc}"))
+    if scores.empty:
+        return _run_finalize_failed(run, BenchmarkError.NOTHING_KEYED.format(model=run.model, rule=_rule_text(run.settings)))
+    if not (scores["n_items"] > 0).any():
+        return _run_finalize_failed(run, BenchmarkError.NOTHING_SCORED.format(
+            model=run.model, parsed=run.parsed, answered=run.answered))
     Score.objects.filter(run=run).delete()
     Score.objects.bulk_create(
         Score(run=run, **{key: (None if isinstance(value, float) and math.isnan(value) else value)
@@ -466,6 +610,15 @@ def run_finalize(run_id: int) -> Run:
     )
     run.status, run.finished_at, run.error = Run.Status.COMPLETED, timezone.now(), ""
     run.save(update_fields=["status", "finished_at", "error"])
+    return run
+
+
+def _run_finalize_failed(run: Run, error: str) -> Run:
+    """Fail a run at scoring time (inside ``run_finalize``'s transaction): no scores, the answers stay."""
+    Score.objects.filter(run=run).delete()
+    run.status, run.finished_at, run.error = Run.Status.FAILED, timezone.now(), error[:2000]
+    run.save(update_fields=["status", "finished_at", "error"])
+    logger.warning("benchmark run %s (%s) failed: %s", run.pk, run.model, error)
     return run
 
 
@@ -482,14 +635,15 @@ def run_score_table(run: Run, *, measure: str = "rating") -> pd.DataFrame:
 
 def run_pause(*, run: Run) -> Run:
     """Ask a running run to stop after its current batch; ``run_resume`` continues it."""
-    Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING]).update(status=Run.Status.PAUSED)
+    Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING, Run.Status.INTERRUPTED]).update(
+        status=Run.Status.PAUSED)
     run.refresh_from_db()
     return run
 
 
 def run_reopen(*, run: Run) -> bool:
-    """Make a paused or failed run pending again, so ``run_execute`` continues it; False if it was neither."""
-    reopened = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED]).update(
+    """Make a paused, failed or interrupted run pending again, so ``run_execute`` continues it; False if it was none."""
+    reopened = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED, Run.Status.INTERRUPTED]).update(
         status=Run.Status.PENDING, error=""
     )
     run.refresh_from_db()
@@ -497,7 +651,7 @@ def run_reopen(*, run: Run) -> bool:
 
 
 def run_resume(*, run: Run) -> Run:
-    """Make a paused or failed run pending again and enqueue it (after the surrounding transaction commits)."""
+    """Make a paused, failed or interrupted run pending again and enqueue it (after the surrounding transaction commits)."""
     from benchmark.tasks import run_benchmark_task
 
     if run_reopen(run=run):
@@ -652,10 +806,13 @@ def run_import_answers(
     answers = read_answers(path, known_items=set(items))
     merged = _validated_settings({key: value for key, value in (settings or {}).items() if value is not None})
     run_settings = {key: merged[key] for key in IMPORT_SETTINGS}
+    selection_check(bank=bank, settings=run_settings, item_ids={answer.item_id for answer in answers},
+                    answers_file=Path(path).name)
     run_settings.update({"parser": PARSER_VERSION, "answers_file": Path(path).name})
     llm = llm_get_or_create(provider=provider, model=model)
     run = Run(bank=bank, llm=llm, provider=provider, model=model, settings=run_settings, source=Run.Source.IMPORTED,
-              is_published=publish, status=Run.Status.RUNNING, progress_total=len(answers), started_at=timezone.now())
+              is_published=publish, status=Run.Status.RUNNING, progress_total=len(answers), started_at=timezone.now(),
+              heartbeat_at=timezone.now())
     _full_clean(run)
     run.save()
     has_finish_reason = any(field.name == "finish_reason" for field in Answer._meta.get_fields())

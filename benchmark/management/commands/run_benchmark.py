@@ -91,7 +91,8 @@ class Command(BaseCommand):
             f"({execution.sent} HTTP requests, {execution.retries} retries); parsed {run.parsed}/{run.answered}"
         )
         if run.status != Run.Status.COMPLETED:
-            raise CommandError(f"run {run.pk} is {run.status}; resume with: manage.py run_benchmark --resume {run.pk}")
+            reason = f": {run.error}" if run.error else ""
+            raise CommandError(f"run {run.pk} is {run.status}{reason}\nResume with: manage.py run_benchmark --resume {run.pk}")
         document = json.dumps(run_report(run), indent=2, ensure_ascii=False)
         if options["out"] == "-":
             self.stdout.write(document)
