@@ -93,12 +93,16 @@ def items_for_dimension(
 
 
 def run_selection(run: Run) -> pd.DataFrame:
-    """The items keyed to each dimension under the run's own rule (threshold, alpha, mode in ``run.settings``)."""
+    """The items keyed to each dimension under the run's own rule (threshold, alpha, mode and, when given,
+    the families it scores, in ``run.settings``)."""
     settings = run.settings
-    return scoring.select_items(
+    selection = scoring.select_items(
         bank_correlations(run.bank), threshold=float(settings.get("threshold", scoring.DEFAULT_THRESHOLD)),
         alpha=float(settings.get("alpha", scoring.DEFAULT_ALPHA)), mode=settings.get("mode", "positive"),
     )
+    if settings.get("families"):
+        selection = selection[selection["family"].isin(settings["families"])].reset_index(drop=True)
+    return selection
 
 
 def run_consistency(run: Run) -> dict | None:

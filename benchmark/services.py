@@ -42,7 +42,7 @@ from benchmark.presets import canonical_steer_value, persona_prompt, steering_pr
 from benchmark.prompts import PromptItem, build_prompt
 from benchmark.providers import PROVIDERS, GenerationSettings, PermanentProviderError, get_provider
 from benchmark.runner import PendingRequest, RequestResult, RetryPolicy, RunAborted, run_requests
-from psychometrics.stats.dimensions import CUSTOM, canonical_dimension
+from psychometrics.stats.dimensions import CUSTOM, FAMILIES, canonical_dimension
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +69,9 @@ class BenchmarkError(Exception):
     )
     NO_KEYED_ITEM = (
         "no item of bank {bank!r}{answered} is keyed to any {families}dimension at {rule}: nothing to score "
-        "({strongest}); lower --threshold (the run's 'threshold' setting) or use an item bank from a bigger study"
+        "({strongest}); lower --threshold (the run's 'threshold' setting){others} or use an item bank from a bigger study"
     )
+    FAMILY_NOT_MEASURED = "families: bank {bank!r} has no correlations for family {family!r} (it measures: {measured})"
     NOTHING_SCORED = (
         "{model}: none of the items keyed to a dimension has a parsed answer ({parsed} of {answered} answers "
         "parsed): nothing to score, no scores were published. The raw answers are kept on the run."
@@ -188,7 +189,7 @@ def _validated_settings(settings: dict | None) -> dict:
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
             name="api_key_env", problem="keys come only from operator-configured credentials; name one with 'credential'"))
     merged = {**DEFAULT_RUN_SETTINGS, **(settings or {})}
-    unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "extra"}
+    unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "extra", "families"}
     if unknown:
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name=sorted(unknown)[0], problem="unknown setting"))
     checks = [
@@ -204,7 +205,23 @@ def _validated_settings(settings: dict | None) -> dict:
     for name, ok, problem in checks:
         if not ok:
             raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name=name, problem=f"{problem}, got {merged[name]!r}"))
+    if merged.get("families") is not None:
+        merged["families"] = _validated_families(merged["families"])
     return merged
+
+
+def _validated_families(value) -> list[str]:
+    """``families``: the dimension families a run scores (default: every family its bank's correlations measure)."""
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(name, str) for name in names):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
+            name="families", problem=f"must be a list of family names, e.g. [\"pvq\", \"higher_pvq\"], got {value!r}"))
+    families = [name.strip().lower() for name in names]
+    if not families or not all(families):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name="families", problem=f"an empty family name in {value!r}"))
+    if len(set(families)) < len(families):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name="families", problem=f"a family given twice in {value!r}"))
+    return families
 
 
 def _rule_text(settings: dict) -> str:
@@ -235,6 +252,14 @@ def selection_check(*, bank: ItemBank, settings: dict, item_ids: Iterable[str] |
     correlations = bank_correlations(bank)
     if correlations.empty:
         raise BenchmarkError(BenchmarkError.NO_CORRELATIONS.format(bank=bank.name))
+    measured = list(dict.fromkeys(correlations["family"]))
+    families = settings.get("families")
+    if families:
+        missing = [family for family in families if family not in measured]
+        if missing:
+            raise BenchmarkError(BenchmarkError.FAMILY_NOT_MEASURED.format(
+                family=missing[0], bank=bank.name, measured=", ".join(measured)))
+        correlations = correlations[correlations["family"].isin(families)].reset_index(drop=True)
     if item_ids is not None:
         correlations = correlations[correlations["item_id"].isin(set(item_ids))].reset_index(drop=True)
     selection = scoring.select_items(
@@ -245,12 +270,14 @@ def selection_check(*, bank: ItemBank, settings: dict, item_ids: Iterable[str] |
     if correlations.empty:  # the file answers only items without correlations
         raise BenchmarkError(BenchmarkError.NO_KEYED_ITEM.format(
             bank=bank.name, answered=answered, families="", rule=_rule_text(settings),
-            strongest="none of those items has a correlation"))
+            strongest="none of those items has a correlation", others=""))
     gaps = scoring.unkeyed_families(correlations, selection)
     if len(gaps):
+        keyed = sorted(set(selection["family"]), key=lambda f: (list(FAMILIES).index(f) if f in FAMILIES else len(FAMILIES), f))
         raise BenchmarkError(BenchmarkError.NO_KEYED_ITEM.format(
             bank=bank.name, answered=answered, families=" or ".join(gaps["family"]) + " ", rule=_rule_text(settings),
-            strongest="; ".join(_strongest_text(row) for row in gaps.itertuples())))
+            strongest="; ".join(_strongest_text(row) for row in gaps.itertuples()),
+            others=f", score only the families that have keyed items (--families {','.join(keyed)})" if keyed else ""))
     return selection
 
 
@@ -806,6 +833,8 @@ def run_import_answers(
     answers = read_answers(path, known_items=set(items))
     merged = _validated_settings({key: value for key, value in (settings or {}).items() if value is not None})
     run_settings = {key: merged[key] for key in IMPORT_SETTINGS}
+    if merged.get("families"):
+        run_settings["families"] = merged["families"]
     selection_check(bank=bank, settings=run_settings, item_ids={answer.item_id for answer in answers},
                     answers_file=Path(path).name)
     run_settings.update({"parser": PARSER_VERSION, "answers_file": Path(path).name})

@@ -25,7 +25,7 @@ from benchmark.models import LLM, HumanReference, HumanReferenceValue, Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
 from benchmark.selectors import run_consistency, run_scores
-from benchmark.services import BenchmarkError, run_create
+from benchmark.services import BenchmarkError, run_create, runs_interrupt_stale
 from psychometrics.stats.dimensions import FAMILIES, PVQ
 from results import selectors, welfare
 from results.selectors import MAX_ID, ResultsError, record_id
@@ -331,6 +331,7 @@ class RunListCreateApi(APIView):
                    operation_id="runs_list")
     def get(self, request):
         filters = _query(self.FilterSerializer, request)
+        runs_interrupt_stale()  # a run whose worker died is listed as interrupted, not running
         runs = selectors.runs_visible(request.user).order_by("-created_at", "-id")
         try:
             if filters.get("itembank"):
@@ -378,6 +379,9 @@ class RunDetailApi(APIView):
                       "null for published rows.")
 
         def get_consistency(self, run) -> dict | None:
+            request = self.context.get("request")
+            if selectors.run_scores_withheld(run, request.user if request else None):
+                return None
             return run_consistency(run)
 
         def get_task(self, run) -> dict | None:
@@ -392,6 +396,7 @@ class RunDetailApi(APIView):
 
     @extend_schema(responses={200: RunDetailSerializer, 404: ERROR})
     def get(self, request, run_id: int):
+        runs_interrupt_stale()
         run = _object_or_404(selectors.runs_visible(request.user), run_id, "run")
         return Response(self.RunDetailSerializer(run, context={"request": request}).data)
 
@@ -408,17 +413,25 @@ class ScoreSerializer(serializers.Serializer):
 
 
 class RunScoresApi(APIView):
-    """A run's scores per family and dimension (partial scores while it runs)."""
+    """A run's scores per family and dimension (partial scores while it runs).
+
+    A failed or interrupted run has none (``scores`` empty, ``withheld`` says why), except for the
+    researchers who manage it, who get its provisional scores from the answers stored so far.
+    """
 
     permission_classes = [AllowAny]
 
     @extend_schema(responses={200: inline_serializer("RunScores", fields={
         "run_id": serializers.IntegerField(), "status": serializers.CharField(), "source": serializers.CharField(),
+        "withheld": serializers.CharField(allow_null=True, help_text="Why there are no scores (a failed or interrupted run)."),
         "scores": ScoreSerializer(many=True)}), 404: ERROR})
     def get(self, request, run_id: int):
+        runs_interrupt_stale()
         run = _object_or_404(selectors.runs_visible(request.user), run_id, "run")
-        return Response({"run_id": run.pk, "status": run.status, "source": run.source,
-                         "scores": ScoreSerializer(run_scores(run), many=True).data})
+        withheld = selectors.run_scores_withheld(run, request.user)
+        scores = [] if withheld else run_scores(run)
+        return Response({"run_id": run.pk, "status": run.status, "source": run.source, "withheld": withheld,
+                         "scores": ScoreSerializer(scores, many=True).data})
 
 
 # --- leaderboard ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from benchmark import scoring
 from benchmark.models import LLM, HumanReference, Run
 from benchmark.selectors import run_consistency, run_scores
+from benchmark.services import runs_interrupt_stale
 from config.middleware import rate_limit_exceeded, too_many_requests
 from config.spreadsheet import spreadsheet_frame
 from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
@@ -177,6 +178,7 @@ def leaderboard_page(request):
 
 @require_safe
 def model_page(request, model_id: int):
+    runs_interrupt_stale()  # a run whose worker died shows as interrupted, never "running" forever
     llm = _llm_or_404(request, model_id)
     runs = list(selectors.model_runs(llm, request.user))
     run = None
@@ -185,7 +187,8 @@ def model_page(request, model_id: int):
         if run is None:
             raise Http404("no such run of this model")
     run = run or selectors.run_default(llm, request.user)
-    scores = run_scores(run) if run else []
+    withheld = selectors.run_scores_withheld(run, request.user) if run else None
+    scores = run_scores(run) if run and not withheld else []
     frame = pd.DataFrame(scores, columns=["family", "dimension", *selectors.SCORE_FIELDS])
     download = _download(request, {"scores": frame.assign(model=str(llm), run_id=run.pk if run else None)}, f"model-{llm.pk}")
     if download:
@@ -206,8 +209,12 @@ def model_page(request, model_id: int):
     context = {
         "llm": llm, "runs": runs, "run": run, "by_family": by_family,
         "items_url": reverse("results:run-items", args=[run.pk]) if run else "",
-        "has_items": bool(run and run.source != Run.Source.PUBLISHED),
-        "consistency": run_consistency(run) if run else None,
+        "has_items": bool(run and run.source != Run.Source.PUBLISHED and not withheld),
+        "consistency": run_consistency(run) if run and not withheld else None,
+        "withheld": withheld,
+        # Managers of a failed or interrupted run see its provisional scores, marked as such.
+        "provisional": bool(run and not withheld and run.status in selectors.UNSCORED_STATUSES
+                            and run.source != Run.Source.PUBLISHED),
         # Downloads keep ?run= so they hold the run on screen, not the default one.
         "query": f"run={run.pk}" if run else "",
     }
@@ -220,6 +227,9 @@ def run_items(request, run_id: int):
     run = selectors.runs_visible(request.user).filter(pk=run_id).first() if 0 < run_id <= MAX_ID else None
     if run is None:
         raise Http404("no such run")
+    withheld = selectors.run_scores_withheld(run, request.user)
+    if withheld:
+        return JsonResponse({"detail": withheld}, status=403)
     try:
         family, dimension = selectors.dimension_resolve(request.GET.get("dimension", ""), request.GET.get("family") or None)
     except ResultsError as exc:

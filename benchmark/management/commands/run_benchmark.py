@@ -44,6 +44,9 @@ class Command(BaseCommand):
         parser.add_argument("--mode", choices=MODES, default="positive",
                             help="positive: items with rho >= threshold (the paper's tables); signed: |rho| >= threshold, "
                                  "negatively keyed items reverse-scored 7 - x")
+        parser.add_argument("--families", metavar="FAMILY[,FAMILY]",
+                            help="score only these dimension families, e.g. pvq,higher_pvq (default: every family the "
+                                 "bank's correlations measure; one with no keyed item stops the run before any request)")
         condition = parser.add_mutually_exclusive_group()
         condition.add_argument("--system-prompt", help="free-text system prompt")
         condition.add_argument("--persona", choices=sorted(PERSONAS), metavar="KEY", help="a persona preset (Appendix H.1)")
@@ -122,6 +125,7 @@ class Command(BaseCommand):
                     "logprobs": options["logprobs"], "concurrency": options["concurrency"],
                     "max_attempts": options["max_attempts"], "timeout": options["timeout"],
                     "min_parse_rate": options["min_parse_rate"],
+                    **({"families": options["families"]} if options["families"] else {}),
                 },
                 credential=options["credential"],
                 system_prompt=options["system_prompt"],

@@ -38,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--mode", choices=MODES, default="positive",
                             help="positive: items with rho >= threshold (the paper's tables); signed: |rho| >= threshold, "
                                  "negatively keyed items reverse-scored 7 - x")
+        parser.add_argument("--families", metavar="FAMILY[,FAMILY]",
+                            help="score only these dimension families, e.g. pvq,higher_pvq (default: every family the "
+                                 "bank's correlations measure; one with no keyed item stops the run before any request)")
         parser.add_argument("--min-parse-rate", type=float, default=0.5,
                             help="fail the run (no scores) if fewer answers than this share parse (default 0.5)")
         parser.add_argument("--out", required=True, metavar="OUT.json", help="write the result JSON here ('-' for stdout)")
@@ -62,7 +65,7 @@ class Command(BaseCommand):
             return run_import_answers(
                 bank=bank, path=options["answers"], model=options["model"], provider=options["provider"],
                 settings={"threshold": options["threshold"], "alpha": options["alpha"], "mode": options["mode"],
-                          "min_parse_rate": options["min_parse_rate"]},
+                          "min_parse_rate": options["min_parse_rate"], "families": options["families"]},
                 publish=options["publish"], progress=bar.update,
             )
 
