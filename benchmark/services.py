@@ -231,8 +231,14 @@ def _rule_text(settings: dict) -> str:
     return f"{rho} >= {threshold:g}, p < {alpha:g}"
 
 
+def _in_family_order(families) -> list[str]:
+    """Family names in the canonical order (pvq, higher_pvq, bfi), custom families after them by name."""
+    known = list(FAMILIES)
+    return sorted(set(families), key=lambda family: (known.index(family) if family in known else len(known), family))
+
+
 def _strongest_text(row) -> str:
-    if row.item_id is None:
+    if pd.isna(row.item_id):
         return f"no {row.family} correlation has a rho"
     p_value = "p unknown" if math.isnan(row.p_value) else f"p = {row.p_value:.3g}"
     return f"strongest {row.family} correlation: rho = {row.rho:.3g}, {p_value}, item {row.item_id} on {row.dimension}"
@@ -252,7 +258,7 @@ def selection_check(*, bank: ItemBank, settings: dict, item_ids: Iterable[str] |
     correlations = bank_correlations(bank)
     if correlations.empty:
         raise BenchmarkError(BenchmarkError.NO_CORRELATIONS.format(bank=bank.name))
-    measured = list(dict.fromkeys(correlations["family"]))
+    measured = _in_family_order(correlations["family"])
     families = settings.get("families")
     if families:
         missing = [family for family in families if family not in measured]
@@ -273,7 +279,8 @@ def selection_check(*, bank: ItemBank, settings: dict, item_ids: Iterable[str] |
             strongest="none of those items has a correlation", others=""))
     gaps = scoring.unkeyed_families(correlations, selection)
     if len(gaps):
-        keyed = sorted(set(selection["family"]), key=lambda f: (list(FAMILIES).index(f) if f in FAMILIES else len(FAMILIES), f))
+        gaps = gaps.set_index("family").loc[_in_family_order(gaps["family"])].reset_index()
+        keyed = _in_family_order(selection["family"])
         raise BenchmarkError(BenchmarkError.NO_KEYED_ITEM.format(
             bank=bank.name, answered=answered, families=" or ".join(gaps["family"]) + " ", rule=_rule_text(settings),
             strongest="; ".join(_strongest_text(row) for row in gaps.itertuples()),
