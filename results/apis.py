@@ -271,6 +271,9 @@ class RunOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    heartbeat_at = serializers.DateTimeField(
+        allow_null=True, help_text="Last sign of life of the process executing the run; a running run without one for "
+                                   "BENCHMARK_RUN_STALE_SECONDS is shown as interrupted.")
 
     def _manages(self, run) -> bool:
         request = self.context.get("request")
