@@ -224,6 +224,7 @@ def model_page(request, model_id: int):
 @require_safe
 def run_items(request, run_id: int):
     """JSON (or CSV) of the items behind one of a run's scores, for the model page."""
+    runs_interrupt_stale()
     run = selectors.runs_visible(request.user).filter(pk=run_id).first() if 0 < run_id <= MAX_ID else None
     if run is None:
         raise Http404("no such run")
