@@ -365,3 +365,38 @@ def test_a_live_worker_keeps_its_run_alive_and_takes_back_a_run_marked_interrupt
     assert ("interrupted" in [status for status, _ in seen]) and seen[-1][0] == "running"
     beats = [beat for _, beat in seen]
     assert all(beats) and beats == sorted(beats) and beats[-1] > beats[0]
+
+
+def test_the_check_uses_the_banks_stored_selection_and_families_leave_the_protocol_alone(tmp_path, llm_server):
+    """A bank that carries its selection is checked on it, not on a rule: BFI pairs that pass rho >= 0.3, p < .05
+    but were not selected by the bank's analysis stop the run; an override rule keys them."""
+    records = synthetic_items(4, seed=5)
+    for record in records:
+        for correlation in record["correlations"]:
+            correlation["rho"], correlation["p_value"] = 0.5, 0.001
+            correlation["n"], correlation["p_adjusted"] = 40, None
+            correlation["selected"] = correlation["family"] != "bfi"
+    header = {"itembank_format": 2, "selection": {"threshold": 0.3, "alpha": 0.05, "fdr": False}}
+    bank_file = tmp_path / "stored.jsonl"
+    bank_file.write_text("".join(json.dumps(line) + "\n" for line in [header, *records]), encoding="utf-8")
+    server = llm_server()
+    common = ["run_benchmark", "--items", str(bank_file), "--provider", "openai", "--base-url", server.base_url,
+              "--model", "m", "--verbosity", "0"]
+    with pytest.raises(CommandError) as stopped:
+        call_command(*common, stderr=io.StringIO())
+    assert ("is keyed to any bfi dimension at the bank's stored selection (rho >= 0.3, p < 0.05): nothing to score"
+            in str(stopped.value))
+    assert server.counts["requests"] == 0 and not Run.objects.exists()
+
+    some, every = tmp_path / "some.json", tmp_path / "every.json"
+    call_command(*common, "--families", "pvq,higher_pvq", "--out", str(some), stderr=io.StringIO())
+    call_command(*common, "--threshold", "0.3", "--out", str(every), stderr=io.StringIO())  # a rule: BFI is keyed
+    some, every = json.loads(some.read_text()), json.loads(every.read_text())
+    assert some["protocol"]["selection"]["source"] == "bank" and every["protocol"]["selection"]["source"] == "rule"
+    assert some["scores"]["bfi"] == {} and len(every["scores"]["bfi"]) == 5
+
+    bank = ItemBank.objects.get()
+    runs = [run_create(bank=bank, provider="openai", model="m", base_url=server.base_url, settings=settings)
+            for settings in ({"threshold": 0.3}, {"threshold": 0.3, "families": ["pvq"]})]
+    assert runs[0].protocol_digest == runs[1].protocol_digest and runs[1].settings["families"] == ["pvq"]
+    assert "families" not in runs[1].protocol
