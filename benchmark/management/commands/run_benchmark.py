@@ -40,7 +40,9 @@ def add_selection_arguments(parser) -> None:
                              "a score form the run's protocol (OUT.json 'protocol').")
     parser.add_argument("--families", metavar="FAMILY[,FAMILY]",
                         help="score only these dimension families, e.g. pvq,higher_pvq (default: every family the "
-                             "bank's correlations measure; one with no keyed item stops the run before any request)")
+                             "bank's correlations measure; one with no keyed item stops the run before any request, or "
+                             "score_answers before anything is stored). Not part of the protocol: it picks which "
+                             "scores a run has, not what they mean")
 
 
 def _concurrency(value: str) -> int | str:
