@@ -117,6 +117,8 @@ class Run(models.Model):
         PAUSED = "paused", "Paused"
         FAILED = "failed", "Failed"
         COMPLETED = "completed", "Completed"
+        # "running" without a heartbeat for BENCHMARK_RUN_STALE_SECONDS: its process died; resumable.
+        INTERRUPTED = "interrupted", "Interrupted"
 
     class Source(models.TextChoices):
         RUN = "run", "Run on this platform"
@@ -169,6 +171,9 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the process executing the run (every few seconds)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

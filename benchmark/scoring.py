@@ -147,6 +147,45 @@ def apply_selection(correlations: pd.DataFrame, selection: dict, *, mode: str = 
                         alpha=float(selection.get("alpha", DEFAULT_ALPHA)), mode=mode, fdr=bool(selection.get("fdr")))
 
 
+def unkeyed_families(correlations: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """Families the correlations measure but no item of which is keyed under the selection rule.
+
+    Parameters
+    ----------
+    correlations : the input of :func:`select_items` (``item_id, family, dimension, rho, p_value``).
+    selection : its output.
+
+    Returns
+    -------
+    DataFrame ``family, n_correlations, item_id, dimension, rho, p_value``: one row per family with
+    no keyed item, in order of first appearance, with its strongest correlation (largest |ρ|; NaN
+    when every ρ is missing) so a message can say how far the bank is from the rule.
+
+    Examples
+    --------
+    >>> corr = pd.DataFrame({"item_id": ["a", "a"], "family": ["pvq", "bfi"], "dimension": ["Benevolence", "Openness"],
+    ...                      "rho": [0.5, 0.1], "p_value": [0.001, 0.4]})
+    >>> unkeyed_families(corr, select_items(corr))["family"].tolist()
+    ['bfi']
+    """
+    _require_columns(correlations, ["item_id", "family", "dimension", "rho", "p_value"], "correlations")
+    _require_columns(selection, ["family"], "selection")
+    columns = ["family", "n_correlations", "item_id", "dimension", "rho", "p_value"]
+    keyed = set(selection["family"])
+    rows = []
+    for family, group in correlations.groupby("family", sort=False):
+        if family in keyed:
+            continue
+        strength = pd.to_numeric(group["rho"], errors="coerce").abs()
+        if strength.notna().any():
+            best = group.loc[strength.idxmax()]
+            rows.append((family, len(group), str(best["item_id"]), best["dimension"], float(best["rho"]),
+                         float(best["p_value"]) if pd.notna(best["p_value"]) else np.nan))
+        else:
+            rows.append((family, len(group), None, None, np.nan, np.nan))
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _prompt_resampled_means(answers: pd.DataFrame | None, item_ids: list[str], n_boot: int, rng) -> np.ndarray:
     """(n_boot, items) item means with each item's parsed prompt answers resampled with replacement.
 
@@ -252,6 +291,8 @@ def score_dimensions(
     _require_columns(selection, ["item_id", "family", "dimension", "sign"], "selection")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if selection.empty:  # no keyed item: nothing to score (and empty columns have no numeric dtype to compute with)
+        return pd.DataFrame(columns=SCORE_COLUMNS).astype({"n_items": int})
     item_mean = means.assign(item_id=means["item_id"].astype(str)).set_index("item_id")["mean"]
     keyed = selection.assign(item_id=selection["item_id"].astype(str))
     keyed = keyed.assign(raw=keyed["item_id"].map(item_mean))

@@ -126,10 +126,19 @@ def protocol_document(run: Run) -> dict:
 
 
 def run_selection(run: Run) -> pd.DataFrame:
-    """The items keyed to each dimension under the run's protocol: the bank's stored selection or a rule, in its mode."""
+    """The items keyed to each dimension under the run's protocol: the bank's stored selection or a rule, in its mode,
+    restricted to the families the run scores (``settings["families"]``) when it names some.
+
+    ``families`` is not part of the protocol digest: it decides which scores a run has, not what a score means,
+    so a run of some families stays comparable with a run of all of them on the dimensions both have.
+    """
     fields = run.protocol or run_protocol(run)
-    return scoring.apply_selection(bank_correlations(run.bank), fields["selection"],
-                                   mode=fields.get("mode", protocol.DEFAULT_MODE))
+    selection = scoring.apply_selection(bank_correlations(run.bank), fields["selection"],
+                                        mode=fields.get("mode", protocol.DEFAULT_MODE))
+    families = (run.settings or {}).get("families")
+    if families:
+        selection = selection[selection["family"].isin(families)].reset_index(drop=True)
+    return selection
 
 
 def run_consistency(run: Run) -> dict | None:

@@ -11,12 +11,15 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from benchmark import credentials, protocol, scoring
@@ -39,7 +42,7 @@ from benchmark.presets import canonical_steer_value, generation_preset, persona_
 from benchmark.prompts import PromptItem, build_prompt
 from benchmark.providers import PROVIDERS, GenerationSettings, PermanentProviderError, get_provider
 from benchmark.runner import AUTO, PendingRequest, RequestResult, RetryPolicy, RunAborted, run_requests
-from psychometrics.stats.dimensions import CUSTOM, canonical_dimension
+from psychometrics.stats.dimensions import CUSTOM, FAMILIES, canonical_dimension
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,31 @@ class BenchmarkError(Exception):
     )
     REFUSED = "refused before any request: {problem}"
     BAD_PARAM = "--param {raw!r}: {problem}"
+    NO_CORRELATIONS = (
+        "item bank {bank!r} has no item correlations: no item is keyed to any dimension, so there is nothing to "
+        "score; import a bank with its correlations (psychometrics' export_items writes them)"
+    )
+    NO_KEYED_ITEM = (
+        "no item of bank {bank!r}{answered} is keyed to any {families}dimension at {rule}: nothing to score "
+        "({strongest}); lower --threshold (the run's 'threshold' setting){others} or use an item bank from a bigger study"
+    )
+    FAMILY_NOT_MEASURED = "families: bank {bank!r} has no correlations for family {family!r} (it measures: {measured})"
+    NOTHING_SCORED = (
+        "{model}: none of the items keyed to a dimension has a parsed answer ({parsed} of {answered} answers "
+        "parsed): nothing to score, no scores were published. The raw answers are kept on the run."
+    )
+    NOTHING_KEYED = (
+        "{model}: no item of the run is keyed to any dimension at {rule}: nothing to score, no scores were "
+        "published. The raw answers are kept on the run."
+    )
+    SCORING_FAILED = (
+        "scoring run {run_id} failed ({cause}); no scores were published and the raw answers are kept on the run. "
+        "This is a bug: please report it with the run id."
+    )
+    INTERRUPTED = (
+        "interrupted: no heartbeat from the process running it for more than {stale:g} s (it was killed, or its "
+        "machine stopped). The answers stored so far are kept; resume with: manage.py run_benchmark --resume {run_id}"
+    )
 
 
 def _full_clean(instance) -> None:
@@ -214,7 +242,7 @@ def _validated_settings(settings: dict | None) -> dict:
     merged = {**DEFAULT_RUN_SETTINGS, **{key: value for key, value in (settings or {}).items() if value is not None}}
     if not isinstance(merged.get("fdr", False), bool):
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name="fdr", problem=f"must be true or false, got {merged['fdr']!r}"))
-    unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "preset", "fdr"}
+    unknown = set(merged) - set(DEFAULT_RUN_SETTINGS) - {"persona", "steer", "preset", "fdr", "families"}
     if unknown:
         problem = ("set by the server: what a run sends is recorded, not chosen" if "request" in unknown
                    else "unknown setting")
@@ -250,6 +278,8 @@ def _validated_settings(settings: dict | None) -> dict:
     for name, ok, problem in checks:
         if not ok:
             raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name=name, problem=f"{problem}, got {merged[name]!r}"))
+    if merged.get("families") is not None:
+        merged["families"] = _validated_families(merged["families"])
     return merged
 
 
@@ -310,6 +340,104 @@ def _shaped_settings(*, provider: str, model: str, settings: dict | None) -> dic
     return merged
 
 
+def _validated_families(value) -> list[str]:
+    """``families``: the dimension families a run scores (default: every family its bank's correlations measure)."""
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(name, str) for name in names):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
+            name="families", problem=f"must be a list of family names, e.g. [\"pvq\", \"higher_pvq\"], got {value!r}"))
+    families = [name.strip().lower() for name in names]
+    if not families or not all(families):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name="families", problem=f"an empty family name in {value!r}"))
+    if len(set(families)) < len(families):
+        raise BenchmarkError(BenchmarkError.BAD_SETTING.format(name="families", problem=f"a family given twice in {value!r}"))
+    return families
+
+
+def _selection_of(settings: dict) -> dict:
+    """A run's item selection (:mod:`benchmark.protocol`): ``settings["selection"]`` as ``run_create`` stores it,
+    or, for a run from before protocols, the rule its own threshold, alpha and fdr settings make."""
+    selection = settings.get("selection")
+    if isinstance(selection, dict):
+        return selection
+    return protocol.selection_rule(threshold=settings.get("threshold", scoring.DEFAULT_THRESHOLD),
+                                   alpha=settings.get("alpha", scoring.DEFAULT_ALPHA), fdr=bool(settings.get("fdr")))
+
+
+def _rule_text(settings: dict) -> str:
+    """The run's selection in words: ``rho >= 0.3, p < 0.05`` (``|rho|`` in signed mode, ``FDR-adjusted p`` with
+    fdr), prefixed ``the bank's stored selection`` when the run scores the selection its item bank carries."""
+    selection = _selection_of(settings)
+    from_bank = selection.get("source") == protocol.SELECTION_FROM_BANK
+    rules = selection.get("rules", {}) if from_bank else selection
+    threshold = float(rules.get("threshold", scoring.DEFAULT_THRESHOLD))
+    alpha = float(rules.get("alpha", scoring.DEFAULT_ALPHA))
+    rho = "|rho|" if settings.get("mode", "positive") == "signed" else "rho"
+    p_value = "FDR-adjusted p" if rules.get("fdr") else "p"
+    text = f"{rho} >= {threshold:g}, {p_value} < {alpha:g}"
+    return f"the bank's stored selection ({text})" if from_bank else text
+
+
+def _in_family_order(families) -> list[str]:
+    """Family names in the canonical order (pvq, higher_pvq, bfi), custom families after them by name."""
+    known = list(FAMILIES)
+    return sorted(set(families), key=lambda family: (known.index(family) if family in known else len(known), family))
+
+
+def _strongest_text(row) -> str:
+    if pd.isna(row.item_id):
+        return f"no {row.family} correlation has a rho"
+    p_value = "p unknown" if math.isnan(row.p_value) else f"p = {row.p_value:.3g}"
+    return f"strongest {row.family} correlation: rho = {row.rho:.3g}, {p_value}, item {row.item_id} on {row.dimension}"
+
+
+def selection_check(*, bank: ItemBank, settings: dict, item_ids: Iterable[str] | None = None,
+                    answers_file: str | None = None) -> pd.DataFrame:
+    """The items keyed under a run's selection, or :class:`BenchmarkError` if a family of the bank has none.
+
+    Called before any request (``run_create``, ``run_execute``) and before imported answers are
+    stored: a family the bank's correlations measure (``pvq``, ``bfi`` …) with no item under the
+    run's selection (``settings["selection"]``: the bank's stored one or a threshold/alpha/fdr rule,
+    :func:`benchmark.scoring.apply_selection`) in its ``mode`` would otherwise be sent to the model
+    and then not scored.
+    ``item_ids`` restricts the check to the items a file answers (``score_answers``).
+    """
+    from benchmark.selectors import bank_correlations
+
+    correlations = bank_correlations(bank)
+    if correlations.empty:
+        raise BenchmarkError(BenchmarkError.NO_CORRELATIONS.format(bank=bank.name))
+    measured = _in_family_order(correlations["family"])
+    # The whole bank is selected first (an FDR rule adjusts over all its tests), then narrowed, as run_selection does.
+    selection = scoring.apply_selection(correlations, _selection_of(settings), mode=settings.get("mode", "positive"))
+    families = settings.get("families")
+    if families:
+        missing = [family for family in families if family not in measured]
+        if missing:
+            raise BenchmarkError(BenchmarkError.FAMILY_NOT_MEASURED.format(
+                family=missing[0], bank=bank.name, measured=", ".join(measured)))
+        correlations = correlations[correlations["family"].isin(families)].reset_index(drop=True)
+        selection = selection[selection["family"].isin(families)].reset_index(drop=True)
+    if item_ids is not None:
+        item_ids = set(item_ids)
+        correlations = correlations[correlations["item_id"].isin(item_ids)].reset_index(drop=True)
+        selection = selection[selection["item_id"].isin(item_ids)].reset_index(drop=True)
+    answered = f" answered in {answers_file}" if answers_file else ""
+    if correlations.empty:  # the file answers only items without correlations
+        raise BenchmarkError(BenchmarkError.NO_KEYED_ITEM.format(
+            bank=bank.name, answered=answered, families="", rule=_rule_text(settings),
+            strongest="none of those items has a correlation", others=""))
+    gaps = scoring.unkeyed_families(correlations, selection)
+    if len(gaps):
+        gaps = gaps.set_index("family").loc[_in_family_order(gaps["family"])].reset_index()
+        keyed = _in_family_order(selection["family"])
+        raise BenchmarkError(BenchmarkError.NO_KEYED_ITEM.format(
+            bank=bank.name, answered=answered, families=" or ".join(gaps["family"]) + " ", rule=_rule_text(settings),
+            strongest="; ".join(_strongest_text(row) for row in gaps.itertuples()),
+            others=f", score only the families that have keyed items (--families {','.join(keyed)})" if keyed else ""))
+    return selection
+
+
 def llm_get_or_create(*, provider: str, model: str, base_url: str = "") -> LLM:
     llm, _ = LLM.objects.get_or_create(
         provider=provider, name=model, base_url=base_url or "", defaults={"display_name": model}
@@ -356,6 +484,7 @@ def run_create(
             condition = "custom"
     except ValueError as exc:
         raise BenchmarkError(str(exc)) from exc
+    selection_check(bank=bank, settings=settings)  # before the run exists, so before any request
     try:
         chosen = credentials.resolve(provider=provider, base_url=base_url, credential=credential, user=user,
                                      default_base_url=PROVIDERS[provider].default_base_url)
@@ -478,13 +607,19 @@ def run_execute(
     run = Run.objects.select_related("bank").get(pk=run_id)
     report = ExecutionReport()
     # A paused or failed run continues only through run_reopen (run_resume, run_benchmark --resume): a chunk
-    # task still queued when the run was paused or stopped by a permanent error must not restart it.
-    started = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING]).update(
-        status=Run.Status.RUNNING, started_at=run.started_at or timezone.now(), error=""
+    # task still queued when the run was paused or stopped by a permanent error must not restart it. An
+    # interrupted run (no heartbeat for a while) does continue: a worker taking one of its chunks is alive.
+    started = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING, Run.Status.INTERRUPTED]).update(
+        status=Run.Status.RUNNING, started_at=run.started_at or timezone.now(), error="", heartbeat_at=timezone.now()
     )
     if not started:
         return report
     run.refresh_from_db()
+    try:
+        selection_check(bank=run.bank, settings=run.settings)
+    except BenchmarkError as exc:  # runs created before the check existed, or a bank emptied since
+        _run_stop(run, Run.Status.FAILED, str(exc))
+        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
     try:
         provider = _provider_for(run, api_key)
     except PermanentProviderError as exc:
@@ -517,6 +652,7 @@ def run_execute(
     run_refresh_counts(run)
     if progress:
         progress(run)
+    beat = _heartbeat(run.pk)
 
     def store(batch: list[RequestResult]) -> None:
         with transaction.atomic():
@@ -538,10 +674,12 @@ def run_execute(
             )
         report.requested += len(batch)
         run_refresh_counts(run)
+        beat()
         if progress:
             progress(run)
 
     def paused() -> bool:  # paused from the web, or failed in another worker's chunk; the runner asks once a second
+        beat()  # polled while requests wait too (retries, Retry-After), so a slow provider is not a dead worker
         return Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED]).exists()
 
     pending = [PendingRequest(tag=tuple(tags), key=key, body=bodies[key]) for key, tags in wanted.items()]
@@ -571,6 +709,54 @@ def run_execute(
     if finalize:
         run_finalize(run.pk)
     return report
+
+
+def run_heartbeat(*, run_id: int) -> bool:
+    """Record that the process executing a run is alive; an interrupted run it is still executing runs again.
+
+    False when the run is no longer running (paused, failed, completed).
+    """
+    return bool(Run.objects.filter(pk=run_id, status__in=[Run.Status.RUNNING, Run.Status.INTERRUPTED]).update(
+        status=Run.Status.RUNNING, heartbeat_at=timezone.now(), error=""))
+
+
+def _heartbeat(run_id: int) -> Callable[[], None]:
+    """A ``run_heartbeat`` that writes at most every ``BENCHMARK_HEARTBEAT_SECONDS`` however often it is called."""
+    interval = float(getattr(django_settings, "BENCHMARK_HEARTBEAT_SECONDS", 5))
+    last = [time.monotonic()]
+
+    def beat() -> None:
+        if time.monotonic() - last[0] >= interval:
+            last[0] = time.monotonic()
+            run_heartbeat(run_id=run_id)
+
+    return beat
+
+
+def runs_interrupt_stale(*, stale_after: float | None = None) -> list[int]:
+    """Mark interrupted every "running" run without a heartbeat for ``stale_after`` seconds; their ids.
+
+    ``stale_after`` defaults to ``BENCHMARK_RUN_STALE_SECONDS``. A run executing in a live process
+    writes ``heartbeat_at`` every few seconds (``BENCHMARK_HEARTBEAT_SECONDS``), also while its
+    requests wait for retries; a run whose process was killed stops doing so and would otherwise
+    show "running" forever. Runs without a heartbeat (started before heartbeats existed) count from
+    ``started_at``. Called by the pages and API endpoints that show runs (one indexed read when
+    nothing is stale) and by ``manage.py benchmark_reap``. An interrupted run is resumed like a
+    paused one, and a process still executing it makes it running again with its next heartbeat.
+    """
+    if stale_after is None:
+        stale_after = float(getattr(django_settings, "BENCHMARK_RUN_STALE_SECONDS", 300))
+    cutoff = timezone.now() - timedelta(seconds=stale_after)
+    stale = Run.objects.filter(status=Run.Status.RUNNING).annotate(
+        last_sign=Coalesce("heartbeat_at", "started_at", "created_at")).filter(last_sign__lt=cutoff)
+    interrupted = []
+    for run_id, model in stale.values_list("pk", "model"):
+        # The status and cutoff are checked again in the UPDATE: a heartbeat since the read keeps the run running.
+        error = BenchmarkError.INTERRUPTED.format(stale=stale_after, run_id=run_id)
+        if stale.filter(pk=run_id).update(status=Run.Status.INTERRUPTED, error=error):
+            logger.warning("benchmark run %s (%s) interrupted: no heartbeat for %g s", run_id, model, stale_after)
+            interrupted.append(run_id)
+    return interrupted
 
 
 def _run_stop(run: Run, status: str, error: str) -> None:
@@ -605,7 +791,18 @@ def run_finalize(run_id: int) -> Run:
             )
         run.save(update_fields=["status", "finished_at", "error"])
         return run
-    scores = run_score_table(run)
+    try:
+        with transaction.atomic():  # a savepoint: a database error while scoring still lets the run be marked failed
+            scores = run_score_table(run)
+    except Exception as exc:
+        logger.exception("scoring benchmark run %s failed", run.pk)
+        return _run_finalize_failed(run, BenchmarkError.SCORING_FAILED.format(
+            run_id=run.pk, cause=f"{exc.__class__.__name__}: {exc}"))
+    if scores.empty:
+        return _run_finalize_failed(run, BenchmarkError.NOTHING_KEYED.format(model=run.model, rule=_rule_text(run.settings)))
+    if not (scores["n_items"] > 0).any():
+        return _run_finalize_failed(run, BenchmarkError.NOTHING_SCORED.format(
+            model=run.model, parsed=run.parsed, answered=run.answered))
     Score.objects.filter(run=run).delete()
     Score.objects.bulk_create(
         Score(run=run, **{key: (None if isinstance(value, float) and math.isnan(value) else value)
@@ -614,6 +811,15 @@ def run_finalize(run_id: int) -> Run:
     )
     run.status, run.finished_at, run.error = Run.Status.COMPLETED, timezone.now(), ""
     run.save(update_fields=["status", "finished_at", "error"])
+    return run
+
+
+def _run_finalize_failed(run: Run, error: str) -> Run:
+    """Fail a run at scoring time (inside ``run_finalize``'s transaction): no scores, the answers stay."""
+    Score.objects.filter(run=run).delete()
+    run.status, run.finished_at, run.error = Run.Status.FAILED, timezone.now(), error[:2000]
+    run.save(update_fields=["status", "finished_at", "error"])
+    logger.warning("benchmark run %s (%s) failed: %s", run.pk, run.model, error)
     return run
 
 
@@ -630,14 +836,15 @@ def run_score_table(run: Run, *, measure: str = "rating") -> pd.DataFrame:
 
 def run_pause(*, run: Run) -> Run:
     """Ask a running run to stop after its current batch; ``run_resume`` continues it."""
-    Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING]).update(status=Run.Status.PAUSED)
+    Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING, Run.Status.INTERRUPTED]).update(
+        status=Run.Status.PAUSED)
     run.refresh_from_db()
     return run
 
 
 def run_reopen(*, run: Run) -> bool:
-    """Make a paused or failed run pending again, so ``run_execute`` continues it; False if it was neither."""
-    reopened = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED]).update(
+    """Make a paused, failed or interrupted run pending again, so ``run_execute`` continues it; False if it was none."""
+    reopened = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED, Run.Status.INTERRUPTED]).update(
         status=Run.Status.PENDING, error=""
     )
     run.refresh_from_db()
@@ -645,7 +852,7 @@ def run_reopen(*, run: Run) -> bool:
 
 
 def run_resume(*, run: Run) -> Run:
-    """Make a paused or failed run pending again and enqueue it (after the surrounding transaction commits)."""
+    """Make a paused, failed or interrupted run pending again and enqueue it (after the surrounding transaction commits)."""
     from benchmark.tasks import run_benchmark_task
 
     if run_reopen(run=run):
@@ -843,11 +1050,16 @@ def run_import_answers(
     merged = _validated_settings(settings)
     run_settings = {key: merged[key] for key in IMPORT_SETTINGS}
     run_settings.update(_selection_settings(run_item_selection(bank=bank, settings=settings)))
+    if merged.get("families"):
+        run_settings["families"] = merged["families"]
+    selection_check(bank=bank, settings=run_settings, item_ids={answer.item_id for answer in answers},
+                    answers_file=Path(path).name)
     # Answers produced elsewhere: their temperature and token limit are unknown (null in the protocol).
     run_settings.update({"parser": PARSER_VERSION, "answers_file": Path(path).name})
     llm = llm_get_or_create(provider=provider, model=model)
     run = Run(bank=bank, llm=llm, provider=provider, model=model, settings=run_settings, source=Run.Source.IMPORTED,
-              is_published=publish, status=Run.Status.RUNNING, progress_total=len(answers), started_at=timezone.now())
+              is_published=publish, status=Run.Status.RUNNING, progress_total=len(answers), started_at=timezone.now(),
+              heartbeat_at=timezone.now())
     _full_clean(run)
     run.save()
     rows, parsed = [], []

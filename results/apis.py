@@ -25,7 +25,7 @@ from benchmark.models import LLM, HumanReference, HumanReferenceValue, Run
 from benchmark.presets import PERSONAS, VALUE_DEFINITIONS
 from benchmark.providers import PROVIDERS
 from benchmark.selectors import protocol_document, run_consistency, run_cut_off, run_scores
-from benchmark.services import BenchmarkError, run_create
+from benchmark.services import BenchmarkError, run_create, runs_interrupt_stale
 from psychometrics.stats.dimensions import FAMILIES, PVQ
 from results import selectors, welfare
 from results.selectors import MAX_ID, ResultsError, record_id
@@ -275,6 +275,9 @@ class RunOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    heartbeat_at = serializers.DateTimeField(
+        allow_null=True, help_text="Last sign of life of the process executing the run; a running run without one for "
+                                   "BENCHMARK_RUN_STALE_SECONDS is shown as interrupted.")
 
     def _manages(self, run) -> bool:
         request = self.context.get("request")
@@ -347,6 +350,7 @@ class RunListCreateApi(APIView):
                    operation_id="runs_list")
     def get(self, request):
         filters = _query(self.FilterSerializer, request)
+        runs_interrupt_stale()  # a run whose worker died is listed as interrupted, not running
         runs = selectors.runs_visible(request.user).order_by("-created_at", "-id")
         try:
             if filters.get("itembank"):
@@ -400,6 +404,9 @@ class RunDetailApi(APIView):
             return run_cut_off(run)
 
         def get_consistency(self, run) -> dict | None:
+            request = self.context.get("request")
+            if selectors.run_scores_withheld(run, request.user if request else None):
+                return None
             return run_consistency(run)
 
         def get_task(self, run) -> dict | None:
@@ -414,6 +421,7 @@ class RunDetailApi(APIView):
 
     @extend_schema(responses={200: RunDetailSerializer, 404: ERROR})
     def get(self, request, run_id: int):
+        runs_interrupt_stale()
         run = _object_or_404(selectors.runs_visible(request.user), run_id, "run")
         return Response(self.RunDetailSerializer(run, context={"request": request}).data)
 
@@ -430,17 +438,25 @@ class ScoreSerializer(serializers.Serializer):
 
 
 class RunScoresApi(APIView):
-    """A run's scores per family and dimension (partial scores while it runs)."""
+    """A run's scores per family and dimension (partial scores while it runs).
+
+    A failed or interrupted run has none (``scores`` empty, ``withheld`` says why), except for the
+    researchers who manage it, who get its provisional scores from the answers stored so far.
+    """
 
     permission_classes = [AllowAny]
 
     @extend_schema(responses={200: inline_serializer("RunScores", fields={
         "run_id": serializers.IntegerField(), "status": serializers.CharField(), "source": serializers.CharField(),
+        "withheld": serializers.CharField(allow_null=True, help_text="Why there are no scores (a failed or interrupted run)."),
         "scores": ScoreSerializer(many=True)}), 404: ERROR})
     def get(self, request, run_id: int):
+        runs_interrupt_stale()
         run = _object_or_404(selectors.runs_visible(request.user), run_id, "run")
-        return Response({"run_id": run.pk, "status": run.status, "source": run.source,
-                         "scores": ScoreSerializer(run_scores(run), many=True).data})
+        withheld = selectors.run_scores_withheld(run, request.user)
+        scores = [] if withheld else run_scores(run)
+        return Response({"run_id": run.pk, "status": run.status, "source": run.source, "withheld": withheld,
+                         "scores": ScoreSerializer(scores, many=True).data})
 
 
 # --- leaderboard ----------------------------------------------------------------------------------

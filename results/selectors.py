@@ -110,6 +110,22 @@ def run_is_managed_by(run: Run, user) -> bool:
     return ItemBank.objects.filter(pk=run.bank_id).filter(_private_access(user)).exists()
 
 
+# A failed run (permanent error, parse rate below the minimum, nothing to score) or an interrupted one (its
+# worker died) has no valid scores: nobody but the researchers who manage it sees scores or answers of it.
+UNSCORED_STATUSES = (Run.Status.FAILED, Run.Status.INTERRUPTED)
+MSG_SCORES_WITHHELD = (
+    "run {run_id} is {status}: it has no published scores; the researchers who manage it see its answers"
+)
+
+
+def run_scores_withheld(run: Run, user) -> str | None:
+    """Why ``user`` may not see ``run``'s scores, consistency and answers (a failed or interrupted run they do
+    not manage), else None. Its managers (``run_is_managed_by``) see provisional scores and the raw answers."""
+    if run.status not in UNSCORED_STATUSES or run.source == Run.Source.PUBLISHED or run_is_managed_by(run, user):
+        return None
+    return MSG_SCORES_WITHHELD.format(run_id=run.pk, status=run.status)
+
+
 def bank_resolve(value: str, user) -> ItemBank:
     """A visible item bank by id or name; ``ResultsError`` when there is none."""
     banks = banks_visible(user)
@@ -853,17 +869,18 @@ def model_runs(llm: LLM, user) -> QuerySet[Run]:
 
 def run_default(llm: LLM, user) -> Run | None:
     """The model's newest completed baseline run under its bank's default protocol (what the leaderboard
-    shows), else its newest completed baseline run, else its newest run."""
-    completed = list(model_runs(llm, user).filter(status=Run.Status.COMPLETED, condition="baseline")
-                     .order_by("-finished_at", "-id"))
+    shows), else its newest completed baseline run, else its newest completed run, else its newest run."""
+    runs = model_runs(llm, user)
+    completed = list(runs.filter(status=Run.Status.COMPLETED).order_by("-finished_at", "-id"))
+    baseline = [run for run in completed if run.condition == "baseline"]
     defaults: dict[int, str | None] = {}
-    for run in completed:
+    for run in baseline:
         if run.bank_id not in defaults:
             default = protocol_resolve(run.bank)
             defaults[run.bank_id] = default.digest if default else None
         if run.protocol_digest == defaults[run.bank_id]:
             return run
-    return completed[0] if completed else model_runs(llm, user).order_by("-created_at").first()
+    return (baseline or completed or [runs.order_by("-created_at").first()])[0]
 
 
 def run_dimension_items(run: Run, family: str, dimension: str) -> list[dict]:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from benchmark import scoring
 from benchmark.models import LLM, HumanReference, Run
 from benchmark.selectors import run_consistency, run_cut_off, run_scores
+from benchmark.services import runs_interrupt_stale
 from config.middleware import rate_limit_exceeded, too_many_requests
 from config.spreadsheet import spreadsheet_frame
 from psychometrics.stats.dimensions import BFI, FAMILIES, PVQ, canonical_dimension
@@ -219,6 +220,7 @@ def leaderboard_page(request):
 
 @require_safe
 def model_page(request, model_id: int):
+    runs_interrupt_stale()  # a run whose worker died shows as interrupted, never "running" forever
     llm = _llm_or_404(request, model_id)
     runs = list(selectors.model_runs(llm, request.user))
     run = None
@@ -227,7 +229,8 @@ def model_page(request, model_id: int):
         if run is None:
             raise Http404("no such run of this model")
     run = run or selectors.run_default(llm, request.user)
-    scores = run_scores(run) if run else []
+    withheld = selectors.run_scores_withheld(run, request.user) if run else None
+    scores = run_scores(run) if run and not withheld else []
     frame = pd.DataFrame(scores, columns=["family", "dimension", *selectors.SCORE_FIELDS])
     download = _download(request, {"scores": frame.assign(model=str(llm), run_id=run.pk if run else None)}, f"model-{llm.pk}")
     if download:
@@ -249,9 +252,13 @@ def model_page(request, model_id: int):
         "llm": llm, "runs": runs, "run": run, "by_family": by_family,
         "run_protocol": selectors.ProtocolChoice(run.protocol_digest, run.protocol, 1) if run else None,
         "items_url": reverse("results:run-items", args=[run.pk]) if run else "",
-        "has_items": bool(run and run.source != Run.Source.PUBLISHED),
-        "consistency": run_consistency(run) if run else None,
-        "cut_off": run_cut_off(run) if run and run.source != Run.Source.PUBLISHED else None,
+        "has_items": bool(run and run.source != Run.Source.PUBLISHED and not withheld),
+        "consistency": run_consistency(run) if run and not withheld else None,
+        "cut_off": run_cut_off(run) if run and run.source != Run.Source.PUBLISHED and not withheld else None,
+        "withheld": withheld,
+        # Managers of a failed or interrupted run see its provisional scores, marked as such.
+        "provisional": bool(run and not withheld and run.status in selectors.UNSCORED_STATUSES
+                            and run.source != Run.Source.PUBLISHED),
         # Downloads keep ?run= so they hold the run on screen, not the default one.
         "query": f"run={run.pk}" if run else "",
     }
@@ -261,9 +268,13 @@ def model_page(request, model_id: int):
 @require_safe
 def run_items(request, run_id: int):
     """JSON (or CSV) of the items behind one of a run's scores, for the model page."""
+    runs_interrupt_stale()
     run = selectors.runs_visible(request.user).filter(pk=run_id).first() if 0 < run_id <= MAX_ID else None
     if run is None:
         raise Http404("no such run")
+    withheld = selectors.run_scores_withheld(run, request.user)
+    if withheld:
+        return JsonResponse({"detail": withheld}, status=403)
     try:
         family, dimension = selectors.dimension_resolve(request.GET.get("dimension", ""), request.GET.get("family") or None)
     except ResultsError as exc:

@@ -277,6 +277,11 @@ PROLIFIC_PENDING_GRACE_SECONDS = env_int("PROLIFIC_PENDING_GRACE_SECONDS", 900)
 # --- benchmark ---
 # Items per Celery chunk task: each worker takes chunks of a run, so a run spreads over all workers.
 BENCHMARK_CHUNK_ITEMS = env_int("BENCHMARK_CHUNK_ITEMS", 100)
+# A process executing a run writes Run.heartbeat_at at most every BENCHMARK_HEARTBEAT_SECONDS; a "running" run
+# without one for BENCHMARK_RUN_STALE_SECONDS is shown as interrupted (its worker died) and can be resumed.
+# Keep the threshold above the longest time a run's chunks may wait in a busy queue (docs/benchmark.md).
+BENCHMARK_HEARTBEAT_SECONDS = env_int("BENCHMARK_HEARTBEAT_SECONDS", 5)
+BENCHMARK_RUN_STALE_SECONDS = env_int("BENCHMARK_RUN_STALE_SECONDS", 300)
 # Provider credentials (docs/benchmark.md "Credentials"): name -> provider, the environment variable holding
 # the key, and the hosts the key may be sent to. A run names a credential; nobody sends a variable name.
 # BENCHMARK_CREDENTIALS (JSON) replaces these defaults; researchers use a credential only when granted

@@ -52,7 +52,11 @@ def test_a_bank_exported_after_analyze_fdr_is_scored_on_exactly_the_fdr_selected
                for c in stored.select_related("item") if c.p_adjusted is not None)
 
     server = llm_server()
-    run, document = _run(server, "values-fdr", tmp_path / "signed.json", "--mode", "signed")
+    # The small study keys no BFI item after FDR: such a family stops a run before any request
+    # (test_fail_safe.py), so these runs score the two families it keys.
+    families = ("--families", "pvq,higher_pvq")
+    assert not any(row.selected for row in rows if row.family == "bfi")
+    run, document = _run(server, "values-fdr", tmp_path / "signed.json", "--mode", "signed", *families)
     assert _pairs(run_selection(run)) == fdr_selected
     assert document["protocol"]["selection"] == {"source": "bank", "rules": bank.selection_rules}
     scored = {(family, dimension): entry["n_items"] for family, dims in document["scores"].items()
@@ -63,7 +67,7 @@ def test_a_bank_exported_after_analyze_fdr_is_scored_on_exactly_the_fdr_selected
             expected[(row.family, row.dimension)] = expected.get((row.family, row.dimension), 0) + 1
     assert {key: n for key, n in scored.items() if n} == expected
 
-    run, document = _run(server, "values-fdr", tmp_path / "positive.json")  # the default mode: positively keyed only
+    run, document = _run(server, "values-fdr", tmp_path / "positive.json", *families)  # the default mode: positively keyed only
     assert _pairs(run_selection(run)) == {pair for pair in fdr_selected if pair[2] == 1}
     assert run.protocol_digest != Run.objects.filter(settings__mode="signed").get().protocol_digest
 
@@ -82,7 +86,8 @@ def test_threshold_alpha_or_fdr_override_the_banks_selection_and_say_so(llm_serv
     by_rule = {(row.item.item_id, row.dimension) for row in rows
                if row.rho is not None and row.rho >= 0.3 and row.p_value < 0.05}
     assert {(i, d) for i, d, _ in _pairs(run_selection(run))} == by_rule
-    run, document = _run(server, "values-fdr", tmp_path / "fdr.json", "--fdr")
+    # BH-adjusted, the small study keys no BFI item (such a family stops a run before any request).
+    run, document = _run(server, "values-fdr", tmp_path / "fdr.json", "--fdr", "--families", "pvq,higher_pvq")
     # BH over the bank's tests is the analysis's BH over the study's tests: the same pairs.
     assert {(i, d) for i, d, _ in _pairs(run_selection(run))} == {
         (row.item.item_id, row.dimension) for row in rows if row.selected and row.rho > 0}

@@ -185,10 +185,14 @@ def test_the_cut_off_count_is_in_the_run_detail_api(bank, llm_server, client):
 
 def test_a_cached_answer_keeps_its_finish_reason(bank, llm_server):
     server = llm_server(think_tokens=100)
-    _run(server, "qwq-32b", "--max-tokens", "50", "--min-parse-rate", "0")
+    nothing = "none of the items keyed to a dimension has a parsed answer"  # every answer cut off: the run fails
+    with pytest.raises(CommandError, match=nothing):
+        _run(server, "qwq-32b", "--max-tokens", "50", "--min-parse-rate", "0")
     sent = server.counts["requests"]
-    second = _run(server, "qwq-32b", "--max-tokens", "50", "--min-parse-rate", "0")
-    assert server.counts["requests"] == sent
+    with pytest.raises(CommandError, match=nothing):
+        _run(server, "qwq-32b", "--max-tokens", "50", "--min-parse-rate", "0")
+    second = Run.objects.latest("id")
+    assert server.counts["requests"] == sent and second.status == Run.Status.FAILED
     assert second.answers.filter(finish_reason="length").count() == 72
     assert Completion.objects.filter(model="qwq-32b", finish_reason="length").count() == 72
 

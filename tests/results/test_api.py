@@ -149,7 +149,8 @@ def test_a_researcher_starts_a_run_that_a_worker_completes(api, tmp_path, resear
     with LLMTestServer() as server, django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/v1/runs/", {
             "itembank": "small", "provider": "openai", "model": "test-model", "base_url": server.base_url,
-            "settings": {"concurrency": 4}, "persona": "gender-female",
+            # Six items key no higher-order value: the run scores the families it has items for.
+            "settings": {"concurrency": 4, "families": ["pvq", "bfi"]}, "persona": "gender-female",
         }, format="json")
     assert response.status_code == 201, response.content
     created = response.json()

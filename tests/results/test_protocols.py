@@ -144,7 +144,8 @@ def test_a_run_created_through_the_api_and_run_by_a_worker_has_its_protocol(api,
     with LLMTestServer() as server, django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/v1/runs/", {
             "itembank": "small", "provider": "openai", "model": "test-model", "base_url": server.base_url,
-            "settings": {"concurrency": 4, "fdr": True, "max_tokens": 16, "params": {"top_p": 0.5}},
+            # The tiny bank keys only PVQ items: any other family would stop the run before a request.
+            "settings": {"concurrency": 4, "fdr": True, "max_tokens": 16, "params": {"top_p": 0.5}, "families": ["pvq"]},
         }, format="json")
     assert response.status_code == 201, response.content
     created = response.json()
@@ -153,6 +154,8 @@ def test_a_run_created_through_the_api_and_run_by_a_worker_has_its_protocol(api,
     assert created["protocol"]["digest"] == created["protocol_digest"] == run.protocol_digest
     assert created["protocol"]["selection"]["fdr"] is True and created["protocol"]["max_tokens"] == 16
     assert created["protocol"]["provider_params"] == {"top_p": 0.5}
+    # families decide which scores a run has, not what a score means: not part of the protocol (docs/benchmark.md).
+    assert created["settings"]["families"] == ["pvq"] and "families" not in created["protocol"]
     assert created["base_url"] == server.base_url  # its researcher sees the endpoint; the public does not
     api.credentials()
     assert api.get(f"/api/v1/runs/{run.pk}/").json()["base_url"] is None

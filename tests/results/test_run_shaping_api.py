@@ -16,7 +16,9 @@ def test_a_run_with_params_and_a_preset_records_what_it_sends(api, tmp_path, res
     with LLMTestServer(ServerBehaviour(think_tokens=300)) as server, django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/v1/runs/", {
             "itembank": "small", "provider": "openai", "model": "qwq-32b", "base_url": server.base_url,
-            "settings": {"preset": "inline-think", "params": {"top_p": 0.95, "seed": 1}, "concurrency": 2},
+            # The tiny bank keys only PVQ items: any other family would stop the run before a request.
+            "settings": {"preset": "inline-think", "params": {"top_p": 0.95, "seed": 1}, "concurrency": 2,
+                         "families": ["pvq"]},
         }, format="json")
     assert response.status_code == 201, response.content
     created = response.json()

@@ -24,7 +24,7 @@ from benchmark.services import (
 
 
 def add_selection_arguments(parser) -> None:
-    """--threshold, --alpha, --fdr (override the bank's stored selection) and --mode, shared with score_answers."""
+    """--threshold, --alpha, --fdr (override the bank's stored selection), --mode and --families, shared with score_answers."""
     parser.add_argument("--threshold", type=float, default=None,
                         help=f"select items with rho >= this instead of the bank's stored selection (default: the "
                              f"bank's selection; {DEFAULT_THRESHOLD} for a bank file without one)")
@@ -38,6 +38,11 @@ def add_selection_arguments(parser) -> None:
                         help="positive: items keyed with rho > 0 (the paper's tables); signed: negatively keyed items "
                              "too, reverse-scored 7 - x. The selection, the mode and the other settings that change "
                              "a score form the run's protocol (OUT.json 'protocol').")
+    parser.add_argument("--families", metavar="FAMILY[,FAMILY]",
+                        help="score only these dimension families, e.g. pvq,higher_pvq (default: every family the "
+                             "bank's correlations measure; one with no keyed item stops the run before any request, or "
+                             "score_answers before anything is stored). Not part of the protocol: it picks which "
+                             "scores a run has, not what they mean")
 
 
 def _concurrency(value: str) -> int | str:
@@ -182,6 +187,8 @@ class Command(BaseCommand):
                 "max_attempts": options["max_attempts"],
                 "timeout": options["timeout"], "min_parse_rate": options["min_parse_rate"],
             }
+            if options["families"]:
+                settings["families"] = options["families"]
             if options["max_tokens"] is not None:
                 settings["max_tokens"] = options["max_tokens"]
             if options["preset"]:

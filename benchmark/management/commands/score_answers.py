@@ -58,7 +58,7 @@ class Command(BaseCommand):
             return run_import_answers(
                 bank=bank, path=options["answers"], model=options["model"], provider=options["provider"],
                 settings={"threshold": options["threshold"], "alpha": options["alpha"], "fdr": options["fdr"], "mode": options["mode"],
-                          "min_parse_rate": options["min_parse_rate"]},
+                          "min_parse_rate": options["min_parse_rate"], "families": options["families"]},
                 publish=options["publish"], progress=bar.update,
             )
 
