@@ -25,7 +25,8 @@ def _populate() -> None:
     from results.services import published_results_load
 
     published_results_load()
-    bank = Run.objects.filter(source=Run.Source.PUBLISHED).first().bank
+    paper = Run.objects.filter(source=Run.Source.PUBLISHED).first()
+    bank = paper.bank
     assert bank.name == PUBLISHED_BANK_NAME
     rng = random.Random(7)
     existing = LLM.objects.count()
@@ -34,8 +35,10 @@ def _populate() -> None:
         for n in range(N_MODELS - existing)
     )
     runs = Run.objects.bulk_create(
+        # bulk_create skips Run.save(): give the synthetic runs the paper's protocol, or no page would show them.
         Run(bank=bank, llm=llm, provider="published", model=llm.name, source=Run.Source.PUBLISHED,
-            status=Run.Status.COMPLETED, condition="baseline")
+            status=Run.Status.COMPLETED, condition="baseline", settings=paper.settings, protocol=paper.protocol,
+            protocol_digest=paper.protocol_digest)
         for llm in llms
     )
     Score.objects.bulk_create(
