@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from benchmark import scoring
-from benchmark.models import LLM, HumanReference, Run
+from benchmark.models import LLM, BankItem, HumanReference, Run
 from benchmark.selectors import run_consistency, run_cut_off, run_scores
 from benchmark.services import runs_interrupt_stale
 from config.middleware import rate_limit_exceeded, too_many_requests
@@ -543,6 +543,7 @@ def items_page(request):
         if download:
             return download
     page = Paginator(items, 25).get_page(request.GET.get("page"))
+    context["any_items"] = BankItem.objects.filter(bank__in=selectors.banks_visible(request.user)).exists()
     if filters["dimension"]:  # the correlation that selected each item, shown beside it
         chosen = selectors.dimension_resolve(filters["dimension"])
         for item in page:

@@ -112,3 +112,18 @@ def test_login_page_is_a_styled_card_that_names_wrong_credentials(client):
     assert 'class="login-card"' in page and 'class="form-field"' in page and "createresearcher" in page
     wrong = client.post("/accounts/login/", {"username": "nobody", "password": "wrong-password"}).content.decode()
     assert 'class="error-box" role="alert"' in wrong and "enter a correct username and password" in wrong.lower()
+
+
+@pytest.mark.django_db
+def test_item_explorer_says_why_it_is_empty(client, tmp_path):
+    from results.services import published_results_load
+    from tests.results.builders import imported_bank
+
+    published_results_load()
+    page = client.get(reverse("results:items")).content.decode()
+    assert 'id="items-empty"' in page and "scores only" in page  # the paper's bank has no items: a reason, not a blank
+    imported_bank(tmp_path, name="explorer-bank", n_items=6, seed=1)
+    page = client.get(reverse("results:items")).content.decode()
+    assert 'id="items-empty"' not in page and "6 items" in page
+    filtered = client.get(reverse("results:items") + "?q=no-such-words-anywhere").content.decode()
+    assert "No items match these filters." in filtered
