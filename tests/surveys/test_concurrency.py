@@ -23,28 +23,37 @@ from tests.surveys.crowd import crowd_completes
 ROOT = Path(django_settings.BASE_DIR)
 
 
-def arrive_at_once(study, pids: list[str], *, consent: bool = False) -> list[str]:
-    """Every PID opens the link at the same moment (and, with ``consent``, agrees straight away)."""
-    start = threading.Barrier(len(pids))
+def run_at_once(*actions) -> list[str]:
+    """Start every callable at the same moment, each in its own thread; the errors they raised."""
+    start = threading.Barrier(len(actions))
     errors: list[str] = []
 
-    def one(pid: str):
+    def run(action):
         try:
             start.wait()
-            participant = participant_arrive(study=study, prolific_pid=pid, prolific_session_id=f"s-{pid}")
-            if consent:
-                participant_consent(participant=participant, consent=True)
+            action()
         except Exception as error:
             errors.append(repr(error))
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=one, args=(pid,)) for pid in pids]
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     return errors
+
+
+def arrive_at_once(study, pids: list[str], *, consent: bool = False) -> list[str]:
+    """Every PID opens the link at the same moment (and, with ``consent``, agrees straight away)."""
+
+    def one(pid: str):
+        participant = participant_arrive(study=study, prolific_pid=pid, prolific_session_id=f"s-{pid}")
+        if consent:
+            participant_consent(participant=participant, consent=True)
+
+    return run_at_once(*(lambda pid=pid: one(pid) for pid in pids))
 
 
 @pytest.mark.postgres
@@ -91,28 +100,6 @@ def test_forty_participants_at_once_on_the_demo_study_on_sqlite(tmp_path):
     assert summary["ratings"] == summary["unique_ratings"] == 240
     assert summary["fill"][-1] - summary["fill"][0] <= 1
 
-
-
-def run_at_once(*actions) -> list[str]:
-    """Start every callable at the same moment, each in its own thread; the errors they raised."""
-    start = threading.Barrier(len(actions))
-    errors: list[str] = []
-
-    def run(action):
-        try:
-            start.wait()
-            action()
-        except Exception as error:
-            errors.append(repr(error))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 @pytest.mark.postgres
