@@ -164,6 +164,11 @@ class Run(models.Model):
         help_text="Requests in flight when the last execution ended: the adaptive limit with concurrency 'auto'.",
     )
     celery_task_id = models.CharField(max_length=255, blank=True)
+    batch = models.JSONField(
+        default=dict, blank=True,
+        help_text="Provider batch job (run_benchmark --batch): its id and state, so a restart polls it instead of "
+                  "submitting again. Empty for runs requested one by one.",
+    )
 
     created_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="benchmark_runs"

@@ -9,6 +9,7 @@ import csv
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,7 +41,13 @@ from benchmark.models import (
 from benchmark.parsing import expected_rating, parse_rating
 from benchmark.presets import canonical_steer_value, generation_preset, persona_prompt, steering_prompt
 from benchmark.prompts import PromptItem, build_prompt
-from benchmark.providers import PROVIDERS, GenerationSettings, PermanentProviderError, get_provider
+from benchmark.providers import (
+    PROVIDERS,
+    GenerationSettings,
+    PermanentProviderError,
+    ProviderError,
+    get_provider,
+)
 from benchmark.runner import AUTO, PendingRequest, RequestResult, RetryPolicy, RunAborted, run_requests
 from psychometrics.stats.dimensions import CUSTOM, FAMILIES, canonical_dimension
 
@@ -589,43 +596,40 @@ class ExecutionReport:
     cpu_seconds: float = 0.0  # CPU of this process while requesting: HTTP, parsing, storing, progress
 
 
-def run_execute(
-    run_id: int,
-    *,
-    item_pks: list[int] | None = None,
-    api_key: str | None = None,
-    progress: Callable[[Run], None] | None = None,
-    finalize: bool = True,
-) -> ExecutionReport:
-    """Fetch every answer ``run_id`` is still missing (optionally for a subset of its items), then score it.
 
-    Cache hits (same provider, base URL, model, parameters and messages) are answered from the
-    ``Completion`` table without a request. Answers are stored in batches as they arrive, so a run
-    that stops (crash, permanent error, pause) resumes where it stopped. A permanent error marks
-    the run failed and raises :class:`BenchmarkError` naming the model and the cause.
+def _run_start(run_id: int) -> Run | None:
+    """Mark a run running (it must be pending, running or interrupted); None if it may not run now.
+
+    A paused or failed run continues only through run_reopen (run_resume, run_benchmark --resume): a chunk
+    task still queued when the run was paused or stopped by a permanent error must not restart it. An
+    interrupted run (no heartbeat for a while) does continue: a worker taking one of its chunks is alive.
     """
     run = Run.objects.select_related("bank").get(pk=run_id)
-    report = ExecutionReport()
-    # A paused or failed run continues only through run_reopen (run_resume, run_benchmark --resume): a chunk
-    # task still queued when the run was paused or stopped by a permanent error must not restart it. An
-    # interrupted run (no heartbeat for a while) does continue: a worker taking one of its chunks is alive.
     started = Run.objects.filter(pk=run.pk, status__in=[Run.Status.PENDING, Run.Status.RUNNING, Run.Status.INTERRUPTED]).update(
         status=Run.Status.RUNNING, started_at=run.started_at or timezone.now(), error="", heartbeat_at=timezone.now()
     )
     if not started:
-        return report
+        return None
     run.refresh_from_db()
+    return run
+
+
+def _run_checked_provider(run: Run, api_key: str | None):
+    """The run's provider after the selection check; either failing stops the run with the reason."""
     try:
         selection_check(bank=run.bank, settings=run.settings)
     except BenchmarkError as exc:  # runs created before the check existed, or a bank emptied since
         _run_stop(run, Run.Status.FAILED, str(exc))
         raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
     try:
-        provider = _provider_for(run, api_key)
+        return _provider_for(run, api_key)
     except PermanentProviderError as exc:
         _run_stop(run, Run.Status.FAILED, str(exc))
         raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
 
+
+def _run_wanted(run: Run, provider, item_pks: list[int] | None) -> tuple[dict[str, list[tuple[int, int]]], dict[str, dict]]:
+    """The requests a run still needs: cache key -> the (item pk, prompt index) it answers, and key -> body."""
     items = run.bank.items.all()
     if item_pks is not None:
         items = items.filter(pk__in=item_pks)
@@ -641,37 +645,70 @@ def run_execute(
             key = provider.cache_key(body)
             wanted.setdefault(key, []).append((item.pk, index))
             bodies[key] = body
+    return wanted, bodies
 
+
+def _run_answer_from_cache(run: Run, wanted: dict[str, list[tuple[int, int]]]) -> int:
+    """Store answers for the wanted requests already in the completion cache (removing them from ``wanted``)."""
     cached: list[Answer] = []
     for keys in _in_chunks(list(wanted)):
         for completion in Completion.objects.filter(key__in=keys):
             cached.extend(_answer_from(run, pk, index, completion) for pk, index in wanted.pop(completion.key))
     if cached:
         Answer.objects.bulk_create(cached, batch_size=1000, ignore_conflicts=True)
-        report.cached = len(cached)
+    return len(cached)
+
+
+def _run_store(run: Run, provider, batch: list[RequestResult]) -> None:
+    """Cache a batch of completions and store the answers they give, in one transaction."""
+    with transaction.atomic():
+        Completion.objects.bulk_create(
+            [
+                Completion(
+                    key=result.key, provider=run.provider, model=run.model, base_url=provider.base_url,
+                    request=result.body, response_text=result.completed.text,
+                    logprobs=result.completed.top_logprobs, finish_reason=result.completed.finish_reason or "",
+                )
+                for result in batch
+            ],
+            ignore_conflicts=True,
+        )
+        stored = {c.key: c for c in Completion.objects.filter(key__in=[result.key for result in batch])}
+        Answer.objects.bulk_create(
+            [_answer_from(run, pk, index, stored[result.key]) for result in batch for pk, index in result.tag],
+            ignore_conflicts=True,
+        )
+
+
+def run_execute(
+    run_id: int,
+    *,
+    item_pks: list[int] | None = None,
+    api_key: str | None = None,
+    progress: Callable[[Run], None] | None = None,
+    finalize: bool = True,
+) -> ExecutionReport:
+    """Fetch every answer ``run_id`` is still missing (optionally for a subset of its items), then score it.
+
+    Cache hits (same provider, base URL, model, parameters and messages) are answered from the
+    ``Completion`` table without a request. Answers are stored in batches as they arrive, so a run
+    that stops (crash, permanent error, pause) resumes where it stopped. A permanent error marks
+    the run failed and raises :class:`BenchmarkError` naming the model and the cause.
+    """
+    report = ExecutionReport()
+    run = _run_start(run_id)
+    if run is None:
+        return report
+    provider = _run_checked_provider(run, api_key)
+    wanted, bodies = _run_wanted(run, provider, item_pks)
+    report.cached = _run_answer_from_cache(run, wanted)
     run_refresh_counts(run)
     if progress:
         progress(run)
     beat = _heartbeat(run.pk)
 
     def store(batch: list[RequestResult]) -> None:
-        with transaction.atomic():
-            Completion.objects.bulk_create(
-                [
-                    Completion(
-                        key=result.key, provider=run.provider, model=run.model, base_url=provider.base_url,
-                        request=result.body, response_text=result.completed.text,
-                        logprobs=result.completed.top_logprobs, finish_reason=result.completed.finish_reason or "",
-                    )
-                    for result in batch
-                ],
-                ignore_conflicts=True,
-            )
-            stored = {c.key: c for c in Completion.objects.filter(key__in=[result.key for result in batch])}
-            Answer.objects.bulk_create(
-                [_answer_from(run, pk, index, stored[result.key]) for result in batch for pk, index in result.tag],
-                ignore_conflicts=True,
-            )
+        _run_store(run, provider, batch)
         report.requested += len(batch)
         run_refresh_counts(run)
         beat()
@@ -709,6 +746,178 @@ def run_execute(
     if finalize:
         run_finalize(run.pk)
     return report
+
+
+
+# --- provider batch APIs (run_benchmark --batch) ---------------------------------------------------
+
+BATCH_RESULTS_CHUNK = 500
+
+
+def _batch_call(client, call, *, attempts: int, beat: Callable[[], None]):
+    """Run ``call(session)`` (a coroutine) on a fresh guarded session; transient failures are retried with backoff."""
+    import asyncio
+
+    from benchmark.providers.netguard import guarded_session
+
+    async def once():
+        async with guarded_session(limit=2, timeout=client.timeout) as session:
+            return await call(session)
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return asyncio.run(once())
+        except ProviderError as exc:
+            if not exc.retryable or attempt == attempts:
+                raise
+            delay = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0 ** attempt)
+            logger.info("batch request failed (%s); retrying in %.1f s", exc, delay)
+            _sleep_alive(delay, beat)
+    raise AssertionError("unreachable")
+
+
+def _sleep_alive(seconds: float, beat: Callable[[], None]) -> None:
+    """Sleep ``seconds`` in slices of at most one second, writing the heartbeat, so a waiting run is not "dead"."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(1.0, left))
+        beat()
+
+
+def _batch_save(run: Run, state: dict) -> None:
+    run.batch = state
+    Run.objects.filter(pk=run.pk).update(batch=state)
+
+
+def run_open_batch_like(run: Run) -> Run | None:
+    """An earlier, unfinished run with the same model, bank, condition and settings whose batch was submitted.
+
+    ``run_benchmark --batch`` repeated after a restart continues that run (polling its stored batch id)
+    instead of submitting the same requests again.
+    """
+    candidates = Run.objects.filter(
+        bank=run.bank, provider=run.provider, model=run.model, base_url=run.base_url, condition=run.condition,
+        system_prompt=run.system_prompt, batch__state="submitted",
+    ).exclude(pk=run.pk).exclude(status=Run.Status.COMPLETED).order_by("-created_at")
+    return next((candidate for candidate in candidates if candidate.settings == run.settings), None)
+
+
+def run_execute_batch(
+    run_id: int,
+    *,
+    api_key: str | None = None,
+    poll_seconds: float = 30.0,
+    progress: Callable[[Run], None] | None = None,
+    on_status: Callable[[dict], None] | None = None,
+    finalize: bool = True,
+) -> ExecutionReport:
+    """Fetch every answer ``run_id`` is missing through the provider's batch API, then score it.
+
+    Cache hits are answered first, as in :func:`run_execute`. The remaining requests -- the same
+    bodies a run sends one by one -- are submitted as one batch whose id is stored on the run
+    (``Run.batch``) before polling starts, so a process that stops while the provider works (a
+    restart, a kill, a pause) continues by polling that batch: it is never submitted twice. Requests
+    the batch returned no answer for (errored, expired, cancelled) are left missing: the run fails
+    with the reasons and ``--resume`` requests them again (one by one, or with ``--batch`` in a new batch).
+    """
+    from benchmark.providers.batches import ENDED, FAILED, IN_PROGRESS, batch_client
+
+    report = ExecutionReport()
+    run = _run_start(run_id)
+    if run is None:
+        return report
+    provider = _run_checked_provider(run, api_key)
+    try:
+        client = batch_client(provider, timeout=float(run.settings.get("timeout", 120)))
+    except PermanentProviderError as exc:
+        _run_stop(run, Run.Status.FAILED, str(exc))
+        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
+    wanted, bodies = _run_wanted(run, provider, None)
+    report.cached = _run_answer_from_cache(run, wanted)
+    run_refresh_counts(run)
+    if progress:
+        progress(run)
+    beat = _heartbeat(run.pk)
+    attempts = int(run.settings.get("max_attempts", 8))
+    state = dict(run.batch or {})
+
+    def fail(message: str, exc: Exception | None = None):
+        _run_stop(run, Run.Status.FAILED, message)
+        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=message)) from exc
+
+    def stopped() -> bool:
+        return Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED]).exists()
+
+    started_cpu, started = time.process_time(), time.monotonic()
+    try:
+        if state.get("state") != "submitted" and wanted:
+            requests = [(key, bodies[key]) for key in wanted]
+            submitted = _batch_call(client, lambda session: client.submit(session, requests, metadata={"run": run.pk}),
+                                    attempts=attempts, beat=beat)
+            previous = list(state.get("previous", [])) + ([state["id"]] if state.get("id") else [])
+            state = {"use": True, **submitted, "provider": run.provider, "state": "submitted", "requests": len(requests),
+                     "submitted_at": timezone.now().isoformat(), "previous": previous}
+            _batch_save(run, state)
+            report.sent += 1
+        while state.get("state") == "submitted":
+            status = _batch_call(client, lambda session: client.status(session, state["id"]), attempts=attempts, beat=beat)
+            report.sent += 1
+            state.update(status=status.status, counts=status.counts)
+            _batch_save(run, state)
+            if on_status:
+                on_status(dict(state))
+            if status.state == FAILED:
+                state["state"] = "failed"
+                _batch_save(run, state)
+                fail(f"batch {state['id']} {status.status}: {status.error}")
+            if status.state == ENDED:
+                lines = _batch_call(client, lambda session, ended=status: client.results(session, ended), attempts=attempts,
+                                    beat=beat)
+                report.sent += 1
+                missing = _batch_store_results(run, provider, lines, wanted, bodies, report, progress)
+                state.update(state="ended", ended_at=timezone.now().isoformat(), unanswered=len(missing),
+                             errors=dict(Counter(missing.values()).most_common(5)))
+                _batch_save(run, state)
+                if missing:
+                    reasons = "; ".join(f"{reason} ({count})" for reason, count in Counter(missing.values()).most_common(3))
+                    fail(f"batch {state['id']} ({status.status}) left {len(missing)} of {state.get('requests')} requests "
+                         f"without an answer: {reasons}. Resume to request them again")
+                break
+            assert status.state == IN_PROGRESS
+            end = time.monotonic() + poll_seconds
+            while time.monotonic() < end:
+                if stopped():
+                    return report  # paused from outside: the batch stays stored, a resume polls it again
+                _sleep_alive(min(1.0, end - time.monotonic()), beat)
+    except ProviderError as exc:
+        fail(str(exc), exc)
+    report.seconds, report.cpu_seconds = time.monotonic() - started, time.process_time() - started_cpu
+    if finalize:
+        run_finalize(run.pk)
+    return report
+
+
+def _batch_store_results(run: Run, provider, lines, wanted: dict, bodies: dict, report: ExecutionReport,
+                         progress: Callable[[Run], None] | None) -> dict[str, str]:
+    """Store a finished batch's answers; the wanted requests it did not answer, with the reason for each."""
+    missing = dict.fromkeys(wanted, "no result in the batch output")
+    results: list[RequestResult] = []
+    for line in lines:
+        if line.custom_id not in missing:
+            continue  # answered already (a resumed run), or not one of ours
+        if line.completed is None:
+            missing[line.custom_id] = line.error or "no answer"
+            continue
+        del missing[line.custom_id]
+        results.append(RequestResult(tag=tuple(wanted[line.custom_id]), key=line.custom_id,
+                                     body=bodies[line.custom_id], completed=line.completed, attempts=1))
+    for chunk in _in_chunks(results, BATCH_RESULTS_CHUNK):
+        _run_store(run, provider, chunk)
+        report.requested += len(chunk)
+        run_refresh_counts(run)
+        if progress:
+            progress(run)
+    return missing
 
 
 def run_heartbeat(*, run_id: int) -> bool:

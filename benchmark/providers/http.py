@@ -138,17 +138,19 @@ def _status_error(status: int, headers, raw: bytes, *, url: str, label: str) -> 
     return PermanentProviderError(message, status=status)
 
 
-async def post_json(
-    session: aiohttp.ClientSession, url: str, *, headers: dict, body: dict, timeout: float, label: str
-) -> dict:
-    """POST ``body`` as JSON and return the decoded answer; raise :class:`ProviderError` on failure.
+async def request_raw(
+    session: aiohttp.ClientSession, method: str, url: str, *, headers: dict, timeout: float, label: str,
+    json_body: dict | None = None, data=None,
+) -> bytes:
+    """Send one request and return the body of a 2xx answer; raise :class:`ProviderError` by meaning otherwise.
 
-    ``session`` is the run's one connection pool (:func:`benchmark.providers.netguard.guarded_session`).
-    ``label`` names the model in error messages ("openai model 'gpt-4o'").
+    The one place a provider request is made (chat completions, and the batch APIs' uploads, polls and
+    result downloads): the address guard, no redirects, timeouts and the retry classification apply to all.
     """
     try:
-        async with session.post(
-            url, json=body, headers=headers, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout)
+        async with session.request(
+            method, url, json=json_body, data=data, headers=headers, allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
             raw = await response.read()
             status = response.status
@@ -163,13 +165,40 @@ async def post_json(
         raise ProviderError(f"{label}: connection error ({exc.__class__.__name__}: {exc})", retryable=True) from exc
     if status >= 300:
         raise _status_error(status, response_headers, raw, url=url, label=label)
+    return raw
+
+
+def decode_object(raw: bytes, *, label: str) -> dict:
+    """A 2xx body as a JSON object; a body that is not one is a (retryable) failed answer."""
     payload = _decoded(raw)
     if payload is None:
         raise ProviderError(f"{label}: response is not JSON: {raw[:100]!r}", retryable=True)
     if not isinstance(payload, dict):
         raise ProviderError(f"{label}: response is not a JSON object", retryable=True)
+    return payload
+
+
+async def request_json(
+    session: aiohttp.ClientSession, method: str, url: str, *, headers: dict, timeout: float, label: str,
+    json_body: dict | None = None, data=None,
+) -> dict:
+    """:func:`request_raw` decoded as a JSON object."""
+    raw = await request_raw(session, method, url, headers=headers, timeout=timeout, label=label,
+                            json_body=json_body, data=data)
+    return decode_object(raw, label=label)
+
+
+async def post_json(
+    session: aiohttp.ClientSession, url: str, *, headers: dict, body: dict, timeout: float, label: str
+) -> dict:
+    """POST ``body`` as JSON and return the decoded answer; raise :class:`ProviderError` on failure.
+
+    ``session`` is the run's one connection pool (:func:`benchmark.providers.netguard.guarded_session`).
+    ``label`` names the model in error messages ("openai model 'gpt-4o'").
+    """
+    payload = await request_json(session, "POST", url, headers=headers, json_body=body, timeout=timeout, label=label)
     problem = answer_error(payload)
     if problem is not None:
-        raise ProviderError(f"{label}: HTTP {status} from {url} carried an error instead of an answer: {problem}",
-                            retryable=True, status=status)
+        raise ProviderError(f"{label}: HTTP 200 from {url} carried an error instead of an answer: {problem}",
+                            retryable=True, status=200)
     return payload

@@ -19,6 +19,8 @@ from benchmark.services import (
     parse_param,
     run_create,
     run_execute,
+    run_execute_batch,
+    run_open_batch_like,
     run_reopen,
 )
 
@@ -116,6 +118,13 @@ class Command(BaseCommand):
         parser.add_argument("--max-attempts", type=int, default=8, help="attempts per request before the run stops (default 8)")
         parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
         parser.add_argument("--out", help="write the result JSON here ('-' for stdout)")
+        parser.add_argument("--batch", action="store_true",
+                            help="send the requests through the provider's batch API (OpenAI Batch API, Anthropic "
+                                 "Message Batches: half the price, answers within 24 h) and poll until it ends. The "
+                                 "batch id is stored on the run: after a restart, --resume RUN_ID (or the same command "
+                                 "again) polls that batch instead of submitting it again")
+        parser.add_argument("--batch-poll-seconds", type=float, default=30.0,
+                            help="with --batch: seconds between status polls (default 30)")
 
     def handle(self, *args, **options):
         out = options["out"]
@@ -129,14 +138,35 @@ class Command(BaseCommand):
             run_reopen(run=run)
         else:
             run = self._create(options)
+            if options["batch"] and (earlier := run_open_batch_like(run)) is not None:
+                run.delete()  # the same command again after a restart: continue the run whose batch is submitted
+                run = earlier
+                run_reopen(run=run)
+                self.stderr.write(f"continuing run {run.pk}: its batch {run.batch.get('id')} was submitted at "
+                                  f"{run.batch.get('submitted_at')}")
+        batch = options["batch"] or run.batch.get("state") == "submitted"
+        if batch and not run.batch.get("use"):
+            run.batch = {**run.batch, "use": True}
+            Run.objects.filter(pk=run.pk).update(batch=run.batch)
         self.stderr.write(f"run {run.pk}: {run.model} ({run.provider}) on {run.bank.name}, condition {run.condition}")
         bar = tqdm(total=run.progress_total, unit="answer", file=sys.stderr, disable=options["verbosity"] == 0)
 
         def progress(current: Run) -> None:
             bar.update(current.progress_done - bar.n)
 
+        def batch_status(state: dict) -> None:
+            if not options["verbosity"]:
+                return
+            counts = ", ".join(f"{key} {value}" for key, value in (state.get("counts") or {}).items())
+            bar.write(f"batch {state.get('id')}: {state.get('status')}" + (f" ({counts})" if counts else ""),
+                      file=sys.stderr)
+
         try:
-            execution = run_execute(run.pk, progress=progress)
+            if batch:
+                execution = run_execute_batch(run.pk, progress=progress, on_status=batch_status,
+                                              poll_seconds=options["batch_poll_seconds"])
+            else:
+                execution = run_execute(run.pk, progress=progress)
         except BenchmarkError as exc:
             raise CommandError(f"{exc}\nResume with: manage.py run_benchmark --resume {run.pk}") from exc
         finally:
