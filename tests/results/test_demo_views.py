@@ -81,3 +81,11 @@ def test_every_public_view_shows_demo_data(demo, client):
         assert body.get("count", len(body.get("results") or body.get("rows") or [])) > 0, (endpoint, body)
     models = client.get("/api/v1/models/", {"page_size": 100}).json()
     assert {m["name"] for m in models["results"] if m["provider"] == DEMO_PROVIDER} == set(DEMO_MODELS)
+
+
+def test_a_view_without_data_says_why(demo, client):
+    # The default bank is the paper's published scores, which have no higher-order values.
+    page = client.get("/results/?family=higher_pvq").content.decode()
+    assert re.search(r'class="[^"]*empty-reason[^"]*">No completed runs with Schwartz 4 higher-order values', page)
+    page = client.get("/results/items/", {"q": "no item says this"}).content.decode()
+    assert re.search(r'class="[^"]*empty-reason[^"]*"[^>]*>No items match these filters', page)
