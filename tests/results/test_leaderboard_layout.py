@@ -89,3 +89,17 @@ def test_the_chart_table_has_the_charts_numbers(client):
     for (_, shown), value in zip(cells, chart["values"], strict=True):
         places = len(shown.split(".")[1])
         assert float(shown) == pytest.approx(value, abs=0.5 * 10 ** -places + 1e-12)
+
+
+def test_the_value_maps_come_with_a_table_of_their_points(client):
+    published_results_load()
+    html = client.get("/results/alignment/").content.decode()
+    chart = json.loads(re.search(r'<script id="pca-data" type="application/json">(.*?)</script>', html, re.S).group(1))
+    table = html[html.index('<table id="pca-chart-table">'):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r'<tr><td>([^<]+)</td><td>[^<]*</td><td class="num">([^<]+)</td><td class="num">([^<]+)</td></tr>', table)
+    points = chart["points"]
+    assert [unescape(name) for name, _, _ in rows] == [p["name"] for p in points]
+    for (_, x, y), point in zip(rows, points, strict=True):
+        assert float(x) == pytest.approx(point["x"], abs=0.005 + 1e-12)
+        assert float(y) == pytest.approx(point["y"], abs=0.005 + 1e-12)
