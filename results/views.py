@@ -144,6 +144,20 @@ def _common(family: str) -> dict:
 # --- leaderboard ----------------------------------------------------------------------------------
 
 
+def welfare_precision(rows: list[dict]) -> int:
+    """Decimals for welfare values: 2, or 3 when the typical (median) interval is narrower than 0.01, so the
+    printed digits match the uncertainty instead of hiding differences the intervals resolve."""
+    widths = sorted(row["welfare_high"] - row["welfare_low"] for row in rows
+                    if row.get("welfare_low") is not None and row.get("welfare_high") is not None)
+    return 3 if widths and widths[len(widths) // 2] < 0.01 else 2
+
+
+def model_matches(row: dict, search: str) -> bool:
+    """Whether a leaderboard row's model name or provider contains every word of ``search`` (case-insensitive)."""
+    haystack = f"{row['model']} {row.get('organization') or ''}".casefold()
+    return all(word in haystack for word in search.casefold().split())
+
+
 @require_safe
 def leaderboard_page(request):
     context = {"aggregations": list(welfare.AGGREGATIONS.items()), "questions": list(selectors.QUESTIONS.items()),
@@ -179,8 +193,11 @@ def leaderboard_page(request):
     if download:
         return download
     centre, span = (3.5, 1.5) if board.value_kind == welfare.MEAN else (0.0, 0.8)
+    search = (request.GET.get("q") or "").strip()
+    welfare_digits = welfare_precision(board.rows)
+    shown = [row for row in board.rows if model_matches(row, search)]
     rows = []
-    for row in board.rows:
+    for row in shown:
         cells = []
         for name in board.dimensions:
             value = row["values"].get(name)
@@ -208,8 +225,8 @@ def leaderboard_page(request):
         "any_published": any(row["source"] == "published" for row in board.rows),
         "any_no_interval": any(row["no_interval"] for row in board.rows),
         "all_published": bool(board.rows) and all(row["source"] == "published" for row in board.rows),
-        "chart": {"labels": [row["model"] for row in board.rows], "values": [row["welfare"] for row in board.rows]},
-        "chart_height": max(280, 22 * len(board.rows) + 60),
+        "chart": {"labels": [row["model"] for row in shown], "values": [row["welfare"] for row in shown]},
+        "chart_height": max(280, 22 * len(shown) + 60), "search": search, "models_total": len(board.rows), "welfare_digits": welfare_digits,
         "query": request.GET.urlencode(),
     })
     return render(request, "results/leaderboard.html", context)

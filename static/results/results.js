@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   const VP = (window.VP = { charts: {} });
-  VP.palette = ["#2f5bd3", "#d64541", "#1b7f3b", "#c27c0e", "#7b3fb0", "#0e8a8a", "#b0306f", "#5b6475", "#8a6d3b", "#3c9d5d"];
+  VP.palette = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"];  // Okabe–Ito: colour-blind safe
   VP.data = (id) => {
     const el = document.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;
@@ -362,7 +362,23 @@
   }
   // --- page charts: each page ships its data as <script type="application/json"> (no inline code, CSP-safe) ---
 
+  // Leaderboard model search: the server filters by ?q= (works without JavaScript); here the shown rows
+  // narrow as the visitor types, by the same rule (every word in the name or provider, case-insensitive).
+  function liveModelSearch() {
+    const input = document.getElementById("model-search");
+    const table = document.getElementById("leaderboard");
+    if (!input || !table) return;
+    input.addEventListener("input", () => {
+      const words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      table.querySelectorAll("tbody tr[data-model]").forEach((tr) => {
+        const text = tr.querySelector("td.model").textContent.toLowerCase();
+        tr.hidden = !words.every((w) => text.includes(w));
+      });
+    });
+  }
+
   function leaderboardPage() {
+    liveModelSearch();
     const d = VP.data("welfare-data");
     if (!d) return;
     // The axis is fitted to the data, not started at 0: welfare values in [0, 1] often differ only in

@@ -1,0 +1,113 @@
+"""Issue 16 part 3, Done-when: at 390, 1280 and 1920 px no results table, chart or figure is wider than its
+container, the page is never wider than the viewport, and every public view shows data or a reason
+(``class="empty-reason"``), on a populated site and on an empty one. Screenshots go to a temporary directory
+(``LAYOUT_SHOTS`` to keep them)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmark.models import LLM
+from results.services import published_results_load
+from tests.results.builders import completed_run, ess_references, imported_bank
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WIDTHS = (390, 1280, 1920)
+
+# Every table, chart and figure must fit inside its parent, unless it sits in a scroll wrapper
+# (overflow-x auto/scroll) that itself fits. Returns the offenders as readable strings.
+OVERFLOW = """() => {
+  const bad = [];
+  const fits = (el) => {
+    const parent = el.parentElement;
+    if (!parent) return true;
+    return el.getBoundingClientRect().width <= parent.clientWidth + 1;
+  };
+  const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  for (const el of document.querySelectorAll('main table, main svg, main canvas, main figure, main .chart-box')) {
+    if (el.closest('details:not([open])')) continue;
+    const wrapper = el.parentElement && scrolls(el.parentElement) ? el.parentElement : null;
+    const checked = wrapper || el;
+    if (!fits(checked) || (wrapper && wrapper.getBoundingClientRect().right > document.documentElement.clientWidth + 1)) {
+      bad.push(`${el.tagName.toLowerCase()}#${el.id || ''}.${el.className && el.className.baseVal === undefined ? el.className : ''}`
+               + ` ${Math.round(checked.getBoundingClientRect().width)}px in ${checked.parentElement.clientWidth}px`);
+    }
+  }
+  return bad;
+}"""
+# Data (a table row, a drawn chart, an item card), the self-test's questionnaire, or a stated reason.
+HAS_CONTENT = """() => !!document.querySelector(
+  'main table tbody tr, main canvas, main .item-card, main #self-test-form, main .empty-reason')"""
+
+
+def _views(site: dict) -> list[str]:
+    model = site["model"]
+    return ["/results/", "/results/?q=model-a", "/results/?family=bfi", "/results/?family=higher_pvq",
+            "/results/?q=no-such-model", "/results/compare/", "/results/alignment/", "/results/items/",
+            "/results/self-test/", *([f"/results/compare/?models={model}", f"/results/models/{model}/"] if model else [])]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # One browser for the module: Playwright's loop then runs while the tests set up their data, which
+    # Django refuses in an event loop unless told the calls are synchronous (they are: this thread only).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    path = Path(os.environ.get("LAYOUT_SHOTS") or tmp_path / "shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check_every_view(browser, site: dict, shots: Path, tag: str) -> None:
+    problems, errors = [], []
+    for width in WIDTHS:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        for view in _views(site):
+            response = page.goto(site["url"] + view)
+            assert response.status == 200, (view, response.status)
+            page.wait_for_load_state("load")
+            name = view.strip("/").replace("/", "_").replace("?", "_").replace("=", "-").replace("&", "_") or "leaderboard"
+            page.screenshot(path=str(shots / f"{tag}-{width}-{name}.png"), full_page=True)
+            page_width = page.evaluate("document.documentElement.scrollWidth")
+            if page_width > width:
+                problems.append(f"{width}px {view}: page is {page_width}px wide")
+            problems += [f"{width}px {view}: {item}" for item in page.evaluate(OVERFLOW)]
+            if not page.evaluate(HAS_CONTENT):
+                problems.append(f"{width}px {view}: neither data nor an empty-reason")
+        page.close()
+    assert errors == [], errors
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_public_view_fits_and_shows_data_when_populated(live_server, tmp_path, browser, shots):
+    published_results_load()
+    bank = imported_bank(tmp_path, name="layout-bank", n_items=60, seed=2)
+    for name, bias in (("model-a", None), ("model-b", {"scruples": 2}), ("model-c", {"sharegpt": -2})):
+        completed_run(bank, name, bias=bias)
+    ess_references()
+    model = LLM.objects.filter(name="model-a").values_list("pk", flat=True).first()
+    _check_every_view(browser, {"url": live_server.url, "model": model}, shots, "full")
+
+
+def test_every_public_view_fits_and_says_why_when_empty(live_server, browser, shots):
+    _check_every_view(browser, {"url": live_server.url, "model": None}, shots, "empty")
