@@ -2,9 +2,19 @@
 import os
 import sys
 
+# Commands that only read and write files (no database, models, URLs or settings) run without
+# django.setup(): importing every app's models and admin (pandas, scipy, Celery, httpx) takes
+# longer than such a command's own work. `manage.py help` and call_command still find them as usual.
+STANDALONE_COMMANDS = {"correlate": "psychometrics.management.commands.correlate"}
+
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    if len(sys.argv) > 1 and sys.argv[1] in STANDALONE_COMMANDS:
+        from importlib import import_module
+
+        import_module(STANDALONE_COMMANDS[sys.argv[1]]).Command().run_from_argv(sys.argv)
+        return
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)
