@@ -9,12 +9,14 @@ STANDALONE_COMMANDS = {"correlate": "psychometrics.management.commands.correlate
 
 
 def main():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     if len(sys.argv) > 1 and sys.argv[1] in STANDALONE_COMMANDS:
+        # No settings module either: loading it starts Celery (config/__init__.py), and Django's
+        # closing of database connections after the command skips unconfigured settings.
         from importlib import import_module
 
         import_module(STANDALONE_COMMANDS[sys.argv[1]]).Command().run_from_argv(sys.argv)
         return
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

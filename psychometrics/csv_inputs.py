@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from psychometrics import arrow
 from psychometrics.stats.annotation import canonical_names
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ def _fast_cells(path: Path) -> tuple[list[str], pa.Table] | None:
         table = pa.table({c: pc.utf8_trim_whitespace(table[c]) for c in header})
     blank = None
     for column in header:
-        empty = pc.equal(table[column], "")
+        empty = pc.equal(table[column], arrow.text(""))
         blank = empty if blank is None else pc.and_(blank, empty)
     table = table.filter(pc.invert(blank)).combine_chunks()
     return header, pa.table({c: table[c].chunk(0) if table[c].num_chunks else pa.array([], pa.string()) for c in header})
@@ -170,12 +171,13 @@ def _finite_floats(strings: pa.Array) -> np.ndarray | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    blank = pc.equal(strings, "")
+    blank = pc.equal(strings, arrow.text(""))
     try:
-        numbers = pc.cast(pc.if_else(blank, None, strings), pa.float64()).to_numpy(zero_copy_only=False)
+        numbers = pc.cast(pc.if_else(blank, arrow.null_text(), strings), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if not np.isfinite(numbers[~blank.to_numpy(zero_copy_only=False)]).all():
+    numbers = arrow.to_numpy(numbers.fill_null(arrow.numbers(np.array([np.nan]))[0]))
+    if not np.isfinite(numbers[~arrow.to_numpy(blank)]).all():
         return None
     return numbers
 
@@ -188,7 +190,7 @@ def string_codes(strings: pa.Array) -> tuple[np.ndarray, pa.Array]:
     if isinstance(strings, pa.ChunkedArray):
         strings = strings.combine_chunks()
     encoded = pc.dictionary_encode(strings)
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+    return arrow.to_numpy(encoded.indices).astype(np.int64), encoded.dictionary
 
 
 def _repeats_pair(first: pa.Array, second: pa.Array) -> bool:
@@ -217,16 +219,16 @@ def _ratings_fast(path: Path) -> pa.Table | None:
     if [c for c in RATINGS_COLUMNS if c not in header]:
         return None
     participant, item, rating = (cells[c] for c in RATINGS_COLUMNS)
-    if _any(pc.equal(participant, "")) or _any(pc.equal(item, "")):
+    if _any(pc.equal(participant, arrow.text(""))) or _any(pc.equal(item, arrow.text(""))):
         return None
-    rated = pc.not_equal(rating, "")
+    rated = pc.not_equal(rating, arrow.text(""))
     participant, item, rating = (pc.filter(column, rated) for column in (participant, item, rating))
     if not len(participant) or _repeats_pair(participant, item):
         return None
     numbers = _finite_floats(rating)
     if numbers is None:
         return None
-    return pa.table({"participant_id": participant, "item_id": item, "rating": numbers})
+    return pa.table({"participant_id": participant, "item_id": item, "rating": arrow.numbers(numbers)})
 
 
 def read_ratings_table(path) -> pa.Table:
@@ -324,8 +326,10 @@ def _traits_table(participants, dimensions: list[str], columns: list) -> pa.Tabl
     import pyarrow as pa
 
     names, _ = canonical_names(dimensions)
-    return pa.table({PARTICIPANT_COLUMN: pa.array(participants, pa.string()),
-                     **{name: pa.array(column, pa.float64()) for name, column in zip(names, columns, strict=True)}})
+    if not isinstance(participants, pa.Array | pa.ChunkedArray):
+        participants = arrow.strings(participants)
+    return pa.table({PARTICIPANT_COLUMN: participants,
+                     **{name: arrow.numbers(np.asarray(column, dtype=float)) for name, column in zip(names, columns, strict=True)}})
 
 
 def _traits_exact(path: Path) -> pa.Table:
@@ -376,7 +380,7 @@ def _traits_fast(path: Path) -> pa.Table | None:
     except ValueError:
         return None
     participants = cells[PARTICIPANT_COLUMN]
-    if _any(pc.equal(participants, "")) or len(string_codes(participants)[1]) != len(participants):
+    if _any(pc.equal(participants, arrow.text(""))) or len(string_codes(participants)[1]) != len(participants):
         return None
     columns = []
     for column in dimensions:

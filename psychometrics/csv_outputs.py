@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from psychometrics import arrow
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -31,13 +33,13 @@ def float_texts(values: np.ndarray) -> pa.Array:
     import pyarrow.compute as pc
 
     values = np.ascontiguousarray(values, dtype=float)
-    texts = pc.cast(pa.array(values), pa.string())
+    texts = pc.cast(arrow.numbers(values), pa.string())
     magnitude = np.abs(values)
     with np.errstate(invalid="ignore"):
         by_repr = ~np.isfinite(values) | (values == np.trunc(values)) | (magnitude < 1e-4) | (magnitude >= 1e9)
     if by_repr.any():
         replacements = ["" if math.isnan(value) else repr(value) for value in values[by_repr].tolist()]
-        texts = pc.replace_with_mask(texts, pa.array(by_repr), pa.array(replacements, pa.string()))
+        texts = pc.replace_with_mask(texts, arrow.numbers(by_repr), arrow.strings(replacements))
     return texts
 
 
@@ -55,8 +57,8 @@ def csv_body(columns: list[pa.Array]) -> bytes:
 
     if not columns or not len(columns[0]):
         return b""
-    last = pc.binary_join_element_wise(columns[-1], pa.scalar("\n"), "")
-    lines = pc.binary_join_element_wise(*columns[:-1], last, ",") if len(columns) > 1 else last
+    last = pc.binary_join_element_wise(columns[-1], arrow.text("\n"), arrow.text(""))
+    lines = pc.binary_join_element_wise(*columns[:-1], last, arrow.text(",")) if len(columns) > 1 else last
     lines = lines.cast(pa.large_string()) if lines.nbytes >= 2**31 - 1 else lines
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32 if lines.type == pa.string() else np.int64)
     start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]

@@ -3,7 +3,14 @@ from pathlib import Path
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from psychometrics.csv_inputs import PARTICIPANT_COLUMN, InputFileError, read_ratings_table, read_traits_table, string_codes
+from psychometrics import arrow
+from psychometrics.csv_inputs import (
+    PARTICIPANT_COLUMN,
+    InputFileError,
+    read_ratings_table,
+    read_traits_table,
+    string_codes,
+)
 from psychometrics.csv_outputs import csv_cell, float_texts, write_atomically
 from psychometrics.stats.annotation import canonical_names
 from psychometrics.stats.correlation import spearman_coded, spearman_p_value
@@ -52,7 +59,8 @@ class Command(BaseCommand):
         # took longer than the statistics.
         item_codes, items = string_codes(long_ratings["item_id"])  # items in order of first appearance
         rater_codes, raters = string_codes(long_ratings["participant_id"])
-        rater_rows = pc.index_in(raters, value_set=trait_table[PARTICIPANT_COLUMN]).fill_null(-1).to_numpy()
+        rater_rows = pc.index_in(raters, value_set=trait_table[PARTICIPANT_COLUMN]).fill_null(arrow.int32(-1))
+        rater_rows = arrow.to_numpy(rater_rows)
         unmatched = int((rater_rows < 0).sum())
         if unmatched == len(raters):
             raise CommandError(f"{traits}: none of the {len(raters)} participants in {ratings} has trait scores.")
@@ -60,21 +68,21 @@ class Command(BaseCommand):
             self.stderr.write(f"{unmatched} participants in {ratings} have no row in {traits}; their ratings are not used.")
         dimensions = [c for c in trait_table.column_names if c != PARTICIPANT_COLUMN]
         _, families = canonical_names(dimensions)
-        scores = np.column_stack([trait_table[c].to_numpy() for c in dimensions])
+        scores = np.column_stack([arrow.to_numpy(trait_table[c]) for c in dimensions])
 
-        rho, n = spearman_coded(item_codes, rater_rows[rater_codes], long_ratings["rating"].to_numpy(), scores, len(items))
+        rho, n = spearman_coded(item_codes, rater_rows[rater_codes], arrow.to_numpy(long_ratings["rating"]), scores, len(items))
         rho, n = rho.ravel(), n.ravel()
         p = spearman_p_value(rho, n)
         _, selected = select_pairs(rho, p, threshold=threshold, alpha=alpha, fdr=fdr)
 
-        item_cells = pa.array([csv_cell(item) for item in items.to_pylist()], pa.string())
-        dimension_cells = pa.array([f"{csv_cell(families[d])},{csv_cell(d)}" for d in dimensions], pa.string())
+        item_cells = arrow.strings([csv_cell(item) for item in items.to_pylist()])
+        dimension_cells = arrow.strings([f"{csv_cell(families[d])},{csv_cell(d)}" for d in dimensions])
         rows = len(items) * len(dimensions)
         write_atomically(out, OUT_COLUMNS, [
-            item_cells.take(pa.array(np.repeat(np.arange(len(items)), len(dimensions)))),
-            dimension_cells.take(pa.array(np.tile(np.arange(len(dimensions)), len(items)))),
-            float_texts(rho), float_texts(p), pc.cast(pa.array(n), pa.string()),
-            pa.array(["0", "1"]).take(pa.array(selected.astype(np.int8))),
+            item_cells.take(arrow.numbers(np.repeat(np.arange(len(items)), len(dimensions)))),
+            dimension_cells.take(arrow.numbers(np.tile(np.arange(len(dimensions)), len(items)))),
+            float_texts(rho), float_texts(p), pc.cast(arrow.numbers(n.astype(np.int64)), pa.string()),
+            arrow.strings(["0", "1"]).take(arrow.numbers(selected.astype(np.int8))),
         ])
         chosen_items = np.unique(np.repeat(np.arange(len(items)), len(dimensions))[selected]).size
         self.stdout.write(
