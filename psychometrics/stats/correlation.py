@@ -97,16 +97,22 @@ def _masked_rank_correlation(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, 
     left out of every sum.
     """
     m = x.shape[0]
-    kept = ~np.isnan(x)[:, :, None] & ~np.isnan(y)[:, None, :]  # m x k x d
+    rated = ~np.isnan(x)
+    kept = rated[:, :, None] & ~np.isnan(y)[:, None, :]  # m x k x d
     n = kept.sum(axis=0)
     centre = (n + 1) / 2
-    x_ranks = _average_ranks(np.where(kept, x[:, :, None], np.inf).reshape(m, -1)).reshape(kept.shape)
     y_ranks = _average_ranks(np.where(kept, y[:, None, :], np.inf).reshape(m, -1)).reshape(kept.shape)
-    x_centred = np.where(kept, x_ranks - centre, 0.0)
     y_centred = np.where(kept, y_ranks - centre, 0.0)
-    s_xy = (x_centred * y_centred).sum(axis=0)
-    s_xx = (x_centred * x_centred).sum(axis=0)
     s_yy = (y_centred * y_centred).sum(axis=0)
+    if np.isnan(y).any():
+        x_ranks = _average_ranks(np.where(kept, x[:, :, None], np.inf).reshape(m, -1)).reshape(kept.shape)
+        x_centred = np.where(kept, x_ranks - centre, 0.0)
+        s_xy = (x_centred * y_centred).sum(axis=0)
+        s_xx = (x_centred * x_centred).sum(axis=0)
+    else:  # every score present: an item's raters are the same for every dimension, so it is ranked once
+        x_centred = np.where(rated, _average_ranks(np.where(rated, x, np.inf)) - (rated.sum(axis=0) + 1) / 2, 0.0)
+        s_xy = np.einsum("mk,mkd->kd", x_centred, y_centred)
+        s_xx = np.broadcast_to((x_centred * x_centred).sum(axis=0)[:, None], n.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = s_xy / np.sqrt(s_xx * s_yy)
     rho[(s_xx == 0) | (s_yy == 0)] = np.nan  # constant, or fewer than two raters
