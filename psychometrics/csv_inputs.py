@@ -140,7 +140,7 @@ def _fast_cells(path: Path) -> tuple[list[str], pa.Table] | None:
     header = _header(path, csv.reader([text if first_end < 0 else text[: first_end + 1]], strict=True))
     body = b"" if first_end < 0 else data[data.index(b"\n") + 1 :]
     if not body.strip(b"\r\n"):
-        return header, pa.table({c: pa.array([], pa.string()) for c in header})
+        return header, pa.table({c: arrow.strings([]) for c in header})
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
@@ -159,7 +159,7 @@ def _fast_cells(path: Path) -> tuple[list[str], pa.Table] | None:
         empty = pc.equal(table[column], arrow.text(""))
         blank = empty if blank is None else pc.and_(blank, empty)
     table = table.filter(pc.invert(blank)).combine_chunks()
-    return header, pa.table({c: table[c].chunk(0) if table[c].num_chunks else pa.array([], pa.string()) for c in header})
+    return header, pa.table({c: table[c].chunk(0) if table[c].num_chunks else arrow.strings([]) for c in header})
 
 
 def _finite_floats(strings: pa.Array) -> np.ndarray | None:
@@ -280,8 +280,8 @@ def _ratings_exact(path: Path) -> pa.Table:
 
     participant, item, rating = zip(*records, strict=True)
     return pa.table({
-        "participant_id": pa.array(participant, pa.string()), "item_id": pa.array(item, pa.string()),
-        "rating": pa.array(rating, pa.float64()),
+        "participant_id": arrow.strings(participant), "item_id": arrow.strings(item),
+        "rating": arrow.numbers(np.array(rating, dtype=float)),
     })
 
 

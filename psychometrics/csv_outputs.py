@@ -44,7 +44,8 @@ def float_texts(values: np.ndarray) -> pa.Array:
 
 
 def csv_cell(text: str) -> str:
-    """A text cell as Python's csv module writes it (QUOTE_MINIMAL): quoted when it holds , " CR or LF."""
+    """A text cell as Python's csv module writes it (QUOTE_MINIMAL): quoted when it holds , " or LF (and CR, which
+    the csv module with LF line ends would leave bare)."""
     if any(ch in text for ch in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
