@@ -58,10 +58,11 @@ def csv_body(columns: list[pa.Array]) -> bytes:
 
     if not columns or not len(columns[0]):
         return b""
-    last = pc.binary_join_element_wise(columns[-1], arrow.text("\n"), arrow.text(""))
-    lines = pc.binary_join_element_wise(*columns[:-1], last, arrow.text(",")) if len(columns) > 1 else last
-    lines = lines.cast(pa.large_string()) if lines.nbytes >= 2**31 - 1 else lines
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32 if lines.type == pa.string() else np.int64)
+    columns = [column.cast(pa.large_string()) for column in columns]  # 64-bit offsets: files past 2 GB
+    newline, nothing, comma = (arrow.text(t).cast(pa.large_string()) for t in ("\n", "", ","))
+    last = pc.binary_join_element_wise(columns[-1], newline, nothing)
+    lines = pc.binary_join_element_wise(*columns[:-1], last, comma) if len(columns) > 1 else last
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
     start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
     return lines.buffers()[2].to_pybytes()[start:end]
 
