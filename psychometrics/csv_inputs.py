@@ -3,23 +3,34 @@
 Every problem is an ``InputFileError`` naming the file, line, column and value, so a researcher
 can fix the file. Line numbers count the header as line 1.
 
-Large files take a vectorised path (``_fast_cells``: one pandas parse, checks on whole columns);
+Large files take a vectorised path (``_fast_cells``: one pyarrow parse, checks on whole columns);
 whenever that path meets anything unusual — quotes, NUL or stray carriage-return bytes, a line
 with the wrong number of fields, text that is not UTF-8, a blank id, a duplicate, a value that is
 not a finite number — it steps aside and the line-by-line reader reads the file, so every error
 message (file, line, column, value) comes from one place and both paths return the same frame
 (``tests/psychometrics/test_csv_fast_path.py`` compares them on generated files).
+
+Both paths return pyarrow tables (``read_ratings_table``, ``read_traits_table``), which
+``manage.py correlate`` uses as they are; ``read_ratings_csv`` and ``read_traits_csv`` turn them
+into DataFrames. pandas is imported only there, so ``correlate`` starts without it.
 """
+
+from __future__ import annotations
 
 import csv
 import io
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from psychometrics.stats.annotation import canonical_traits
+from psychometrics import arrow
+from psychometrics.stats.annotation import canonical_names
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 RATINGS_COLUMNS = ("participant_id", "item_id", "rating")
 PARTICIPANT_COLUMN = "participant_id"
@@ -105,7 +116,7 @@ def _number(path: Path, line: int, column: str, value: str) -> float:
     return number
 
 
-def _fast_cells(path: Path) -> tuple[list[str], pd.DataFrame] | None:
+def _fast_cells(path: Path) -> tuple[list[str], pa.Table] | None:
     """(header, the non-blank lines' stripped cells as strings) read by pyarrow's CSV reader, or None.
 
     None means "read it line by line": the file has quotes, NUL bytes or carriage returns other than
@@ -129,7 +140,7 @@ def _fast_cells(path: Path) -> tuple[list[str], pd.DataFrame] | None:
     header = _header(path, csv.reader([text if first_end < 0 else text[: first_end + 1]], strict=True))
     body = b"" if first_end < 0 else data[data.index(b"\n") + 1 :]
     if not body.strip(b"\r\n"):
-        return header, pd.DataFrame({c: pd.Series([], dtype="str") for c in header})
+        return header, pa.table({c: arrow.strings([]) for c in header})
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
@@ -145,15 +156,14 @@ def _fast_cells(path: Path) -> tuple[list[str], pd.DataFrame] | None:
         table = pa.table({c: pc.utf8_trim_whitespace(table[c]) for c in header})
     blank = None
     for column in header:
-        empty = pc.equal(table[column], "")
+        empty = pc.equal(table[column], arrow.text(""))
         blank = empty if blank is None else pc.and_(blank, empty)
-    table = table.filter(pc.invert(blank))
-    cells = pd.DataFrame({c: pd.Series(pd.arrays.ArrowStringArray(table[c]).astype("str")) for c in header})
-    return header, cells
+    table = table.filter(pc.invert(blank)).combine_chunks()
+    return header, pa.table({c: table[c].chunk(0) if table[c].num_chunks else arrow.strings([]) for c in header})
 
 
-def _finite_floats(values: pd.Series) -> np.ndarray | None:
-    """The values as floats (blank = NaN), or None if one is not a finite number as Python reads it.
+def _finite_floats(strings: pa.Array) -> np.ndarray | None:
+    """The strings as floats (blank = NaN), or None if one is not a finite number as Python reads it.
 
     pyarrow's conversion is correctly rounded, like Python's ``float``; what it does not accept
     (e.g. ``1_000``) goes to the exact reader, which decides with ``float``.
@@ -161,19 +171,47 @@ def _finite_floats(values: pd.Series) -> np.ndarray | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    strings = pa.array(values.array)  # the arrow strings themselves (``__arrow_array__``), no Python objects
-    blank = pc.equal(strings, "")
+    blank = pc.equal(strings, arrow.text(""))
     try:
-        numbers = pc.cast(pc.if_else(blank, None, strings), pa.float64()).to_numpy(zero_copy_only=False)
+        numbers = pc.cast(pc.if_else(blank, arrow.null_text(), strings), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if not np.isfinite(numbers[~blank.to_numpy(zero_copy_only=False)]).all():
+    numbers = arrow.to_numpy(numbers.fill_null(arrow.numbers(np.array([np.nan]))[0]))
+    if not np.isfinite(numbers[~arrow.to_numpy(blank)]).all():
         return None
     return numbers
 
 
-def _ratings_fast(path: Path) -> pd.DataFrame | None:
-    """``read_ratings_csv`` by whole columns, or None when the exact reader must read (or explain) the file."""
+def string_codes(strings: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(code of each string, the distinct strings in order of first appearance): ``strings[k] == distinct[codes[k]]``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    encoded = pc.dictionary_encode(strings)
+    return arrow.to_numpy(encoded.indices).astype(np.int64), encoded.dictionary
+
+
+def _repeats_pair(first: pa.Array, second: pa.Array) -> bool:
+    """Whether some (first, second) pair of strings appears twice."""
+    first_codes, first_distinct = string_codes(first)
+    second_codes, second_distinct = string_codes(second)
+    keys = np.sort(first_codes * len(second_distinct) + second_codes)
+    return bool((keys[1:] == keys[:-1]).any())
+
+
+def _any(mask) -> bool:
+    import pyarrow.compute as pc
+
+    return bool(pc.any(mask).as_py())
+
+
+def _ratings_fast(path: Path) -> pa.Table | None:
+    """``read_ratings_table`` by whole columns, or None when the exact reader must read (or explain) the file."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     read = _fast_cells(path)
     if read is None:
         return None
@@ -181,31 +219,53 @@ def _ratings_fast(path: Path) -> pd.DataFrame | None:
     if [c for c in RATINGS_COLUMNS if c not in header]:
         return None
     participant, item, rating = (cells[c] for c in RATINGS_COLUMNS)
-    if (participant == "").any() or (item == "").any():
+    if _any(pc.equal(participant, arrow.text(""))) or _any(pc.equal(item, arrow.text(""))):
         return None
-    rated = cells[(rating != "").to_numpy()]
-    if not len(rated) or rated.duplicated(subset=["participant_id", "item_id"]).any():
+    rated = pc.not_equal(rating, arrow.text(""))
+    participant, item, rating = (pc.filter(column, rated) for column in (participant, item, rating))
+    if not len(participant) or _repeats_pair(participant, item):
         return None
-    numbers = _finite_floats(rated["rating"])
+    numbers = _finite_floats(rating)
     if numbers is None:
         return None
-    return pd.DataFrame({
-        "participant_id": rated["participant_id"].reset_index(drop=True), "item_id": rated["item_id"].reset_index(drop=True),
-        "rating": numbers,
-    })
+    return pa.table({"participant_id": participant, "item_id": item, "rating": arrow.numbers(numbers)})
 
 
-def read_ratings_csv(path) -> pd.DataFrame:
-    """Long ratings ``participant_id,item_id,rating`` (extra columns ignored) as a DataFrame.
+def read_ratings_table(path) -> pa.Table:
+    """Long ratings ``participant_id,item_id,rating`` (extra columns ignored) as a pyarrow table.
 
-    Each participant rates an item at most once; ratings must be numbers (blank = not rated).
+    Only rated lines, in file order: ids as strings, ratings as finite floats. Each participant
+    rates an item at most once; ratings must be numbers (blank = not rated).
     """
     path = Path(path)
     fast = _ratings_fast(path)
     return fast if fast is not None else _ratings_exact(path)
 
 
-def _ratings_exact(path: Path) -> pd.DataFrame:
+def read_ratings_csv(path) -> pd.DataFrame:
+    """``read_ratings_table`` as a DataFrame ``participant_id, item_id, rating``."""
+    table = read_ratings_table(path)
+    return _frame({c: table[c] for c in RATINGS_COLUMNS})
+
+
+def _frame(columns: dict, index=None) -> pd.DataFrame:
+    """A DataFrame of arrow columns: strings as pandas' ``str`` dtype, numbers as float64."""
+    import pandas as pd
+    import pyarrow as pa
+
+    def series(column):
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if pa.types.is_string(column.type):
+            return pd.Series(pd.arrays.ArrowStringArray(column).astype("str"))
+        return pd.Series(column.to_numpy(zero_copy_only=False), dtype=float)
+
+    frame = pd.DataFrame({name: series(column) for name, column in columns.items()})
+    if index is not None:
+        frame.index = pd.Index(series(index).tolist(), name=PARTICIPANT_COLUMN)
+    return frame
+
+
+def _ratings_exact(path: Path) -> pa.Table:
     """``read_ratings_csv`` line by line: the reader of record, whose errors name line and column."""
     with _open(path) as handle:
         reader = csv.reader(_lines(path, handle), strict=True)
@@ -216,7 +276,13 @@ def _ratings_exact(path: Path) -> pd.DataFrame:
         records = _rating_records(path, _records(path, reader, header))
     if not records:
         raise InputFileError(path, "contains no ratings")
-    return pd.DataFrame.from_records(records, columns=list(RATINGS_COLUMNS))
+    import pyarrow as pa
+
+    participant, item, rating = zip(*records, strict=True)
+    return pa.table({
+        "participant_id": arrow.strings(participant), "item_id": arrow.strings(item),
+        "rating": arrow.numbers(np.array(rating, dtype=float)),
+    })
 
 
 def _rating_records(path: Path, rows) -> list[tuple[str, str, float]]:
@@ -239,17 +305,34 @@ def _rating_records(path: Path, rows) -> list[tuple[str, str, float]]:
     return records
 
 
-def read_traits_csv(path) -> pd.DataFrame:
+def read_traits_table(path) -> pa.Table:
     """Trait scores: ``participant_id`` plus one numeric column per dimension (blank = missing).
 
-    Returns a DataFrame indexed by participant id with canonical dimension names as columns.
+    Returns a pyarrow table: ``participant_id`` (strings, distinct) and the dimension columns as
+    floats (NaN = missing) under their canonical names, in file order.
     """
     path = Path(path)
     fast = _traits_fast(path)
     return fast if fast is not None else _traits_exact(path)
 
 
-def _traits_exact(path: Path) -> pd.DataFrame:
+def read_traits_csv(path) -> pd.DataFrame:
+    """``read_traits_table`` as a DataFrame indexed by participant id, canonical dimension names as columns."""
+    table = read_traits_table(path)
+    return _frame({c: table[c] for c in table.column_names if c != PARTICIPANT_COLUMN}, index=table[PARTICIPANT_COLUMN])
+
+
+def _traits_table(participants, dimensions: list[str], columns: list) -> pa.Table:
+    import pyarrow as pa
+
+    names, _ = canonical_names(dimensions)
+    if not isinstance(participants, pa.Array | pa.ChunkedArray):
+        participants = arrow.strings(participants)
+    return pa.table({PARTICIPANT_COLUMN: participants,
+                     **{name: arrow.numbers(np.asarray(column, dtype=float)) for name, column in zip(names, columns, strict=True)}})
+
+
+def _traits_exact(path: Path) -> pa.Table:
     """``read_traits_csv`` line by line: the reader of record, whose errors name line and column."""
     with _open(path) as handle:
         reader = csv.reader(_lines(path, handle), strict=True)
@@ -260,7 +343,7 @@ def _traits_exact(path: Path) -> pd.DataFrame:
         if not dimensions:
             raise InputFileError(path, "has no trait columns besides participant_id", line=1)
         try:
-            canonical_traits(pd.DataFrame(columns=dimensions))
+            canonical_names(dimensions)
         except ValueError as error:
             raise InputFileError(path, str(error), line=1) from None
         index, records = [], []
@@ -278,12 +361,13 @@ def _traits_exact(path: Path) -> pd.DataFrame:
             records.append([_number(path, line, c, row[c]) if row[c] else math.nan for c in dimensions])
     if not records:
         raise InputFileError(path, "contains no participants")
-    traits = pd.DataFrame(records, index=pd.Index(index, name=PARTICIPANT_COLUMN), columns=dimensions)
-    return canonical_traits(traits)[0]
+    return _traits_table(index, dimensions, [list(column) for column in zip(*records, strict=True)])
 
 
-def _traits_fast(path: Path) -> pd.DataFrame | None:
-    """``read_traits_csv`` by whole columns, or None when the exact reader must read (or explain) the file."""
+def _traits_fast(path: Path) -> pa.Table | None:
+    """``read_traits_table`` by whole columns, or None when the exact reader must read (or explain) the file."""
+    import pyarrow.compute as pc
+
     read = _fast_cells(path)
     if read is None:
         return None
@@ -292,23 +376,19 @@ def _traits_fast(path: Path) -> pd.DataFrame | None:
     if PARTICIPANT_COLUMN not in header or not dimensions or not len(cells):
         return None
     try:
-        canonical_traits(pd.DataFrame(columns=dimensions))
+        canonical_names(dimensions)
     except ValueError:
         return None
     participants = cells[PARTICIPANT_COLUMN]
-    if (participants == "").any() or participants.duplicated().any():
+    if _any(pc.equal(participants, arrow.text(""))) or len(string_codes(participants)[1]) != len(participants):
         return None
-    columns = {}
+    columns = []
     for column in dimensions:
         numbers = _finite_floats(cells[column])
         if numbers is None:
             return None
-        columns[column] = numbers
-    traits = pd.DataFrame(
-        np.column_stack([columns[c] for c in dimensions]),
-        index=pd.Index(participants.tolist(), name=PARTICIPANT_COLUMN), columns=dimensions,
-    )
-    return canonical_traits(traits)[0]
+        columns.append(numbers)
+    return _traits_table(participants, dimensions, columns)
 
 
 def read_questionnaire_csv(path, *, name: str, questions: int, scale: tuple[int, int], allow_missing: bool) -> pd.DataFrame:
@@ -317,6 +397,8 @@ def read_questionnaire_csv(path, *, name: str, questions: int, scale: tuple[int,
     Every answer is a whole number in ``scale``; a blank answer is an error unless ``allow_missing``
     (then it is NaN). Returns a DataFrame indexed by participant id with columns 1..N (floats).
     """
+    import pandas as pd
+
     path = Path(path)
     expected = [PARTICIPANT_COLUMN, *(f"q{q}" for q in range(1, questions + 1))]
     low, high = scale

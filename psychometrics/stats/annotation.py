@@ -1,10 +1,15 @@
 """From ratings and trait scores to annotated items: the whole statistical pipeline in one call."""
 
-import pandas as pd
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from psychometrics.stats.correlation import spearman_long
 from psychometrics.stats.dimensions import canonical_dimension
 from psychometrics.stats.selection import DEFAULT_ALPHA, DEFAULT_THRESHOLD, select_items
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ANNOTATION_COLUMNS = ["item_id", "family", "dimension", "rho", "p_value", "n", "p_adjusted", "selected", "direction"]
 
@@ -14,16 +19,24 @@ def canonical_traits(traits: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]
 
     Raises ``ValueError`` when two columns name the same dimension (e.g. "Power" and "power").
     """
-    renamed: dict[str, str] = {}
+    names, families = canonical_names(list(traits.columns))
+    return traits.rename(columns=dict(zip(traits.columns, names, strict=True))), families
+
+
+def canonical_names(columns: list) -> tuple[list[str], dict[str, str]]:
+    """The canonical dimension name of each trait column, and dimension -> family.
+
+    Raises ``ValueError`` when two columns name the same dimension (e.g. "Power" and "power").
+    """
+    names: list[str] = []
     families: dict[str, str] = {}
-    for column in traits.columns:
+    for column in columns:
         family, name = canonical_dimension(str(column))
         if name in families:
-            first = next(c for c, n in renamed.items() if n == name)
-            raise ValueError(f"Trait columns {first!r} and {column!r} both name the dimension {name!r}.")
-        renamed[column] = name
+            raise ValueError(f"Trait columns {columns[names.index(name)]!r} and {column!r} both name the dimension {name!r}.")
+        names.append(name)
         families[name] = family
-    return traits.rename(columns=renamed), families
+    return names, families
 
 
 def annotate_items(

@@ -16,9 +16,17 @@ every sum is exact in floating point, whatever the order of summation. The work 
 ``raters x log(raters)`` per pair at worst, never with raters squared.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-from scipy.special import stdtr
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and scipy.special are imported where they are used: ``manage.py correlate`` works on arrays
+# (``spearman_coded``) and starts without pandas, and the admin loads this module at every start-up.
 
 CORRELATION_COLUMNS = ["item_id", "dimension", "rho", "p_value", "n"]
 LONG_RATING_COLUMNS = ["participant_id", "item_id", "rating"]
@@ -35,6 +43,8 @@ def spearman_p_value(rho: np.ndarray, n: np.ndarray) -> np.ndarray:
     ``t = rho * sqrt((n - 2) / ((1 + rho)(1 - rho)))`` on ``n - 2`` degrees of freedom;
     ``|rho| = 1`` gives p = 0, ``n <= 2`` or NaN rho gives NaN.
     """
+    from scipy.special import stdtr
+
     rho = np.asarray(rho, dtype=float)
     dof = np.asarray(n, dtype=float) - 2
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -87,16 +97,22 @@ def _masked_rank_correlation(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, 
     left out of every sum.
     """
     m = x.shape[0]
-    kept = ~np.isnan(x)[:, :, None] & ~np.isnan(y)[:, None, :]  # m x k x d
+    rated = ~np.isnan(x)
+    kept = rated[:, :, None] & ~np.isnan(y)[:, None, :]  # m x k x d
     n = kept.sum(axis=0)
     centre = (n + 1) / 2
-    x_ranks = _average_ranks(np.where(kept, x[:, :, None], np.inf).reshape(m, -1)).reshape(kept.shape)
     y_ranks = _average_ranks(np.where(kept, y[:, None, :], np.inf).reshape(m, -1)).reshape(kept.shape)
-    x_centred = np.where(kept, x_ranks - centre, 0.0)
     y_centred = np.where(kept, y_ranks - centre, 0.0)
-    s_xy = (x_centred * y_centred).sum(axis=0)
-    s_xx = (x_centred * x_centred).sum(axis=0)
     s_yy = (y_centred * y_centred).sum(axis=0)
+    if np.isnan(y).any():
+        x_ranks = _average_ranks(np.where(kept, x[:, :, None], np.inf).reshape(m, -1)).reshape(kept.shape)
+        x_centred = np.where(kept, x_ranks - centre, 0.0)
+        s_xy = (x_centred * y_centred).sum(axis=0)
+        s_xx = (x_centred * x_centred).sum(axis=0)
+    else:  # every score present: an item's raters are the same for every dimension, so it is ranked once
+        x_centred = np.where(rated, _average_ranks(np.where(rated, x, np.inf)) - (rated.sum(axis=0) + 1) / 2, 0.0)
+        s_xy = np.einsum("mk,mkd->kd", x_centred, y_centred)
+        s_xx = np.broadcast_to((x_centred * x_centred).sum(axis=0)[:, None], n.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = s_xy / np.sqrt(s_xx * s_yy)
     rho[(s_xx == 0) | (s_yy == 0)] = np.nan  # constant, or fewer than two raters
@@ -134,6 +150,8 @@ def _block_spearman(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _trait_matrix(traits: pd.DataFrame) -> np.ndarray:
+    import pandas as pd
+
     if not isinstance(traits, pd.DataFrame):
         raise ValueError("traits must be a DataFrame: participants (index) x dimensions.")
     if traits.columns.has_duplicates:
@@ -180,12 +198,15 @@ def spearman_long(ratings: pd.DataFrame, traits: pd.DataFrame, items: list | Non
 
     Examples
     --------
+    >>> import pandas as pd
     >>> r = pd.DataFrame({"participant_id": [1, 2, 3, 4, 1, 2, 3, 4], "item_id": list("aaaabbbb"),
     ...                   "rating": [1, 2, 3, 4, 2, 2, 1, 1]})
     >>> t = pd.DataFrame({"Power": [0.1, 0.4, 0.2, 0.9]}, index=[1, 2, 3, 4])
     >>> spearman_long(r, t)["rho"].round(4).tolist()
     [0.8, -0.4472]
     """
+    import pandas as pd
+
     if not isinstance(ratings, pd.DataFrame) or set(LONG_RATING_COLUMNS) - set(ratings.columns):
         raise ValueError(f"ratings must be a DataFrame with the columns {LONG_RATING_COLUMNS}.")
     t = _trait_matrix(traits)
@@ -208,17 +229,8 @@ def spearman_long(ratings: pd.DataFrame, traits: pd.DataFrame, items: list | Non
         raise ValueError(f"ratings has the item {ratings['item_id'].to_numpy()[item_codes < 0][0]!r}, which is not in items.")
     # Raters without a trait row have no score on any dimension, and unrated cells no rating: neither counts.
     rows = traits.index.get_indexer(ratings["participant_id"])
-    counted = (rows >= 0) & ~np.isnan(values)
-    item_codes, rows, values = item_codes[counted], rows[counted], values[counted]
-    sort = np.lexsort((rows, item_codes))
-    item_codes, rows, values = item_codes[sort], rows[sort], values[sort]
-
+    rho, count = spearman_coded(item_codes, rows, values, t, len(order))
     n_dims = t.shape[1]
-    rho = np.full((len(order), n_dims), np.nan)
-    count = np.zeros((len(order), n_dims), dtype=np.int64)
-    for block_rows, codes, x in _blocks(item_codes, rows, values):
-        rho[codes], count[codes] = _block_spearman(x, t[block_rows])
-
     p = spearman_p_value(rho, count)
     return pd.DataFrame(
         {
@@ -230,6 +242,27 @@ def spearman_long(ratings: pd.DataFrame, traits: pd.DataFrame, items: list | Non
         },
         columns=CORRELATION_COLUMNS,
     )
+
+
+def spearman_coded(
+    item_codes: np.ndarray, rows: np.ndarray, values: np.ndarray, traits: np.ndarray, n_items: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """rho and n (``n_items`` x dimensions) from long ratings coded as integers: ``spearman_long`` on arrays.
+
+    Rating ``k`` is ``values[k]`` given to item ``item_codes[k]`` (0 .. n_items - 1) by the rater in
+    row ``rows[k]`` of ``traits`` (raters x dimensions, NaN = no score; a row of -1 = no scores at
+    all). A NaN rating or a row of -1 is not counted; each (item, row) appears at most once and
+    every rating is finite (the callers check both).
+    """
+    counted = (rows >= 0) & ~np.isnan(values)
+    item_codes, rows, values = item_codes[counted], rows[counted], values[counted]
+    sort = np.lexsort((rows, item_codes))
+    item_codes, rows, values = item_codes[sort], rows[sort], values[sort]
+    rho = np.full((n_items, traits.shape[1]), np.nan)
+    count = np.zeros((n_items, traits.shape[1]), dtype=np.int64)
+    for block_rows, codes, x in _blocks(item_codes, rows, values):
+        rho[codes], count[codes] = _block_spearman(x, traits[block_rows])
+    return rho, count
 
 
 def _blocks(item_codes: np.ndarray, rows: np.ndarray, values: np.ndarray):
@@ -278,11 +311,14 @@ def spearman_matrix(ratings: pd.DataFrame, traits: pd.DataFrame) -> pd.DataFrame
 
     Examples
     --------
+    >>> import pandas as pd
     >>> r = pd.DataFrame({"a": [1, 2, 3, 4], "b": [2, 2, 1, 1]})
     >>> t = pd.DataFrame({"Power": [0.1, 0.4, 0.2, 0.9]})
     >>> spearman_matrix(r, t)["rho"].round(4).tolist()
     [0.8, -0.4472]
     """
+    import pandas as pd
+
     if not isinstance(ratings, pd.DataFrame):
         raise ValueError("ratings must be a DataFrame: participants (index) x items.")
     if ratings.columns.has_duplicates:

@@ -1,10 +1,17 @@
 """Selecting benchmark items from their correlations, and the power behind the selection."""
 
-import numpy as np
-import pandas as pd
+from __future__ import annotations
 
-# scipy.stats and scipy.optimize are imported inside the functions that need them: importing them
-# costs about a second, and this module is loaded by every command (through the models).
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# scipy.stats and scipy.optimize are imported inside the functions that need them, and pandas is only
+# named in annotations: importing them costs about a second, and this module is loaded by every
+# command (through the models), ``correlate`` among them, which needs neither.
 
 DEFAULT_THRESHOLD = 0.3
 DEFAULT_ALPHA = 0.05
@@ -35,6 +42,30 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return adjusted
 
 
+def _check_rule(threshold: float, alpha: float) -> None:
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold is a correlation between 0 and 1, got {threshold}.")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha is a probability between 0 and 1, got {alpha}.")
+
+
+def select_pairs(
+    rho: np.ndarray, p_values: np.ndarray, *, threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA,
+    fdr: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Benjamini-Hochberg adjusted p, selected) for arrays of rho and p: the rule of ``select_items``.
+
+    A pair is selected when ``|rho| >= threshold`` and its p (adjusted with ``fdr``) is below
+    ``alpha``; NaN rho or p is never selected.
+    """
+    _check_rule(threshold, alpha)
+    rho, p = np.asarray(rho, dtype=float), np.asarray(p_values, dtype=float)
+    adjusted = benjamini_hochberg(p)
+    with np.errstate(invalid="ignore"):
+        selected = (np.abs(rho) >= threshold) & ((adjusted if fdr else p) < alpha)
+    return adjusted, selected
+
+
 def select_items(
     correlations: pd.DataFrame,
     *,
@@ -59,19 +90,15 @@ def select_items(
     DataFrame
         A copy of ``correlations`` with the columns ``p_adjusted, selected, direction`` appended.
     """
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"threshold is a correlation between 0 and 1, got {threshold}.")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha is a probability between 0 and 1, got {alpha}.")
+    _check_rule(threshold, alpha)
     missing = {"rho", "p_value"} - set(correlations.columns)
     if missing:
         raise ValueError(f"correlations is missing columns {sorted(missing)}.")
     result = correlations.copy()
     rho = result["rho"].to_numpy(dtype=float)
-    result["p_adjusted"] = benjamini_hochberg(result["p_value"].to_numpy(dtype=float))
-    p_used = result["p_adjusted" if fdr else "p_value"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        selected = (np.abs(rho) >= threshold) & (p_used < alpha)
+    result["p_adjusted"], selected = select_pairs(
+        rho, result["p_value"].to_numpy(dtype=float), threshold=threshold, alpha=alpha, fdr=fdr,
+    )
     result["selected"] = selected
     result["direction"] = np.where(selected, np.sign(np.nan_to_num(rho)), 0).astype(int)
     return result
