@@ -18,5 +18,6 @@ urlpatterns = [
     path("studies/<slug:slug>/launch/close/", study_views.study_close_view, name="study-close"),
     path("studies/<slug:slug>/dashboard/", views.study_dashboard_page, name="dashboard"),
     path("studies/<slug:slug>/dashboard.json", views.study_dashboard_feed, name="dashboard-feed"),
+    path("studies/<slug:slug>/export/study/<str:table>.<str:fmt>", views.study_export_table, name="export-study"),
     path("studies/<slug:slug>/export/<str:what>.<str:fmt>", views.study_export, name="export"),
 ]

@@ -59,6 +59,7 @@ from surveys.services import (
     participant_expired_message,
     participant_preview,
 )
+from surveys.study_exports import CODEBOOK_FORMATS, STUDY_EXPORT_FORMATS, study_export_file
 
 PROLIFIC_PID_RE = re.compile(r"^[0-9a-f]{24}$")
 PROLIFIC_OTHER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -362,6 +363,8 @@ def study_dashboard_page(request, study):
         "dashboard": study_dashboard(study=study),
         "export_kinds": EXPORT_KINDS,
         "export_formats": EXPORT_FORMATS,
+        "study_export_formats": STUDY_EXPORT_FORMATS,
+        "codebook_formats": CODEBOOK_FORMATS,
         "entry_url": study_entry_url(request, study),
     }
     return render(request, "surveys/dashboard.html", context)
@@ -380,3 +383,13 @@ def study_export(request, study, what, fmt):
         raise Http404("Unknown export.")
     buffer = write_export(export_frame(study=study, what=what), fmt=fmt)
     return FileResponse(buffer, as_attachment=True, filename=export_filename(study, what, fmt))
+
+
+@require_safe
+@researcher_required
+def study_export_table(request, study, table, fmt):
+    formats = CODEBOOK_FORMATS if table == "codebook" else STUDY_EXPORT_FORMATS if table in ("wide", "scores") else ()
+    if fmt not in formats:
+        raise Http404("Unknown export.")
+    buffer = study_export_file(study=study, table=table, fmt=fmt)
+    return FileResponse(buffer, as_attachment=True, filename=f"{study.slug}-{table}.{fmt}")

@@ -13,6 +13,7 @@ PVQ21_QUESTIONS = tuple(range(1, 22))
 PVQ21_SCALE = (1, 6)
 BFI10_QUESTIONS = tuple(range(1, 11))
 BFI10_SCALE = (1, 5)
+MRAT = "MRAT"  # a participant's mean rating over all answered PVQ-21 items
 
 # PVQ-21 question numbers per basic value (Schwartz, 2003, European Social Survey scoring key).
 PVQ21_KEY: dict[str, tuple[int, ...]] = {
@@ -70,6 +71,32 @@ def validate_answers(answers: pd.DataFrame, *, questions: tuple[int, ...], scale
     return numeric
 
 
+def _pvq21_means(values: pd.DataFrame) -> pd.DataFrame:
+    means = {value: values[list(PVQ21_KEY[value])].mean(axis=1) for value in FAMILIES[PVQ]}
+    means[MRAT] = values.mean(axis=1)
+    return pd.DataFrame(means, index=values.index, columns=FAMILIES[PVQ] + [MRAT])
+
+
+def pvq21_raw_means(answers: pd.DataFrame) -> pd.DataFrame:
+    """Uncentred PVQ-21 value scores: the mean of each basic value's items, and the participant's MRAT.
+
+    ``raw_v = mean(items_v)``; ``MRAT = mean(items_1..21)`` (Schwartz 2003). ``score_pvq21`` is
+    ``raw_v - MRAT``. Unanswered questions are skipped; a value with no answered item is NaN.
+
+    Returns
+    -------
+    DataFrame
+        Same index; columns ``FAMILIES["pvq"] + ["MRAT"]``.
+
+    Examples
+    --------
+    >>> row = {q: 3 for q in range(1, 22)} | {1: 6, 11: 6}
+    >>> pvq21_raw_means(pd.DataFrame([row]))[["Self-Direction", "MRAT"]].round(4).iloc[0].tolist()
+    [6.0, 3.2857]
+    """
+    return _pvq21_means(validate_answers(answers, questions=PVQ21_QUESTIONS, scale=PVQ21_SCALE, name="PVQ-21"))
+
+
 def score_pvq21(answers: pd.DataFrame) -> pd.DataFrame:
     """Centred PVQ-21 scores of the ten basic values and the four higher-order values.
 
@@ -95,8 +122,9 @@ def score_pvq21(answers: pd.DataFrame) -> pd.DataFrame:
     2.7143
     """
     values = validate_answers(answers, questions=PVQ21_QUESTIONS, scale=PVQ21_SCALE, name="PVQ-21")
-    mrat = values.mean(axis=1)
-    scores = {value: values[list(PVQ21_KEY[value])].mean(axis=1) - mrat for value in FAMILIES[PVQ]}
+    raw = _pvq21_means(values)
+    mrat = raw[MRAT]
+    scores = {value: raw[value] - mrat for value in FAMILIES[PVQ]}
     for higher, basics in HIGHER_ORDER_KEY.items():
         items = [q for basic in basics for q in PVQ21_KEY[basic]]
         scores[higher] = values[items].mean(axis=1) - mrat
