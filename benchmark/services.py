@@ -619,13 +619,28 @@ def _run_checked_provider(run: Run, api_key: str | None):
     try:
         selection_check(bank=run.bank, settings=run.settings)
     except BenchmarkError as exc:  # runs created before the check existed, or a bank emptied since
-        _run_stop(run, Run.Status.FAILED, str(exc))
-        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
+        raise _run_failed(run, exc) from exc
     try:
         return _provider_for(run, api_key)
     except PermanentProviderError as exc:
-        _run_stop(run, Run.Status.FAILED, str(exc))
-        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
+        raise _run_failed(run, exc) from exc
+
+
+def _run_failed(run: Run, cause) -> BenchmarkError:
+    """Mark ``run`` failed because of ``cause`` (an exception or a message); the error to raise, naming the run."""
+    _run_stop(run, Run.Status.FAILED, str(cause))
+    return BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=cause))
+
+
+def _run_fill(run: Run, provider, item_pks: list[int] | None, report: "ExecutionReport",
+              progress: Callable[[Run], None] | None) -> tuple[dict[str, list[tuple[int, int]]], dict[str, dict]]:
+    """The requests a run still needs after answering what the completion cache holds (counted in ``report``)."""
+    wanted, bodies = _run_wanted(run, provider, item_pks)
+    report.cached = _run_answer_from_cache(run, wanted)
+    run_refresh_counts(run)
+    if progress:
+        progress(run)
+    return wanted, bodies
 
 
 def _run_wanted(run: Run, provider, item_pks: list[int] | None) -> tuple[dict[str, list[tuple[int, int]]], dict[str, dict]]:
@@ -700,11 +715,7 @@ def run_execute(
     if run is None:
         return report
     provider = _run_checked_provider(run, api_key)
-    wanted, bodies = _run_wanted(run, provider, item_pks)
-    report.cached = _run_answer_from_cache(run, wanted)
-    run_refresh_counts(run)
-    if progress:
-        progress(run)
+    wanted, bodies = _run_fill(run, provider, item_pks, report, progress)
     beat = _heartbeat(run.pk)
 
     def store(batch: list[RequestResult]) -> None:
@@ -733,8 +744,7 @@ def run_execute(
     except RunAborted as exc:
         if exc.cause is None:  # paused from outside: leave the status as set
             return report
-        _run_stop(run, Run.Status.FAILED, str(exc))
-        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
+        raise _run_failed(run, exc) from exc
     except Exception as exc:  # e.g. the database went away: record why the run stopped, then fail loudly
         _run_stop(run, Run.Status.FAILED, f"{exc.__class__.__name__}: {exc}")
         raise
@@ -830,20 +840,14 @@ def run_execute_batch(
     try:
         client = batch_client(provider, timeout=float(run.settings.get("timeout", 120)))
     except PermanentProviderError as exc:
-        _run_stop(run, Run.Status.FAILED, str(exc))
-        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=exc)) from exc
-    wanted, bodies = _run_wanted(run, provider, None)
-    report.cached = _run_answer_from_cache(run, wanted)
-    run_refresh_counts(run)
-    if progress:
-        progress(run)
+        raise _run_failed(run, exc) from exc
+    wanted, bodies = _run_fill(run, provider, None, report, progress)
     beat = _heartbeat(run.pk)
     attempts = int(run.settings.get("max_attempts", 8))
     state = dict(run.batch or {})
 
     def fail(message: str, exc: Exception | None = None):
-        _run_stop(run, Run.Status.FAILED, message)
-        raise BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=message)) from exc
+        raise _run_failed(run, message) from exc
 
     def stopped() -> bool:
         return Run.objects.filter(pk=run.pk, status__in=[Run.Status.PAUSED, Run.Status.FAILED]).exists()

@@ -7,13 +7,8 @@ and a resume requests them again.
 """
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -22,10 +17,9 @@ from benchmark.models import Answer, Run
 from benchmark.providers.batchserver import BatchBehaviour, BatchTestServer
 from benchmark.providers.testserver import ServerBehaviour
 from benchmark.services import BenchmarkError, run_execute_batch
+from tests.benchmark.processes import kill_when, manage, start, subprocess_env
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 120
 
 
 @pytest.fixture
@@ -207,28 +201,17 @@ def test_a_process_killed_while_polling_is_continued_by_the_same_command_without
         tmp_path, bank_file, batch_server):
     """Real processes on a throw-away SQLite file (as tests/benchmark/test_killed_run.py): kill -9, then run again."""
     database = tmp_path / "batch.sqlite3"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DJANGO_DEBUG": "1",
-           "DATABASE_URL": f"sqlite:///{database}", "CELERY_BROKER_URL": "", "BENCHMARK_ENDPOINT_HOSTS": "127.0.0.1"}
-    migrated = _manage(env, "migrate", "benchmark", "--skip-checks", "--verbosity", "0")
+    env = subprocess_env(f"sqlite:///{database}")
+    migrated = manage(env, "migrate", "benchmark", "--skip-checks", "--verbosity", "0")
     assert migrated.returncode == 0, migrated.stderr
     server = batch_server(in_progress_polls=10**9)  # the provider is still working when the process dies
     command = ["run_benchmark", "--items", str(bank_file), "--provider", "openai", "--base-url", server.base_url,
                "--model", "killed-batch", "--batch", "--batch-poll-seconds", "0.05", "--skip-checks", "--verbosity", "0"]
-    process = subprocess.Popen([sys.executable, "manage.py", *command], cwd=ROOT, env=env,  # noqa: S603
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while server.counts["batch_polls"] < 2:
-            assert process.poll() is None, "the command ended before it could be killed"
-            assert time.monotonic() < deadline, "no status polls in time"
-            time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=TIMEOUT)
+    kill_when(start(env, *command), lambda: server.counts["batch_polls"] >= 2, waiting_for="two status polls")
     assert server.counts["batch_submissions"] == 1
 
     server.batch_behaviour.in_progress_polls = 0  # the batch ends while nobody is polling
-    again = _manage(env, *command)
+    again = manage(env, *command)
     assert again.returncode == 0, again.stderr
     assert server.counts["batch_submissions"] == 1 and server.counts["file_uploads"] == 1
     with sqlite3.connect(database) as connection:
@@ -236,7 +219,3 @@ def test_a_process_killed_while_polling_is_continued_by_the_same_command_without
         assert connection.execute("SELECT COUNT(*) FROM benchmark_answer").fetchone()[0] == 72
         assert connection.execute("SELECT status FROM benchmark_run").fetchone()[0] == "completed"
 
-
-def _manage(env, *args):
-    return subprocess.run(  # noqa: S603 - our own manage.py, fixed arguments
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT)

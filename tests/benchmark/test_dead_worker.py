@@ -9,8 +9,6 @@ Nothing waits for the stale threshold: the process is dead, so its last heartbea
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,10 +20,8 @@ from django.db import connection
 from benchmark.models import Answer, Run
 from benchmark.services import run_create, run_resume, runs_interrupt_stale
 from benchmark.tasks import run_benchmark_task
+from tests.benchmark.processes import TIMEOUT, kill_when, manage, start, subprocess_env
 from tests.celery_workers import celery_workers, redis_database
-
-ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 120
 
 
 @pytest.fixture
@@ -51,38 +47,20 @@ def shared_database(request, tmp_path):
     return f"sqlite:///{path}", query
 
 
-def _manage(env, *args):
-    return subprocess.run(  # noqa: S603 - our own manage.py, fixed arguments
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT,
-    )
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_killed_run_benchmark_process_is_reaped_as_interrupted_and_resumes(shared_database, bank_file, llm_server):
     url, query = shared_database
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DJANGO_DEBUG": "1",
-           "DATABASE_URL": url, "CELERY_BROKER_URL": "", "BENCHMARK_ENDPOINT_HOSTS": "127.0.0.1",
-           "BENCHMARK_HEARTBEAT_SECONDS": "0"}
+    env = subprocess_env(url, BENCHMARK_HEARTBEAT_SECONDS="0")
     if not settings.DATABASE_IS_POSTGRES:
-        migrated = _manage(env, "migrate", "benchmark", "--skip-checks", "--verbosity", "0")
+        migrated = manage(env, "migrate", "benchmark", "--skip-checks", "--verbosity", "0")
         assert migrated.returncode == 0, migrated.stderr
 
     server = llm_server(latency=0.05)
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "manage.py", "run_benchmark", "--items", str(bank_file), "--provider", "openai",
-         "--base-url", server.base_url, "--model", "dead-model", "--concurrency", "2", "--skip-checks",
-         "--verbosity", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while query("SELECT COUNT(*) FROM benchmark_answer")[0][0] < 12:
-            assert process.poll() is None, "the run finished before it could be killed"
-            assert time.monotonic() < deadline, "no answers stored in time"
-            time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=TIMEOUT)
+    process = start(env, "run_benchmark", "--items", str(bank_file), "--provider", "openai",
+                    "--base-url", server.base_url, "--model", "dead-model", "--concurrency", "2", "--skip-checks",
+                    "--verbosity", "0")
+    kill_when(process, lambda: query("SELECT COUNT(*) FROM benchmark_answer")[0][0] >= 12,
+              waiting_for="12 answers were stored")
 
     stored = query("SELECT COUNT(*) FROM benchmark_answer")[0][0]
     assert 12 <= stored < 72
@@ -90,8 +68,8 @@ def test_a_killed_run_benchmark_process_is_reaped_as_interrupted_and_resumes(sha
     assert status == "running" and heartbeat is not None  # the dead process cannot say it died
 
     # The default threshold (300 s) has not passed: a reaper cannot tell a dead process from a slow one yet.
-    assert _manage(env, "benchmark_reap", "--skip-checks").stdout == ""
-    reaped = _manage(env, "benchmark_reap", "--stale-after", "0", "--skip-checks")
+    assert manage(env, "benchmark_reap", "--skip-checks").stdout == ""
+    reaped = manage(env, "benchmark_reap", "--stale-after", "0", "--skip-checks")
     assert reaped.returncode == 0, reaped.stderr
     ((bank_name,),) = query("SELECT name FROM benchmark_itembank")
     assert reaped.stdout == (f"run {run_id} (dead-model on {bank_name}) interrupted; resume with: "
@@ -101,7 +79,7 @@ def test_a_killed_run_benchmark_process_is_reaped_as_interrupted_and_resumes(sha
 
     server.behaviour.latency = 0
     server.counts.clear()
-    resumed = _manage(env, "run_benchmark", "--resume", str(run_id), "--skip-checks", "--verbosity", "0")
+    resumed = manage(env, "run_benchmark", "--resume", str(run_id), "--skip-checks", "--verbosity", "0")
     assert resumed.returncode == 0, resumed.stderr
     assert server.counts["requests"] == 72 - stored
     ((status, answered, error),) = query("SELECT status, answered, error FROM benchmark_run")
