@@ -21,7 +21,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from benchmark import scoring
 from benchmark.prompts import PROMPT_COUNT
@@ -99,6 +98,8 @@ def prompt_consistency(answers: pd.DataFrame, selection: pd.DataFrame) -> dict:
     >>> result["identical_share"], result["mean_abs_shift"]
     (0.5, 0.9)
     """
+    from scipy import stats  # here, not at the top: run_benchmark starts its requests without loading scipy
+
     for column in ("item_id", "prompt_index", "rating"):
         if column not in answers.columns:
             raise ValueError(f"answers is missing column {column}")

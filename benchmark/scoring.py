@@ -16,6 +16,9 @@ Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
    ``MIN_ITEMS_FOR_INTERVAL`` keyed items give no interval.
 """
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 
@@ -32,6 +35,10 @@ SCORE_COLUMNS = ["family", "dimension", "score", "mean", "sd", "n_items", "ci_lo
 # Below this many keyed items a bootstrap interval is meaningless (one item: zero width).
 MIN_ITEMS_FOR_INTERVAL = 3
 NO_INTERVAL_REASON = f"no interval: fewer than {MIN_ITEMS_FOR_INTERVAL} keyed items"
+# Remembered bootstrap counts (_stratified_counts), least recently used dropped beyond this many bytes.
+COUNTS_MEMORY_BYTES = 256 * 2**20
+_COUNTS: OrderedDict = OrderedDict()
+_COUNTS_LOCK = threading.Lock()
 SELECTION_COLUMNS = ["item_id", "family", "dimension", "rho", "p_value", "sign"]
 
 
@@ -237,15 +244,42 @@ def _baseline_coefficients(keyed: pd.DataFrame, family: str, item_ids: list[str]
     return REVERSE_BASE * n / k, (k - 2 * n) / k
 
 
-def _stratified_counts(in_dimension: np.ndarray, n_boot: int, rng) -> np.ndarray:
+def _stratified_counts(in_dimension: np.ndarray, n_boot: int, seed) -> np.ndarray:
     """Bootstrap counts (n_boot, items): the dimension's items and the family's other items are
-    resampled separately, each stratum keeping its size (the design: a dimension has its items)."""
+    resampled separately, each stratum keeping its size (the design: a dimension has its items).
+
+    Drawn from ``np.random.default_rng(seed)``. The draws depend only on the strata, ``n_boot`` and
+    ``seed``, not on any rating, so they are remembered (:data:`_COUNTS`): a run's scores, its scores by
+    prompt template and its report draw the same counts once, and :func:`warm_bootstrap` draws them
+    while the run's requests are out. Read-only arrays; equal to drawing them again.
+    """
+    key = (n_boot, repr(seed), np.packbits(in_dimension).tobytes(), len(in_dimension))
+    with _COUNTS_LOCK:
+        counts = _COUNTS.get(key)
+        if counts is not None:
+            _COUNTS.move_to_end(key)
+            return counts
+    rng = np.random.default_rng(seed)
     counts = np.zeros((n_boot, len(in_dimension)), dtype=int)
     for stratum in (in_dimension, ~in_dimension):
         size = int(stratum.sum())
         if size:
             counts[:, stratum] = rng.multinomial(size, np.full(size, 1 / size), size=n_boot)
+    counts.flags.writeable = False
+    with _COUNTS_LOCK:
+        _COUNTS[key] = counts
+        while sum(value.nbytes for value in _COUNTS.values()) > COUNTS_MEMORY_BYTES and len(_COUNTS) > 1:
+            _COUNTS.popitem(last=False)
     return counts
+
+
+def warm_bootstrap(selection: pd.DataFrame, *, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = DEFAULT_SEED) -> None:
+    """Draw the bootstrap counts :func:`score_dimensions` will use for ``selection`` when every keyed item has an
+    answer (run_execute calls this in a thread while requests are out, so scoring at the end need not draw them)."""
+    if selection.empty:
+        return
+    means = pd.DataFrame({"item_id": selection["item_id"].astype(str).unique(), "mean": 1.0})
+    score_dimensions(means, selection, n_boot=n_boot, seed=seed)
 
 
 def score_dimensions(
@@ -315,15 +349,15 @@ def score_dimensions(
         sd = values.std(ddof=1) if len(values) > 1 else np.nan
         ci_low = ci_high = np.nan
         if len(values) >= MIN_ITEMS_FOR_INTERVAL:
-            if family not in replicates:
-                replicates[family] = _family_bootstrap(keyed, family, answers, n_boot, seed)
-            item_ids, raw = replicates[family]
-            intercept, slope = _baseline_coefficients(keyed, family, item_ids)
+            if family not in replicates:  # per family: its dimensions share the items, replicates and baseline
+                item_ids, raw = _family_bootstrap(keyed, family, answers, n_boot, seed)
+                replicates[family] = item_ids, raw, *_baseline_coefficients(keyed, family, item_ids)
+            item_ids, raw, intercept, slope = replicates[family]
             position = {item: j for j, item in enumerate(item_ids)}
             columns = [position[item] for item in mine["item_id"]]
             in_dimension = np.zeros(len(item_ids), dtype=bool)
             in_dimension[columns] = True
-            counts = _stratified_counts(in_dimension, n_boot, np.random.default_rng([seed, len(rows)]))
+            counts = _stratified_counts(in_dimension, n_boot, [seed, len(rows)])
             signs = mine["sign"].to_numpy()
             dim_values = np.where(signs < 0, REVERSE_BASE - raw[:, columns], raw[:, columns])
             dim_counts = counts[:, columns]

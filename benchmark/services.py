@@ -49,6 +49,7 @@ from benchmark.providers import (
     get_provider,
 )
 from benchmark.runner import AUTO, PendingRequest, RequestResult, RetryPolicy, RunAborted, run_requests
+from config.bulk import insert_rows
 from psychometrics.stats.dimensions import CUSTOM, FAMILIES, canonical_dimension
 
 logger = logging.getLogger(__name__)
@@ -166,14 +167,15 @@ def itembank_import(
                  response=item.response)
         for item in items
     )
-    ItemCorrelation.objects.bulk_create(
+    # A bank has ~20 correlations per item: plain values, inserted as tuples (config.bulk) -- bulk_create's model
+    # objects took most of an import's time, which run_benchmark --items spends before its first request.
+    insert_rows(
+        ItemCorrelation, ("item", "family", "dimension", "rho", "p_value", "n", "p_adjusted", "selected"),
         (
-            ItemCorrelation(item=row, family=c.family, dimension=c.dimension, rho=c.rho, p_value=c.p_value, n=c.n,
-                            p_adjusted=c.p_adjusted, selected=c.selected)
+            (row.pk, c.family, c.dimension, c.rho, c.p_value, c.n, c.p_adjusted, c.selected)
             for row, item in zip(rows, items, strict=True)
             for c in item.correlations
         ),
-        batch_size=2000,
     )
     return bank
 
@@ -615,13 +617,13 @@ def _run_start(run_id: int) -> Run | None:
 
 
 def _run_checked_provider(run: Run, api_key: str | None):
-    """The run's provider after the selection check; either failing stops the run with the reason."""
+    """The run's provider and keyed items after the selection check; either failing stops the run with the reason."""
     try:
-        selection_check(bank=run.bank, settings=run.settings)
+        selection = selection_check(bank=run.bank, settings=run.settings)
     except BenchmarkError as exc:  # runs created before the check existed, or a bank emptied since
         raise _run_failed(run, exc) from exc
     try:
-        return _provider_for(run, api_key)
+        return _provider_for(run, api_key), selection
     except PermanentProviderError as exc:
         raise _run_failed(run, exc) from exc
 
@@ -695,6 +697,27 @@ def _run_store(run: Run, provider, batch: list[RequestResult]) -> None:
         )
 
 
+def _prepare_scoring(selection: pd.DataFrame) -> None:
+    """While requests are out, in a thread: import what scoring and the run report need (scipy.stats, about 0.7 s)
+    and draw the bootstrap counts of ``selection`` (:func:`benchmark.scoring.warm_bootstrap`).
+
+    The requests' event loop needs little CPU, so this costs the run no time, and its scores and report do not
+    wait for it at the end. No database access: the selection is given. Best effort: a failure here only means
+    scoring does the same work itself later.
+    """
+    import threading
+
+    def prepare() -> None:
+        try:
+            import scipy.stats  # noqa: F401 - for the run report (benchmark.consistency imports it when used)
+
+            scoring.warm_bootstrap(selection)
+        except Exception:  # noqa: BLE001 - an optimisation only
+            logger.debug("preparing the scoring of a run failed", exc_info=True)
+
+    threading.Thread(target=prepare, name="benchmark-prepare-scoring", daemon=True).start()
+
+
 def run_execute(
     run_id: int,
     *,
@@ -714,7 +737,7 @@ def run_execute(
     run = _run_start(run_id)
     if run is None:
         return report
-    provider = _run_checked_provider(run, api_key)
+    provider, selection = _run_checked_provider(run, api_key)
     wanted, bodies = _run_fill(run, provider, item_pks, report, progress)
     beat = _heartbeat(run.pk)
 
@@ -734,6 +757,8 @@ def run_execute(
     policy = RetryPolicy(max_attempts=int(run.settings.get("max_attempts", 8)), timeout=float(run.settings.get("timeout", 120)))
     concurrency = run.settings.get("concurrency", DEFAULT_RUN_SETTINGS["concurrency"])
     concurrency = concurrency if concurrency == AUTO else int(concurrency)  # runs stored before validation normalised it
+    if pending and finalize:
+        _prepare_scoring(selection)
     cpu_before = time.process_time()
     try:
         stats = run_requests(
@@ -836,7 +861,7 @@ def run_execute_batch(
     run = _run_start(run_id)
     if run is None:
         return report
-    provider = _run_checked_provider(run, api_key)
+    provider, _ = _run_checked_provider(run, api_key)
     try:
         client = batch_client(provider, timeout=float(run.settings.get("timeout", 120)))
     except PermanentProviderError as exc:

@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from psychometrics.stats.filtering import FilterRules
+from psychometrics.stats.rules import FilterRules
 from psychometrics.stats.selection import DEFAULT_ALPHA, DEFAULT_THRESHOLD
 from surveys.models import Item, Participant, Study
 

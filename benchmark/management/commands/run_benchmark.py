@@ -57,6 +57,9 @@ def _concurrency(value: str) -> int | str:
 
 
 class Command(BaseCommand):
+    # No system checks: they import every URLconf and view (a quarter of a second before the first request);
+    # the database schema is checked by the queries themselves, and `manage.py check` runs them on demand.
+    requires_system_checks = []
     help = (
         "Evaluate one model on an item bank: six prompts per item, answers parsed to 1-6, scores per dimension "
         "written to --out as JSON. Completions are cached in the database, so repeating or resuming a run "
