@@ -81,6 +81,7 @@ class Command(BaseCommand):
         return parser
 
     def add_arguments(self, parser):
+        parser.add_argument("--skip-checks", action="store_true", help=argparse.SUPPRESS)  # accepted: no checks run
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--items", help="item-bank JSONL file (imported once, named after the file and its hash)")
         source.add_argument("--itembank", help="name of an imported item bank")

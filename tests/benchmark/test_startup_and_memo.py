@@ -1,0 +1,107 @@
+"""What run_benchmark loads before its first request, and the remembered bootstrap counts (issue 15 part 1).
+
+No timing here: the start-up cost is measured by ``make bench`` (bench/bench_runner.py). These tests pin the
+behaviour the measurement depends on -- heavy modules off the start-up path, bootstrap counts that are the same
+whether drawn now, remembered or drawn in advance.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark import scoring
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _loaded_after(code: str) -> set[str]:
+    env = {**os.environ, "DJANGO_DEBUG": "1", "DATABASE_URL": "", "CELERY_BROKER_URL": "",
+           "DJANGO_SETTINGS_MODULE": "config.settings.base"}
+    script = code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))\n"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=True, timeout=120)
+    return set(result.stdout.split())
+
+
+def test_the_run_benchmark_command_starts_without_scipy():
+    loaded = _loaded_after("import django\ndjango.setup()\nimport benchmark.management.commands.run_benchmark")
+    assert "benchmark.services" in loaded and "benchmark.selectors" in loaded  # the command really was imported
+    assert "scipy.stats" not in loaded
+
+
+def test_the_screening_rules_and_the_models_need_no_pandas():
+    loaded = _loaded_after("import psychometrics.stats.rules")
+    assert "psychometrics.stats.rules" in loaded
+    assert "pandas" not in loaded and "numpy" not in loaded
+
+
+def test_the_filtering_module_still_exports_the_rules():
+    from psychometrics.stats import filtering, rules
+
+    assert filtering.FilterRules is rules.FilterRules
+    assert filtering.REASONS is rules.REASONS and filtering.describe_rules is rules.describe_rules
+
+
+def _selection(items: int = 30) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    dimensions = ["Power", "Benevolence", "Tradition"]
+    rows = [(f"i{i}", "pvq", dimensions[i % 3], 1) for i in range(items)]
+    rows += [(f"i{i}", "bfi", "Openness", 1) for i in range(0, items, 2)]
+    frame = pd.DataFrame(rows, columns=["item_id", "family", "dimension", "sign"])
+    return frame.sample(frac=1, random_state=int(rng.integers(100))).reset_index(drop=True)
+
+
+def _answers(selection: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(9)
+    items = selection["item_id"].unique()
+    return pd.DataFrame([(item, index, float(rng.integers(1, 7))) for item in items for index in range(6)],
+                        columns=["item_id", "prompt_index", "rating"])
+
+
+@pytest.fixture
+def no_memo():
+    scoring._COUNTS.clear()
+    yield
+    scoring._COUNTS.clear()
+
+
+def test_remembered_counts_equal_counts_drawn_again(no_memo):
+    mask = np.array([True, False, True, True, False, False, True])
+    first = scoring._stratified_counts(mask, 50, [7, 2])
+    assert scoring._COUNTS and not first.flags.writeable
+    scoring._COUNTS.clear()
+    again = scoring._stratified_counts(mask, 50, [7, 2])
+    np.testing.assert_array_equal(first, again)
+    assert scoring._stratified_counts(mask, 50, [7, 2]) is again  # remembered
+    assert not np.array_equal(scoring._stratified_counts(mask, 50, [7, 3]), again)  # another seed, other draws
+    # Each stratum keeps its size in every replicate.
+    assert (again[:, mask].sum(axis=1) == mask.sum()).all() and (again[:, ~mask].sum(axis=1) == (~mask).sum()).all()
+
+
+def test_scores_are_the_same_cold_remembered_and_warmed_in_advance(no_memo):
+    selection = _selection()
+    answers = _answers(selection)
+    means = scoring.item_means(answers)
+    cold = scoring.score_dimensions(means, selection, answers=answers, n_boot=300)
+    remembered = scoring.score_dimensions(means, selection, answers=answers, n_boot=300)
+    scoring._COUNTS.clear()
+    scoring.warm_bootstrap(selection, n_boot=300)
+    drawn = len(scoring._COUNTS)
+    warmed = scoring.score_dimensions(means, selection, answers=answers, n_boot=300)
+    assert drawn == 4 and len(scoring._COUNTS) == drawn  # warming drew every dimension's counts, scoring reused them
+    pd.testing.assert_frame_equal(cold, remembered)
+    pd.testing.assert_frame_equal(cold, warmed)
+
+
+def test_the_memory_of_counts_is_bounded(no_memo, monkeypatch):
+    monkeypatch.setattr(scoring, "COUNTS_MEMORY_BYTES", 3 * 100 * 10 * 8)
+    mask = np.zeros(10, dtype=bool)
+    mask[:4] = True
+    for index in range(6):
+        scoring._stratified_counts(mask, 100, [1, index])
+    assert len(scoring._COUNTS) == 3  # the oldest were dropped
