@@ -653,14 +653,16 @@ def _run_wanted(run: Run, provider, item_pks: list[int] | None) -> tuple[dict[st
     done = set(run.answers.values_list("item_id", "prompt_index"))
     wanted: dict[str, list[tuple[int, int]]] = {}
     bodies: dict[str, dict] = {}
-    for item in items.only("pk", "title", "query", "response"):
-        prompt_item = PromptItem(query=item.query, response=item.response, title=item.title or None)
+    # Plain values: model instances reached through bank.items with .only() read their deferred bank_id
+    # back one query per item.
+    for pk, title, query, response in items.values_list("pk", "title", "query", "response"):
+        prompt_item = PromptItem(query=query, response=response, title=title or None)
         for index in range(PROMPT_COUNT):
-            if (item.pk, index) in done:
+            if (pk, index) in done:
                 continue
             body = provider.request_body(build_prompt(prompt_item, index), run.system_prompt or None)
             key = provider.cache_key(body)
-            wanted.setdefault(key, []).append((item.pk, index))
+            wanted.setdefault(key, []).append((pk, index))
             bodies[key] = body
     return wanted, bodies
 

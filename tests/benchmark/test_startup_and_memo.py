@@ -105,3 +105,19 @@ def test_the_memory_of_counts_is_bounded(no_memo, monkeypatch):
     for index in range(6):
         scoring._stratified_counts(mask, 100, [1, index])
     assert len(scoring._COUNTS) == 3  # the oldest were dropped
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("items", [8, 40])
+def test_finding_the_requests_a_run_needs_takes_the_same_queries_for_any_bank_size(tmp_path, items,
+                                                                                  django_assert_num_queries):
+    """Before the first request: one query for the items, one for the answers already stored (was one per item)."""
+    from benchmark.services import _provider_for, _run_wanted, itembank_import, run_create
+    from benchmark.synthetic import synthetic_items, write_itembank
+
+    bank = itembank_import(path=write_itembank(tmp_path / "bank.jsonl", synthetic_items(items, seed=3)), name="b")
+    run = run_create(bank=bank, provider="openai", model="m", base_url="http://127.0.0.1:9/v1", settings={})
+    provider = _provider_for(run, None)
+    with django_assert_num_queries(2):
+        wanted, bodies = _run_wanted(run, provider, None)
+    assert sum(len(tags) for tags in wanted.values()) == items * 6 and set(bodies) == set(wanted)
