@@ -167,3 +167,44 @@ def test_every_public_view_of_a_fresh_make_demo_fits_and_shows_data(live_server,
         page.close()
     assert errors == [], errors
     assert problems == [], "\n".join(problems)
+
+
+# Each chart's series: the legend's marker shapes, the datasets' line dashes, and the drawn point labels.
+SERIES = """() => Object.entries(window.VP.charts).map(([id, chart]) => ({
+  id, type: chart.config.type, usePointStyle: !!chart.options.plugins.legend.labels.usePointStyle,
+  legend: chart.legend.legendItems.map((item) => String(item.pointStyle)),
+  dashes: chart.data.datasets.map((ds) => JSON.stringify(ds.borderDash || [])),
+  labels: (chart.$pointLabelBoxes || { drawn: [] }).drawn }))"""
+
+
+def test_chart_series_differ_by_marker_shape_besides_colour_and_labels_never_overlap(live_server, browser, settings, tmp_path):
+    from django.core.management import call_command
+
+    from benchmark.demo import DEMO_MODELS, DEMO_PROVIDER
+
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    demo = ",".join(str(pk) for pk in LLM.objects.filter(provider=DEMO_PROVIDER).values_list("pk", flat=True))
+    bank = LLM.objects.filter(provider=DEMO_PROVIDER).first().runs.first().bank_id
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    seen = {}
+    for view in (f"/results/compare/?itembank={bank}&models={demo}", f"/results/alignment/?itembank={bank}",
+                 "/results/alignment/", "/results/self-test/"):
+        page.goto(live_server.url + view)
+        page.wait_for_load_state("load")
+        for chart in page.evaluate(SERIES):
+            if len(chart["legend"]) < 2:
+                continue
+            seen[chart["id"]] = chart
+            assert chart["usePointStyle"], (view, chart["id"])
+            assert len(set(chart["legend"])) == len(chart["legend"]), (view, chart["id"], chart["legend"])
+            if chart["type"] == "radar":
+                assert len(set(chart["dashes"])) == len(chart["dashes"]), (view, chart["id"], chart["dashes"])
+            boxes = chart["labels"]
+            for i, a in enumerate(boxes):
+                for b in boxes[i + 1:]:
+                    overlap = a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+                    assert not overlap, (view, chart["id"], a, b)
+    page.close()
+    assert seen["compare-radar"]["legend"][:len(DEMO_MODELS)] == ["circle", "rect", "triangle"]
+    assert seen["pca-chart"]["legend"] == ["circle", "rect"] and seen["pca-chart"]["labels"]
