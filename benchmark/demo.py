@@ -21,6 +21,7 @@ from django.db import transaction
 
 from benchmark.models import LLM, ItemBank, Run
 from benchmark.prompts import PHRASES, PROMPT_COUNT, RATINGS
+from benchmark.protocol import PAPER_MAX_TOKENS, PAPER_TEMPERATURE
 from benchmark.services import itembank_import, run_import_answers
 from benchmark.synthetic import synthetic_items, write_itembank
 from psychometrics.stats.dimensions import ALL_DIMENSIONS
@@ -45,6 +46,9 @@ DEMO_MODELS = {
                             "noise": 1.0},
 }
 STRENGTH = 6.0
+# The demo answers stand for runs under the paper's protocol (temperature 0, its token limit), declared as a
+# researcher declares how imported answers were generated (score_answers --temperature --max-tokens).
+DEMO_GENERATION = {"temperature": PAPER_TEMPERATURE, "max_tokens": PAPER_MAX_TOKENS}
 
 
 def demo_bank_records() -> list[dict]:
@@ -85,6 +89,15 @@ def _demo_bank(records: list[dict], folder: Path) -> ItemBank:
     )
 
 
+def _declare_generation(run: Run) -> None:
+    """A demo run seeded before the demo declared its generation settings gets them, and its protocol anew."""
+    if all(run.settings.get(key) == value for key, value in DEMO_GENERATION.items()):
+        return
+    run.settings = {**run.settings, **DEMO_GENERATION}
+    run.protocol_digest = ""  # recomputed on save
+    run.save(update_fields=["settings"])
+
+
 @transaction.atomic
 def seed_demo_benchmark() -> str:
     """Create the demo item bank and one scored, published baseline run per demo model. Idempotent."""
@@ -94,11 +107,14 @@ def seed_demo_benchmark() -> str:
         folder = Path(folder)
         bank = _demo_bank(records, folder)
         for model in DEMO_MODELS:
-            if Run.objects.filter(bank=bank, provider=DEMO_PROVIDER, model=model, status=Run.Status.COMPLETED).exists():
+            run = Run.objects.filter(bank=bank, provider=DEMO_PROVIDER, model=model, status=Run.Status.COMPLETED).first()
+            if run is not None:
+                _declare_generation(run)
                 continue
             path = folder / f"{model}.jsonl"
             path.write_text("".join(json.dumps(a) + "\n" for a in demo_answers(model, records)), encoding="utf-8")
-            run, _ = run_import_answers(bank=bank, path=path, model=model, provider=DEMO_PROVIDER, publish=True)
+            run, _ = run_import_answers(bank=bank, path=path, model=model, provider=DEMO_PROVIDER, publish=True,
+                                        settings=DEMO_GENERATION)
             if run.status != Run.Status.COMPLETED:
                 raise RuntimeError(f"demo run {run.pk} of {model} is {run.status}: {run.error}")
             created += 1

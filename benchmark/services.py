@@ -262,9 +262,10 @@ def _validated_settings(settings: dict | None) -> dict:
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
             name="params", problem=f"must be an object of provider parameters, got {params!r}"))
     temperature = merged["temperature"]
-    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, int | float)):
+    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, int | float)
+                                    or not math.isfinite(temperature) or temperature < 0):
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
-            name="temperature", problem=f"must be a number or null (the model's default), got {temperature!r}"))
+            name="temperature", problem=f"must be a number ≥ 0 or null (the model's default), got {temperature!r}"))
     max_tokens = merged["max_tokens"]
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= 1_000_000:
         raise BenchmarkError(BenchmarkError.BAD_SETTING.format(
@@ -1252,6 +1253,9 @@ def bank_raters_store(*, bank: ItemBank, analysis) -> HumanReference:
 # --- imported answers -----------------------------------------------------------------------------
 
 IMPORT_SETTINGS = ("mode", "min_parse_rate")
+# What the answers were generated with, declared by the researcher (``score_answers --temperature --max-tokens``):
+# stored only when given, so an undeclared setting stays unknown (null in the protocol).
+IMPORT_GENERATION_SETTINGS = ("temperature", "max_tokens")
 
 
 @dataclass(frozen=True)
@@ -1278,7 +1282,9 @@ def run_import_answers(
     ``path`` is an ANSWERS.jsonl file (:mod:`benchmark.answers_format`); every line is checked
     against the bank first and nothing is stored on any error. The run follows the protocol of
     other runs: the same parser, the same item selection (``settings`` threshold, alpha, mode) and
-    ``min_parse_rate`` (a run below it is failed, without scores). Only the (item, prompt) pairs
+    ``min_parse_rate`` (a run below it is failed, without scores). ``settings`` ``temperature`` and
+    ``max_tokens`` declare what the answers were generated with, validated as a run's; they enter the
+    run's protocol, and without them the protocol records both as unknown (null). Only the (item, prompt) pairs
     given are expected: an item missing from the file is not scored. ``finish_reason`` is stored
     on each answer, so an imported run reports its cut-off answers like any other.
     """
@@ -1294,7 +1300,8 @@ def run_import_answers(
         run_settings["families"] = merged["families"]
     selection_check(bank=bank, settings=run_settings, item_ids={answer.item_id for answer in answers},
                     answers_file=Path(path).name)
-    # Answers produced elsewhere: their temperature and token limit are unknown (null in the protocol).
+    given = settings or {}
+    run_settings.update({key: merged[key] for key in IMPORT_GENERATION_SETTINGS if given.get(key) is not None})
     run_settings.update({"parser": PARSER_VERSION, "answers_file": Path(path).name})
     llm = llm_get_or_create(provider=provider, model=model)
     run = Run(bank=bank, llm=llm, provider=provider, model=model, settings=run_settings, source=Run.Source.IMPORTED,

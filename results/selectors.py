@@ -360,6 +360,20 @@ def baseline_runs(bank: ItemBank, protocol: "ProtocolChoice | str | None" = None
     return Run.objects.filter(pk__in=newest.values()).select_related("llm", "bank")
 
 
+def banks_ranked(user, family: str, *, besides: ItemBank | None = None) -> list[tuple[ItemBank, int]]:
+    """The visible item banks (other than ``besides``) whose default protocol ranks models on ``family``, each
+    with its number of models: separate rankings, since models are ranked together only on one bank's items."""
+    banks = banks_visible(user).order_by("name")
+    if besides is not None:
+        banks = banks.exclude(pk=besides.pk)
+    ranked = []
+    for bank in banks:
+        models = baseline_runs(bank).filter(scores__family=family).values("llm").distinct().count()
+        if models:
+            ranked.append((bank, models))
+    return ranked
+
+
 def _clean(value):
     if value is None:
         return None

@@ -228,6 +228,8 @@ def leaderboard_page(request):
         "chart": {"labels": [row["model"] for row in shown], "values": [row["welfare"] for row in shown]},
         "chart_height": max(280, 22 * len(shown) + 60), "search": search, "models_total": len(board.rows), "welfare_digits": welfare_digits,
         "query": request.GET.urlencode(),
+        "other_rankings": [{"bank": other, "models": models, "query": urlencode({"itembank": other.name, "family": family})}
+                           for other, models in selectors.banks_ranked(request.user, family, besides=bank)],
     })
     return render(request, "results/leaderboard.html", context)
 

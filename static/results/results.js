@@ -98,7 +98,36 @@
       ctx.restore();
     },
   };
-  if (window.Chart) window.Chart.register(whiteBackground, intervals, pointLabels);
+  // A second channel besides colour, for colour-blind visitors and greyscale prints: series i gets marker
+  // shape VP.shapes[i] (and line dash VP.dashes[i] on radar lines), shown in the legend as well.
+  VP.shapes = ["circle", "rect", "triangle", "rectRot", "star", "crossRot", "cross", "rectRounded"];
+  VP.dashes = [[], [6, 3], [2, 3], [8, 3, 2, 3], [12, 4], [1, 3], [4, 2, 1, 2], [10, 2]];
+  VP.series = (i, line) => Object.assign({ pointStyle: VP.shapes[i % VP.shapes.length], pointRadius: 5, pointHoverRadius: 7,
+    pointBackgroundColor: VP.colour(i), pointBorderColor: VP.colour(i) }, line ? { borderDash: VP.dashes[i % VP.dashes.length], borderWidth: 2 } : {});
+  // Bar charts of several series: the series' marker at the end of each bar (options.plugins.seriesMarkers).
+  const seriesMarkers = {
+    id: "seriesMarkers",
+    afterDatasetsDraw(chart, _args, opts) {
+      if (!opts || !opts.display) return;
+      const ctx = chart.ctx;
+      ctx.save();
+      chart.data.datasets.forEach((ds, di) => {
+        const meta = chart.getDatasetMeta(di);
+        if (meta.hidden) return;
+        meta.data.forEach((bar) => {
+          if (bar.skip || Number.isNaN(bar.x) || Number.isNaN(bar.y)) return;
+          ctx.fillStyle = "#fff";
+          ctx.strokeStyle = "#1d2330";
+          ctx.lineWidth = 1.2;
+          window.Chart.helpers.drawPoint(ctx, { pointStyle: ds.pointStyle, radius: 4, rotation: 0, borderWidth: 1.2 },
+            bar.x, bar.y);
+        });
+      });
+      ctx.restore();
+    },
+  };
+  if (window.Chart) window.Chart.register(whiteBackground, intervals, pointLabels, seriesMarkers);
+  const markedLegend = { labels: { usePointStyle: true, boxHeight: 9 } };
 
   VP.chart = function (id, config) {
     const canvas = document.getElementById(id);
@@ -437,15 +466,15 @@
     if (!d) return;
     VP.chart("compare-radar", {
       type: "radar",
-      data: { labels: d.labels, datasets: d.datasets.map((ds, i) => ({ label: ds.label, data: ds.data, borderColor: VP.colour(i), backgroundColor: VP.colour(i, 0.12), pointRadius: 3 })) },
-      options: { scales: { r: d.centred ? { suggestedMin: -1, suggestedMax: 1 } : { suggestedMin: 1, suggestedMax: 6 } } },
+      data: { labels: d.labels, datasets: d.datasets.map((ds, i) => ({ label: ds.label, data: ds.data, borderColor: VP.colour(i), backgroundColor: VP.colour(i, 0.12), ...VP.series(i, true) })) },
+      options: { plugins: { legend: markedLegend }, scales: { r: d.centred ? { suggestedMin: -1, suggestedMax: 1 } : { suggestedMin: 1, suggestedMax: 6 } } },
     });
     const c = VP.data("conditions-data");
     if (c) {
       VP.chart("conditions-chart", {
         type: "bar",
-        data: { labels: c.labels, datasets: c.datasets.map((ds, i) => ({ label: ds.label, data: ds.data, backgroundColor: VP.colour(i, 0.7) })) },
-        options: { scales: { y: { title: { display: true, text: "condition − baseline" } } } },
+        data: { labels: c.labels, datasets: c.datasets.map((ds, i) => ({ label: ds.label, data: ds.data, backgroundColor: VP.colour(i, 0.7), pointStyle: VP.shapes[i % VP.shapes.length] })) },
+        options: { plugins: { legend: markedLegend, seriesMarkers: { display: c.datasets.length > 1 } }, scales: { y: { title: { display: true, text: "condition − baseline" } } } },
       });
     }
   }
@@ -458,8 +487,8 @@
       type: "scatter",
       data: { datasets: kinds.map((kind, i) => ({ label: names[i],
         data: data.points.filter((p) => p.kind === kind).map((p) => ({ x: p.x, y: p.y, label: p.name })),
-        backgroundColor: VP.colour(i, 0.8), pointStyle: i === 0 ? "circle" : "rectRot", pointRadius: 5 })) },
-      options: { layout: { padding: { right: 90 } }, plugins: { pointLabels: { display: true, datasets: data.points.length <= 30 ? null : [1] },
+        backgroundColor: VP.colour(i, 0.8), ...VP.series(i, false), pointBackgroundColor: VP.colour(i, 0.8) })) },
+      options: { layout: { padding: { right: 90 } }, plugins: { legend: markedLegend, pointLabels: { display: true, datasets: data.points.length <= 30 ? null : [1] },
         tooltip: { callbacks: { label: (ctx) => `${ctx.raw.label} (${ctx.raw.x.toFixed(2)}, ${ctx.raw.y.toFixed(2)})` } } },
         scales: { x: { title: { display: true, text: `PC1 of ${names[2]}` } }, y: { title: { display: true, text: `PC2 of ${names[2]}` } } } },
     });
@@ -469,11 +498,11 @@
       ["Persona − baseline", "Group − population", "deviations"]);
     const labels = VP.data("dimension-names");
     (VP.data("bias-data") || []).forEach((chart) => {
-      const bars = (sets) => sets.map((ds, i) => ({ label: ds.label, data: ds.data, backgroundColor: VP.colour(i, 0.75) }));
+      const bars = (sets) => sets.map((ds, i) => ({ label: ds.label, data: ds.data, backgroundColor: VP.colour(i, 0.75), pointStyle: VP.shapes[i % VP.shapes.length] }));
       // One y-range for both panels of a group kind, so human and model bars compare by eye.
       const values = [...chart.human, ...chart.model].flatMap((ds) => ds.data).filter((x) => x !== null);
       const bound = Math.max(0.3, ...values.map(Math.abs));
-      const opts = { scales: { y: { min: -Math.ceil(bound * 10) / 10, max: Math.ceil(bound * 10) / 10 } } };
+      const opts = { plugins: { legend: markedLegend, seriesMarkers: { display: true } }, scales: { y: { min: -Math.ceil(bound * 10) / 10, max: Math.ceil(bound * 10) / 10 } } };
       if (chart.human.length) VP.chart("bias-human-" + chart.kind, { type: "bar", data: { labels, datasets: bars(chart.human) }, options: opts });
       VP.chart("bias-model-" + chart.kind, { type: "bar", data: { labels, datasets: bars(chart.model) }, options: opts });
     });
@@ -482,9 +511,9 @@
   function selfTestPage() {
     const d = VP.data("self-data");
     if (!d) return;
-    const sets = [{ label: "You", data: d.you, borderColor: VP.colour(1), backgroundColor: VP.colour(1, 0.15) }];
-    if (d.model) sets.push({ label: d.model_label, data: d.model, borderColor: VP.colour(0), backgroundColor: VP.colour(0, 0.12) });
-    VP.chart("self-radar", { type: "radar", data: { labels: d.labels, datasets: sets } });
+    const sets = [{ label: "You", data: d.you, borderColor: VP.colour(1), backgroundColor: VP.colour(1, 0.15), ...VP.series(1, true) }];
+    if (d.model) sets.push({ label: d.model_label, data: d.model, borderColor: VP.colour(0), backgroundColor: VP.colour(0, 0.12), ...VP.series(0, true) });
+    VP.chart("self-radar", { type: "radar", data: { labels: d.labels, datasets: sets }, options: { plugins: { legend: markedLegend } } });
   }
 
   // A select that reloads the page with its value as a query parameter (e.g. the model page's run).

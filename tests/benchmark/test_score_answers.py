@@ -193,3 +193,71 @@ def test_an_imported_run_below_the_minimum_parse_rate_fails_without_scores(bank,
 def test_the_converter_maps_variants_to_prompt_indices_as_prompts_py_orders_them():
     assert VARIANTS == {"v1": 0, "v2": 1, "v3": 2, "v1_reversed": 3, "v2_reversed": 4, "v3_reversed": 5}
     assert PHRASES[0] == "very much like me"  # index 0-2: the paper's order
+
+
+@pytest.mark.django_db
+def test_declared_generation_settings_are_stored_in_the_protocol(bank, tmp_path):
+    from benchmark.protocol import PAPER_MAX_TOKENS, PAPER_TEMPERATURE, is_paper_protocol
+
+    path = _write_answers(tmp_path / "answers.jsonl", _full_answers(bank))
+    out = tmp_path / "out.json"
+    call_command("score_answers", "--temperature", "0", "--max-tokens", "64", answers=path, itembank=bank.name,
+                 model="m", out=str(out), verbosity=0)
+    run = Run.objects.get(pk=json.loads(out.read_text())["run_id"])
+    assert (run.protocol["temperature"], run.protocol["max_tokens"]) == (PAPER_TEMPERATURE, PAPER_MAX_TOKENS)
+    assert run.settings["temperature"] == 0 and run.settings["max_tokens"] == 64
+    assert is_paper_protocol(run.protocol)
+    assert json.loads(out.read_text())["protocol"]["temperature"] == 0.0
+
+
+@pytest.mark.django_db
+def test_undeclared_generation_settings_stay_unknown(bank, tmp_path):
+    from benchmark.protocol import is_paper_protocol
+
+    path = _write_answers(tmp_path / "answers.jsonl", _full_answers(bank))
+    call_command("score_answers", answers=path, itembank=bank.name, model="m", out=str(tmp_path / "o.json"), verbosity=0)
+    run = Run.objects.get()
+    assert run.protocol["temperature"] is None and run.protocol["max_tokens"] is None
+    assert "temperature" not in run.settings and "max_tokens" not in run.settings
+    assert not is_paper_protocol(run.protocol)
+
+
+@pytest.mark.django_db
+def test_a_declared_temperature_alone_leaves_the_token_limit_unknown(bank, tmp_path):
+    path = _write_answers(tmp_path / "answers.jsonl", _full_answers(bank))
+    call_command("score_answers", "--temperature", "0.7", answers=path, itembank=bank.name, model="m",
+                 out=str(tmp_path / "o.json"), verbosity=0)
+    run = Run.objects.get()
+    assert (run.protocol["temperature"], run.protocol["max_tokens"]) == (0.7, None)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--temperature", "-0.5"], "setting 'temperature': must be a number ≥ 0 or null (the model's default), got -0.5"),
+    (["--temperature", "nan"], "setting 'temperature': must be a number ≥ 0 or null (the model's default), got nan"),
+    (["--max-tokens", "0"], "setting 'max_tokens': must be a whole number between 1 and 1000000, got 0"),
+    (["--max-tokens", "2000000"], "setting 'max_tokens': must be a whole number between 1 and 1000000, got 2000000"),
+    (["--temperature", "warm"], "argument --temperature: invalid float value: 'warm'"),
+    (["--max-tokens", "64.5"], "argument --max-tokens: invalid int value: '64.5'"),
+])
+def test_a_bad_generation_setting_is_named_and_nothing_is_stored(bank, tmp_path, flags, message):
+    path = _write_answers(tmp_path / "answers.jsonl", _full_answers(bank))
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("score_answers", *flags, answers=path, itembank=bank.name, model="m", out=str(tmp_path / "o.json"),
+                     verbosity=0)
+    assert not Run.objects.exists() and not Answer.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"temperature": "0"}, "setting 'temperature': must be a number ≥ 0 or null (the model's default), got '0'"),
+    ({"temperature": True}, "setting 'temperature': must be a number ≥ 0 or null (the model's default), got True"),
+    ({"max_tokens": 64.0}, "setting 'max_tokens': must be a whole number between 1 and 1000000, got 64.0"),
+])
+def test_run_import_answers_validates_generation_settings_like_a_run(bank, tmp_path, settings, message):
+    from benchmark.services import BenchmarkError, run_import_answers
+
+    path = _write_answers(tmp_path / "answers.jsonl", _full_answers(bank))
+    with pytest.raises(BenchmarkError, match=re.escape(message)):
+        run_import_answers(bank=bank, path=path, model="m", settings=settings)
+    assert not Run.objects.exists()

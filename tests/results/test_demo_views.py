@@ -7,7 +7,9 @@ from django.core.management import call_command
 
 from benchmark.demo import DEMO_BANK_NAME, DEMO_MODELS, DEMO_PROVIDER, demo_answers, demo_bank_records
 from benchmark.models import LLM, BankItem, ItemBank, Run, Score
+from benchmark.protocol import PAPER_MAX_TOKENS, PAPER_TEMPERATURE, is_paper_protocol
 from psychometrics.stats.dimensions import FAMILIES, HIGHER_PVQ, PVQ
+from results.selectors import PUBLISHED_BANK_NAME
 
 NUMBER = r"-?\d+\.\d\d"
 
@@ -89,3 +91,49 @@ def test_a_view_without_data_says_why(demo, client):
     assert re.search(r'class="[^"]*empty-reason[^"]*"[^>]*>No completed runs with Schwartz 4 higher-order values', page)
     page = client.get("/results/items/", {"q": "no item says this"}).content.decode()
     assert re.search(r'class="[^"]*empty-reason[^"]*"[^>]*>No items match these filters', page)
+
+
+def test_demo_runs_declare_the_papers_generation_settings(demo):
+    runs = Run.objects.filter(bank=demo, provider=DEMO_PROVIDER)
+    assert runs.count() == len(DEMO_MODELS)
+    for run in runs:
+        assert (run.protocol["temperature"], run.protocol["max_tokens"]) == (PAPER_TEMPERATURE, PAPER_MAX_TOKENS)
+        assert is_paper_protocol(run.protocol), run.protocol
+    assert len({run.protocol_digest for run in runs}) == 1
+
+
+def test_seed_demo_declares_the_settings_of_runs_seeded_without_them(demo):
+    run = Run.objects.get(bank=demo, model="demo-achiever")
+    run.settings = {key: value for key, value in run.settings.items() if key not in ("temperature", "max_tokens")}
+    run.protocol_digest = ""
+    run.save()
+    assert run.protocol["temperature"] is None
+    runs, scores = Run.objects.count(), Score.objects.count()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    run.refresh_from_db()
+    assert is_paper_protocol(run.protocol)
+    assert len(set(Run.objects.filter(bank=demo).values_list("protocol_digest", flat=True))) == 1
+    assert (Run.objects.count(), Score.objects.count()) == (runs, scores)
+
+
+def test_the_default_leaderboard_ranks_the_published_models_and_points_to_the_demo_ranking(demo, client):
+    response = client.get("/results/")
+    page = response.content.decode()
+    assert f"Item bank <strong>{PUBLISHED_BANK_NAME}</strong>" in page
+    ranking = page.split('id="leaderboard"')[1].split("</table>")[0]
+    assert "gpt-4o" in ranking and not any(model in ranking for model in DEMO_MODELS)
+    note = _text(client.get("/results/")).split("Ranked separately on other item banks")[1].split(".")[0]
+    assert DEMO_BANK_NAME.split(" (")[0] in note and f"({len(DEMO_MODELS)} models)" in note
+    link = re.search(r'id="other-rankings">.*?<a href="([^"]+)">', page, re.S).group(1)
+    shown = _text(client.get("/results/" + link.replace("&amp;", "&")))
+    assert f"Item bank {DEMO_BANK_NAME}" in shown and all(model in shown for model in DEMO_MODELS)
+    assert "(the paper's settings)" in shown
+
+
+def test_the_default_higher_order_view_links_to_the_bank_that_has_them(demo, client):
+    page = client.get("/results/?family=higher_pvq").content.decode()
+    reason = re.search(r'class="empty-reason"[^>]*>(.*?)</p>', page, re.S).group(1)
+    link = re.search(r'<a href="([^"]+)">Demo item bank \(synthetic\)</a> has them for 3 models', reason).group(1)
+    shown = _text(client.get("/results/" + link.replace("&amp;", "&")))
+    assert "Leaderboard: Schwartz 4 higher-order values" in shown
+    assert all(re.search(rf"{model} Synthetic demo model (tie )?\d\.\d{{2,3}}", shown) for model in DEMO_MODELS)

@@ -34,6 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--model", required=True, help="the model that gave the answers")
         parser.add_argument("--provider", default="imported", metavar="LABEL", help="provider label of the model (default 'imported')")
         add_selection_arguments(parser)
+        parser.add_argument("--temperature", type=float,
+                            help="the sampling temperature the answers were generated with, stored in the run's "
+                                 "protocol (default: unknown, null); --temperature 0 --max-tokens 64 is the paper's "
+                                 "protocol, the leaderboard's default")
+        parser.add_argument("--max-tokens", type=int,
+                            help="the answer length limit the answers were generated with (default: unknown, null)")
         parser.add_argument("--min-parse-rate", type=float, default=0.5,
                             help="fail the run (no scores) if fewer answers than this share parse (default 0.5)")
         parser.add_argument("--out", required=True, metavar="OUT.json", help="write the result JSON here ('-' for stdout)")
@@ -58,7 +64,8 @@ class Command(BaseCommand):
             return run_import_answers(
                 bank=bank, path=options["answers"], model=options["model"], provider=options["provider"],
                 settings={"threshold": options["threshold"], "alpha": options["alpha"], "fdr": options["fdr"], "mode": options["mode"],
-                          "min_parse_rate": options["min_parse_rate"], "families": options["families"]},
+                          "min_parse_rate": options["min_parse_rate"], "families": options["families"],
+                          "temperature": options["temperature"], "max_tokens": options["max_tokens"]},
                 publish=options["publish"], progress=bar.update,
             )
 
