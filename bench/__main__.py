@@ -4,7 +4,7 @@ Each benchmark measures its baseline in the same run (never a fixed number), so 
 meaningful on a shared, noisy machine. Run one with `python -m bench NAME` (e.g. `correlation`).
 
 ``--record`` (what `make bench` passes) also writes everything printed to
-``docs/measurements/bench-YYYY-MM-DD.txt`` and regenerates the README's "Measurements" section
+``docs/measurements/bench-YYYY-MM-DD.txt`` (after the day's earlier runs) and regenerates the README's "Measurements" section
 (between the ``<!-- bench:start -->`` and ``<!-- bench:end -->`` markers) from it, with the date
 and the machine, so the figures there are never edited by hand. A run of only some benchmarks
 replaces only their blocks in the README and keeps the others.
@@ -97,7 +97,8 @@ def main(argv: list[str]) -> int:
         date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         MEASUREMENTS.mkdir(parents=True, exist_ok=True)
         out = MEASUREMENTS / f"bench-{date[:10]}.txt"
-        out.write_text(f"make bench, {date}, {machine()}\n\n" + "".join(f"== {n}\n{b}" for n, b in blocks.items()))
+        earlier = out.read_text() + "\n" if out.exists() else ""  # the day's earlier runs are kept, this one follows
+        out.write_text(earlier + f"make bench, {date}, {machine()}\n\n" + "".join(f"== {n}\n{b}" for n, b in blocks.items()))
         README.write_text(update_readme(README.read_text(), blocks, date=date, host=machine()))
         print(f"wrote {out.relative_to(ROOT)} and the README's Measurements section")
     return 0
