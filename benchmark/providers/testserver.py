@@ -443,6 +443,12 @@ class LLMTestServer(ThreadingHTTPServer):
             with self._lock:
                 self._in_flight -= 1
 
+    @property
+    def requests_in_flight(self) -> int:
+        """Requests received and not yet answered (a test waits for 0 before reading or clearing ``counts``)."""
+        with self._lock:
+            return self._in_flight
+
     def claim_answer(self) -> bool:
         """Count one answer, unless ``fail_after`` answers were already given (checked and counted atomically)."""
         with self._lock:

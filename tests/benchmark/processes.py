@@ -43,3 +43,13 @@ def kill_when(process: subprocess.Popen, ready: Callable[[], bool], *, waiting_f
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=TIMEOUT)
+
+
+def wait_until_idle(server, timeout: float = TIMEOUT) -> None:
+    """Wait until the test server answers no request: a killed client's last request is still answered (and
+    counted) into its dead socket, and must not be counted as one of the next client's."""
+    deadline = time.monotonic() + timeout
+    while server.requests_in_flight:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the test server still answers {server.requests_in_flight} request(s)")
+        time.sleep(0.01)

@@ -20,7 +20,7 @@ from django.db import connection
 from benchmark.models import Answer, Run
 from benchmark.services import run_create, run_resume, runs_interrupt_stale
 from benchmark.tasks import run_benchmark_task
-from tests.benchmark.processes import TIMEOUT, kill_when, manage, start, subprocess_env
+from tests.benchmark.processes import TIMEOUT, kill_when, manage, start, subprocess_env, wait_until_idle
 from tests.celery_workers import celery_workers, redis_database
 
 
@@ -77,6 +77,7 @@ def test_a_killed_run_benchmark_process_is_reaped_as_interrupted_and_resumes(sha
     ((status, error),) = query("SELECT status, error FROM benchmark_run")
     assert status == "interrupted" and error.startswith("interrupted: no heartbeat from the process running it")
 
+    wait_until_idle(server)
     server.behaviour.latency = 0
     server.counts.clear()
     resumed = manage(env, "run_benchmark", "--resume", str(run_id), "--skip-checks", "--verbosity", "0")
@@ -132,6 +133,7 @@ def test_a_run_whose_celery_worker_was_killed_is_interrupted_then_resumed_on_ano
     run.refresh_from_db()
     assert run.status == Run.Status.INTERRUPTED
 
+    wait_until_idle(server)  # the killed worker's last request is still answered, and counted
     server.counts.clear()
     with celery_workers(broker=broker, name="rescuer"):
         run_resume(run=run)  # no surrounding transaction: enqueued at once

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.benchmark.processes import kill_when, manage, start, subprocess_env
+from tests.benchmark.processes import kill_when, manage, start, subprocess_env, wait_until_idle
 
 
 def _stored_answers(database: Path) -> int:
@@ -38,6 +38,7 @@ def test_a_run_killed_mid_way_resumes_sending_only_what_was_not_stored(tmp_path,
         run_id, status = connection.execute("SELECT id, status FROM benchmark_run").fetchone()
     assert status == "running"  # a killed process leaves no trace but its stored answers
 
+    wait_until_idle(server)
     server.behaviour.latency = 0
     server.counts.clear()
     resumed = manage(env, "run_benchmark", "--resume", str(run_id), "--skip-checks", "--verbosity", "0")
