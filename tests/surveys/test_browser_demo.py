@@ -61,6 +61,9 @@ def test_a_participant_completes_the_demo_study_in_a_real_browser(live_server, t
                 else:
                     radios.nth(rng.randrange(radios.count())).check()
                 chosen[name] = row.locator("input:checked").get_attribute("value")
+            # The page saves a draft after each answer (survey.js); submit once none is in flight: the test database is
+            # SQLite in memory with a shared cache, where two writers at once fail ("table is locked") instead of waiting.
+            page.wait_for_load_state("networkidle")
             page.locator("form.survey-form button").last.click()
             page.wait_for_load_state()
         browser.close()
