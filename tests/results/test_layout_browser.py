@@ -78,23 +78,30 @@ def shots(tmp_path) -> Path:
     return path
 
 
+def _view_problems(page, base_url: str, view: str, width: int, shots: Path, tag: str) -> list[str]:
+    """Open ``view`` at ``width``, screenshot it, and list what is wider than its container or shows nothing."""
+    response = page.goto(base_url + view)
+    assert response.status == 200, (view, response.status)
+    page.wait_for_load_state("load")
+    name = view.strip("/").replace("/", "_").replace("?", "_").replace("=", "-").replace("&", "_") or "leaderboard"
+    page.screenshot(path=str(shots / f"{tag}-{width}-{name}.png"), full_page=True)
+    problems = []
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    if page_width > width:
+        problems.append(f"{width}px {view}: page is {page_width}px wide")
+    problems += [f"{width}px {view}: {item}" for item in page.evaluate(OVERFLOW)]
+    if not page.evaluate(HAS_CONTENT):
+        problems.append(f"{width}px {view}: neither data nor an empty-reason")
+    return problems
+
+
 def _check_every_view(browser, site: dict, shots: Path, tag: str) -> None:
     problems, errors = [], []
     for width in WIDTHS:
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.on("pageerror", lambda error: errors.append(str(error)))
         for view in _views(site):
-            response = page.goto(site["url"] + view)
-            assert response.status == 200, (view, response.status)
-            page.wait_for_load_state("load")
-            name = view.strip("/").replace("/", "_").replace("?", "_").replace("=", "-").replace("&", "_") or "leaderboard"
-            page.screenshot(path=str(shots / f"{tag}-{width}-{name}.png"), full_page=True)
-            page_width = page.evaluate("document.documentElement.scrollWidth")
-            if page_width > width:
-                problems.append(f"{width}px {view}: page is {page_width}px wide")
-            problems += [f"{width}px {view}: {item}" for item in page.evaluate(OVERFLOW)]
-            if not page.evaluate(HAS_CONTENT):
-                problems.append(f"{width}px {view}: neither data nor an empty-reason")
+            problems += _view_problems(page, site["url"], view, width, shots, tag)
         page.close()
     assert errors == [], errors
     assert problems == [], "\n".join(problems)
@@ -145,17 +152,7 @@ def test_every_public_view_of_a_fresh_make_demo_fits_and_shows_data(live_server,
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.on("pageerror", lambda error: errors.append(str(error)))
         for view in views:
-            response = page.goto(live_server.url + view)
-            assert response.status == 200, (view, response.status)
-            page.wait_for_load_state("load")
-            name = view.strip("/").replace("/", "_").replace("?", "_").replace("=", "-").replace("&", "_") or "leaderboard"
-            page.screenshot(path=str(shots / f"demo-{width}-{name}.png"), full_page=True)
-            page_width = page.evaluate("document.documentElement.scrollWidth")
-            if page_width > width:
-                problems.append(f"{width}px {view}: page is {page_width}px wide")
-            problems += [f"{width}px {view}: {item}" for item in page.evaluate(OVERFLOW)]
-            if not page.evaluate(HAS_CONTENT):
-                problems.append(f"{width}px {view}: neither data nor an empty-reason")
+            problems += _view_problems(page, live_server.url, view, width, shots, "demo")
             if view in must_show_data and not page.evaluate(SHOWS_DATA):
                 problems.append(f"{width}px {view}: no data on a fresh demo")
         # The default higher-order view has none (the paper printed none) and links to the demo bank's.
