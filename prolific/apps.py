@@ -12,7 +12,7 @@ class ProlificAppConfig(AppConfig):
 
         checks.register(token_env_vars_check)
 
-        from prolific.client import RedactProlificIds
+        from prolific.redaction import RedactProlificIds
 
         # httpx logs each request's full URL at INFO, submission ids included; whatever level the
         # logging settings give it, those ids must not reach the logs.

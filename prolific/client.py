@@ -13,11 +13,8 @@ it may have arrived but no answer came, ``ProlificOutcomeUnknown`` is raised and
 out from Prolific's own state whether it was applied.
 """
 
-import hashlib
-import hmac
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +24,7 @@ import httpx
 from django.conf import settings
 
 from prolific.models import ApiCall
+from prolific.redaction import redact_prolific_ids
 
 logger = logging.getLogger(__name__)
 
@@ -83,39 +81,6 @@ MSG_AUTH_REFUSED = (
     "Prolific refused the API token ({status}): it is wrong, deleted or lacks access to this study. "
     "Create a token under Prolific > API tokens and enter it again on the study's Prolific page."
 )
-
-
-def pseudonymise(prolific_id: str) -> str:
-    """A stable keyed hash standing in for a Prolific id in logs (not reversible without SECRET_KEY)."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), prolific_id.encode(), hashlib.sha256).hexdigest()
-    return f"h:{digest[:12]}"
-
-
-# Prolific's participant, submission and study ids are 24-character hexadecimal object ids.
-PROLIFIC_ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{24}(?![0-9A-Za-z])")
-# A submission id in a request path, e.g. /api/v1/submissions/<id>/transition/ (not bulk-approve).
-SUBMISSION_PATH_RE = re.compile(r"/submissions/(?!bulk-approve/)[^/?#\s]+/")
-
-
-def redact_prolific_ids(text: str) -> str:
-    """``text`` with Prolific ids replaced by keyed hashes and submission ids in paths by a placeholder.
-
-    Prolific's error details can name the ids they refer to ("which IDs are incorrect"); those
-    details go to the call log and to messages, where Prolific ids must never appear.
-    """
-    text = SUBMISSION_PATH_RE.sub("/submissions/{submission_id}/", text)
-    return PROLIFIC_ID_RE.sub(lambda m: pseudonymise(m[0]), text)
-
-
-class RedactProlificIds(logging.Filter):
-    """Strip Prolific ids from log records of libraries we do not control (httpx logs every URL)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_prolific_ids(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
 
 
 def _error_detail(response: httpx.Response) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
-from prolific.client import BULK_APPROVE_BATCH, pseudonymise
+from prolific.client import BULK_APPROVE_BATCH
 from prolific.models import (
     MIN_FAILED_CHECKS_TO_REJECT,
     MIN_REJECTION_MESSAGE_LENGTH,
@@ -15,6 +15,7 @@ from prolific.models import (
     ReviewAction,
     SubmissionStatus,
 )
+from prolific.redaction import pseudonymise
 from psychometrics.stats.filtering import ATTENTION_REASONS, REASONS
 from surveys.models import Participant, Study
 

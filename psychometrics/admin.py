@@ -2,7 +2,6 @@ from django.contrib import admin
 
 from config.admin_scope import StudyScopedAdmin, only_related
 from psychometrics.models import Analysis, ParticipantOverride, StudyAnalysisSettings
-from psychometrics.services import participant_override_create
 
 
 @admin.register(StudyAnalysisSettings)
@@ -41,6 +40,9 @@ class ParticipantOverrideAdmin(StudyScopedAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        # Here, not at the top: admin modules load at every django.setup(), and the services load pandas.
+        from psychometrics.services import participant_override_create
+
         created = participant_override_create(
             participant=obj.participant, decision=obj.decision, note=obj.note, user=request.user
         )

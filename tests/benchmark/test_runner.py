@@ -179,3 +179,64 @@ def test_a_stop_abandons_the_requests_in_flight_instead_of_waiting_for_their_ans
                      policy=RetryPolicy(max_attempts=1, timeout=60), stop_check_interval=0.05,
                      should_stop=lambda: server.counts["requests"] >= 4)
     assert time.monotonic() - started < 25  # a hang-guard, not a speed claim: waiting for the answers fails
+
+
+def test_a_request_waiting_out_a_retry_after_lends_its_slot_to_the_next_request(llm_server):
+    # Concurrency 2: the 1st request takes 0.5 s; the 2nd is refused at once and told to wait 1 s. Its slot goes to
+    # the 3rd request meanwhile, which therefore arrives before the 1st is answered (a worker holding its slot
+    # through the wait would send the 3rd only after the 1st's answer).
+    server = llm_server(latency=0.5, rate_limit_every=2, retry_after="1", immediate_rejections=True)
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    answered_at_arrival = []
+    original = server.count
+
+    def count(name):
+        if name == "requests":
+            answered_at_arrival.append(server.counts["answered"])
+        return original(name)
+
+    server.count = count
+    results, on_batch = _collect()
+    stats = run_requests(provider, _requests(provider, 3), on_batch=on_batch, concurrency=2,
+                         policy=RetryPolicy(max_attempts=3, base_delay=0, timeout=5))
+    assert sorted(result.tag for result in results) == [0, 1, 2] and server.counts["429"] == stats.retries >= 1
+    assert answered_at_arrival[:3] == [0, 0, 0]
+    assert server.peak_in_flight <= 2
+
+
+def test_a_server_refusing_everything_sees_at_most_the_concurrency_and_five_percent_per_retry_after(llm_server):
+    server = llm_server(rate_limit_every=1, retry_after="0.2", immediate_rejections=True)
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    with pytest.raises(RunAborted, match="gave up after 2 attempts"):
+        run_requests(provider, _requests(provider, 200), on_batch=lambda batch: None, concurrency=20,
+                     policy=RetryPolicy(max_attempts=2, base_delay=0, timeout=5))
+    # 20 slots + 1 request waiting without one: 21 first attempts, then their retries; not all 200 queued requests.
+    assert server.counts["requests"] <= 2 * 21
+    assert server.peak_in_flight <= 20
+
+
+def test_a_freed_slot_goes_to_the_request_waiting_longest_before_a_new_one():
+    import asyncio
+
+    from benchmark.runner import ConcurrencyLimit
+
+    async def scenario() -> list[str]:
+        limit = ConcurrencyLimit(initial=1, maximum=1, adaptive=False)
+        order = []
+        await limit.acquire()
+
+        async def retry() -> None:  # woke up from its Retry-After and wants a slot
+            await limit.acquire()
+            order.append("retry")
+            await limit.release()
+
+        waiting = asyncio.create_task(retry())
+        await asyncio.sleep(0)  # the retry is queued for the slot
+        await limit.release()
+        await limit.acquire()  # the worker that just finished takes its next request: it queues behind the retry
+        order.append("next")
+        await limit.release()
+        await waiting
+        return order
+
+    assert asyncio.run(scenario()) == ["retry", "next"]

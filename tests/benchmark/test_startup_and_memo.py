@@ -40,6 +40,31 @@ def test_the_screening_rules_and_the_models_need_no_pandas():
     assert "pandas" not in loaded and "numpy" not in loaded
 
 
+def test_django_start_up_loads_neither_pandas_nor_the_http_clients():
+    # Admin modules and app configs load at every django.setup(): what they import, every command pays for.
+    loaded = _loaded_after("import django\ndjango.setup()")
+    assert "psychometrics.admin" in loaded and "prolific.redaction" in loaded  # the admin and app configs did load
+    assert not {"pandas", "httpx", "aiohttp", "scipy"} & loaded
+
+
+def test_manage_py_leaves_the_interpreter_nothing_to_collect_at_exit(monkeypatch):
+    import gc
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("manage_under_test", ROOT / "manage.py")
+    manage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(manage)
+    ran = []
+    monkeypatch.setattr(manage, "_run", ran.append)
+    monkeypatch.setattr(sys, "argv", ["manage.py", "help"])
+    before = gc.get_freeze_count()
+    try:
+        manage.main()
+        assert ran == [["manage.py", "help"]] and gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+
+
 def test_the_filtering_module_still_exports_the_rules():
     from psychometrics.stats import filtering, rules
 

@@ -8,9 +8,9 @@ from prolific.client import (
     ProlificNotFound,
     ProlificRejected,
     ProlificUnavailable,
-    pseudonymise,
 )
 from prolific.models import ApiCall
+from prolific.redaction import pseudonymise
 from prolific.testserver import WALLET_CONTENTION
 from tests.prolific.conftest import PROLIFIC_STUDY, TOKEN
 

@@ -1,0 +1,45 @@
+"""Prolific ids out of logs and messages: keyed hashes in their place (no HTTP client imported here).
+
+Loaded when Django starts (``ProlificAppConfig.ready`` filters httpx's log), so that start-up does not
+import httpx and the API client for commands that never call Prolific.
+"""
+
+import hashlib
+import hmac
+import logging
+import re
+
+from django.conf import settings
+
+
+def pseudonymise(prolific_id: str) -> str:
+    """A stable keyed hash standing in for a Prolific id in logs (not reversible without SECRET_KEY)."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), prolific_id.encode(), hashlib.sha256).hexdigest()
+    return f"h:{digest[:12]}"
+
+
+# Prolific's participant, submission and study ids are 24-character hexadecimal object ids.
+PROLIFIC_ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{24}(?![0-9A-Za-z])")
+# A submission id in a request path, e.g. /api/v1/submissions/<id>/transition/ (not bulk-approve).
+SUBMISSION_PATH_RE = re.compile(r"/submissions/(?!bulk-approve/)[^/?#\s]+/")
+
+
+def redact_prolific_ids(text: str) -> str:
+    """``text`` with Prolific ids replaced by keyed hashes and submission ids in paths by a placeholder.
+
+    Prolific's error details can name the ids they refer to ("which IDs are incorrect"); those
+    details go to the call log and to messages, where Prolific ids must never appear.
+    """
+    text = SUBMISSION_PATH_RE.sub("/submissions/{submission_id}/", text)
+    return PROLIFIC_ID_RE.sub(lambda m: pseudonymise(m[0]), text)
+
+
+class RedactProlificIds(logging.Filter):
+    """Strip Prolific ids from log records of libraries we do not control (httpx logs every URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_prolific_ids(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
