@@ -10,7 +10,7 @@ Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
 3. ``score_dimensions``: a dimension's ``mean`` is the mean of its items' means; its ``score`` is
    that mean minus the mean over all items keyed to any dimension of the same family (Schwartz's
    centring for scale use), each item entering the baseline with the same (reverse-)scored value
-   it has in the dimensions (in ``signed`` mode: the mean of its keyed values, see ``_baseline_coefficients``). ``ci_low``/``ci_high`` are a two-stage percentile bootstrap: the
+   it has in the dimensions (in ``signed`` mode: the mean of its keyed values, see ``_family_replicates``). ``ci_low``/``ci_high`` are a two-stage percentile bootstrap: the
    dimension's and the family's other items are resampled, and each item's prompts, and the score (baseline
    included) is recomputed in every replicate (seeded, so reproducible). Fewer than
    ``MIN_ITEMS_FOR_INTERVAL`` keyed items give no interval.
@@ -204,18 +204,19 @@ def _ratings_by_item(answers: pd.DataFrame) -> dict[str, np.ndarray]:
     return dict(zip(item_ids, np.split(ratings[parsed][order], ends)[:-1], strict=True))
 
 
-def _row_means(values: np.ndarray) -> np.ndarray:
-    """``values.mean(axis=1)``, bit for bit, and faster on the few columns of one item's resampled prompts.
+def _row_means(values: np.ndarray, out: np.ndarray) -> None:
+    """Write ``values.mean(axis=1)`` into ``out``, bit for bit, faster on the few columns of one item's resampled prompts.
 
     NumPy's pairwise summation adds fewer than eight terms left to right, as the column-by-column sum
     does here without numpy's slow reduction over a short axis.
     """
-    if values.shape[1] >= 8:
-        return values.mean(axis=1)
-    total = values[:, 0].copy()
-    for column in values.T[1:]:
+    if not 2 <= values.shape[1] < 8:
+        out[:] = values.mean(axis=1)
+        return
+    total = values[:, 0] + values[:, 1]
+    for column in values.T[2:]:
         total += column
-    return total / values.shape[1]
+    np.divide(total, values.shape[1], out=out)
 
 
 def _prompt_resampled_means(by_item: dict[str, np.ndarray], item_ids, n_boot: int, rng) -> np.ndarray:
@@ -224,7 +225,7 @@ def _prompt_resampled_means(by_item: dict[str, np.ndarray], item_ids, n_boot: in
     for j, item in enumerate(item_ids):
         values = by_item[item]
         picks = rng.integers(0, len(values), size=(n_boot, len(values)))
-        result[:, j] = _row_means(values[picks])
+        _row_means(values[picks], out=result[:, j])
     return result
 
 
@@ -252,6 +253,7 @@ def _pair_codes(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _selection_keys(selection: pd.DataFrame) -> _Keys:
+    """The integer codes of ``selection`` (:class:`_Keys`), by pandas factorize: equal keys, one code."""
     item_id = selection["item_id"].astype(str).to_numpy()
     family = pd.factorize(selection["family"])[0]
     dimension, first_row = _pair_codes(family, pd.factorize(selection["dimension"])[0])
@@ -317,6 +319,8 @@ def _family_replicates(keys: _Keys, raw: np.ndarray, family: int, by_item: dict 
         replicates = _prompt_resampled_means(by_item, item_ids, n_boot, np.random.default_rng(seed))
     k = np.bincount(position, minlength=len(item_ids)).astype(float)
     n = np.bincount(position, weights=(keys.sign[rows] < 0).astype(float), minlength=len(item_ids))
+    if not n.any():  # positive keys only: a = 0 and b = 1, so 0 + 1 * x is the raw mean itself, bit for bit
+        return rows, position, replicates, replicates
     intercept, slope = REVERSE_BASE * n / k, (k - 2 * n) / k
     return rows, position, replicates, intercept + slope * replicates
 
