@@ -11,8 +11,9 @@ prompt pair (k, k+3). From a run's answers (``item_id, prompt_index, rating``; N
   |r_{ia} - r_{ib}|`, where :math:`P_i` are the unordered pairs of item *i*'s parsed prompts and
   *I* the items with at least two parsed prompts: the rating change expected from switching prompt;
 * ``template_profiles`` / ``template_correlations``: the run scored three times, once per template
-  from its two prompts alone (the same scoring as the run, :func:`benchmark.scoring.score_dimensions`),
-  and the Spearman and Pearson correlation between each pair of the three ``pvq`` profiles.
+  from its two prompts alone (the point estimates of the run's scoring,
+  :func:`benchmark.scoring.dimension_point_scores`), and the Spearman and Pearson correlation between
+  each pair of the three ``pvq`` profiles.
 
 A statistic that cannot be computed is ``None`` with a ``reason`` (too few items, a constant input).
 """

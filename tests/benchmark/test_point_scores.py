@@ -1,4 +1,5 @@
-"""The vectorised point estimates of score_dimensions and template_profiles against plain-Python hand computations."""
+"""The vectorised scoring paths (point estimates, template profiles, the prompt bootstrap's inputs) against
+plain-Python hand computations and numpy."""
 
 import math
 import statistics
