@@ -11,8 +11,9 @@ prompt pair (k, k+3). From a run's answers (``item_id, prompt_index, rating``; N
   |r_{ia} - r_{ib}|`, where :math:`P_i` are the unordered pairs of item *i*'s parsed prompts and
   *I* the items with at least two parsed prompts: the rating change expected from switching prompt;
 * ``template_profiles`` / ``template_correlations``: the run scored three times, once per template
-  from its two prompts alone (the same scoring as the run, :func:`benchmark.scoring.score_dimensions`),
-  and the Spearman and Pearson correlation between each pair of the three ``pvq`` profiles.
+  from its two prompts alone (the point estimates of the run's scoring,
+  :func:`benchmark.scoring.dimension_point_scores`), and the Spearman and Pearson correlation between
+  each pair of the three ``pvq`` profiles.
 
 A statistic that cannot be computed is ``None`` with a ``reason`` (too few items, a constant input).
 """
@@ -68,17 +69,21 @@ def mean_abs_shift(answers: pd.DataFrame) -> tuple[float | None, int]:
 
 
 def template_profiles(answers: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
-    """``pvq`` scores from each template's two prompts alone: index dimension, columns template 1-3."""
-    profiles = {}
+    """``pvq`` scores from each template's two prompts alone: index dimension, columns template 1-3.
+
+    Point estimates only (the ``score`` of :func:`benchmark.scoring.score_dimensions` for each template's
+    item means), the three templates scored at once.
+    """
     if selection.empty:
         return pd.DataFrame()
-    for template in range(TEMPLATES):
-        mine = answers[pd.to_numeric(answers["prompt_index"]).isin([template, template + TEMPLATES])]
-        # Intervals are not reported here; one replicate keeps score_dimensions' point estimates cheap.
-        scores = scoring.score_dimensions(scoring.item_means(mine), selection, n_boot=1)
-        scores = scores[scores["family"] == PROFILE_FAMILY]
-        profiles[template + 1] = scores.set_index("dimension")["score"]
-    return pd.DataFrame(profiles)
+    prompt = pd.to_numeric(answers["prompt_index"])
+    means = pd.DataFrame({
+        template + 1: scoring.item_means(answers[prompt.isin([template, template + TEMPLATES])]).set_index("item_id")["mean"]
+        for template in range(TEMPLATES)
+    })
+    scores = scoring.dimension_point_scores(means, selection)
+    profile = scores[scores["family"] == PROFILE_FAMILY].set_index("dimension")
+    return pd.DataFrame({template: profile[template] for template in range(1, TEMPLATES + 1)})
 
 
 def prompt_consistency(answers: pd.DataFrame, selection: pd.DataFrame) -> dict:

@@ -10,7 +10,7 @@ Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
 3. ``score_dimensions``: a dimension's ``mean`` is the mean of its items' means; its ``score`` is
    that mean minus the mean over all items keyed to any dimension of the same family (Schwartz's
    centring for scale use), each item entering the baseline with the same (reverse-)scored value
-   it has in the dimensions (in ``signed`` mode: the mean of its keyed values, see ``_baseline_coefficients``). ``ci_low``/``ci_high`` are a two-stage percentile bootstrap: the
+   it has in the dimensions (in ``signed`` mode: the mean of its keyed values, see ``_family_replicates``). ``ci_low``/``ci_high`` are a two-stage percentile bootstrap: the
    dimension's and the family's other items are resampled, and each item's prompts, and the score (baseline
    included) is recomputed in every replicate (seeded, so reproducible). Fewer than
    ``MIN_ITEMS_FOR_INTERVAL`` keyed items give no interval.
@@ -18,6 +18,7 @@ Pure pandas/numpy, no Django. The pipeline of the paper (§3.4.1):
 
 import threading
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -193,55 +194,135 @@ def unkeyed_families(correlations: pd.DataFrame, selection: pd.DataFrame) -> pd.
     return pd.DataFrame(rows, columns=columns)
 
 
-def _prompt_resampled_means(answers: pd.DataFrame | None, item_ids: list[str], n_boot: int, rng) -> np.ndarray:
-    """(n_boot, items) item means with each item's parsed prompt answers resampled with replacement.
+def _ratings_by_item(answers: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each item's parsed ratings in the order of ``answers``: the values its prompt bootstrap resamples."""
+    ratings = pd.to_numeric(answers["rating"], errors="coerce").to_numpy(float, na_value=np.nan)
+    parsed = ~np.isnan(ratings)
+    item, item_ids = pd.factorize(answers["item_id"].astype(str).to_numpy()[parsed])
+    order = np.argsort(item, kind="stable")  # stable: an item's ratings keep their order
+    ends = np.cumsum(np.bincount(item, minlength=len(item_ids)))
+    return dict(zip(item_ids, np.split(ratings[parsed][order], ends)[:-1], strict=True))
 
-    Without ``answers`` (item means only), the item means themselves, repeated.
+
+def _row_means(values: np.ndarray, out: np.ndarray) -> None:
+    """Write ``values.mean(axis=1)`` into ``out``, bit for bit, faster on the few columns of one item's resampled prompts.
+
+    NumPy's pairwise summation adds fewer than eight terms left to right, as the column-by-column sum
+    does here without numpy's slow reduction over a short axis.
     """
-    if answers is None:
-        return None
-    ratings = pd.to_numeric(answers["rating"], errors="coerce")
-    parsed = pd.DataFrame({"item_id": answers["item_id"].astype(str), "rating": ratings}).dropna()
-    by_item = {item: group.to_numpy(float) for item, group in parsed.groupby("item_id")["rating"]}
+    if not 2 <= values.shape[1] < 8:
+        out[:] = values.mean(axis=1)
+        return
+    total = values[:, 0] + values[:, 1]
+    for column in values.T[2:]:
+        total += column
+    np.divide(total, values.shape[1], out=out)
+
+
+def _prompt_resampled_means(by_item: dict[str, np.ndarray], item_ids, n_boot: int, rng) -> np.ndarray:
+    """(n_boot, items) item means with each item's parsed prompt answers (``by_item``) resampled with replacement."""
     result = np.empty((n_boot, len(item_ids)))
     for j, item in enumerate(item_ids):
         values = by_item[item]
         picks = rng.integers(0, len(values), size=(n_boot, len(values)))
-        result[:, j] = values[picks].mean(axis=1)
+        _row_means(values[picks], out=result[:, j])
     return result
 
 
-def _family_bootstrap(
-    keyed: pd.DataFrame, family: str, answers: pd.DataFrame | None, n_boot: int, seed: int
-) -> tuple[list[str], np.ndarray]:
-    """A family's distinct keyed item ids and their replicate raw means (n_boot, items).
+class _Keys(NamedTuple):
+    """A selection's rows as integer codes: each row's dimension, family and (family, item) pair, -1 where the
+    row has none (a missing family or dimension, left out as a pandas groupby leaves it out)."""
 
-    With ``answers``, each item's prompt answers are resampled with replacement in every replicate
-    (the second stage of a two-stage bootstrap, Davison & Hinkley 1997, §2.4; Field & Welsh 2007);
-    without, the item means are repeated.
+    dimensions: list[tuple]  # (family, dimension) in order of first appearance: the rows of score_dimensions
+    dimension: np.ndarray
+    family: np.ndarray
+    dimension_family: np.ndarray  # each dimension's family code
+    pair: np.ndarray
+    pair_family: np.ndarray  # each pair's family code
+    item_id: np.ndarray
+    sign: np.ndarray
+
+
+def _pair_codes(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the rows' (first, second) code pairs in order of first appearance (-1 where either code is -1),
+    and each pair's first row."""
+    both = np.flatnonzero((first >= 0) & (second >= 0))
+    codes = np.full(len(first), -1)
+    codes[both] = pd.factorize(first[both] * (second.max(initial=0) + 1) + second[both])[0]
+    return codes, both[np.unique(codes[both], return_index=True)[1]]
+
+
+def _selection_keys(selection: pd.DataFrame) -> _Keys:
+    """The integer codes of ``selection`` (:class:`_Keys`), by pandas factorize: equal keys, one code."""
+    item_id = selection["item_id"].astype(str).to_numpy()
+    family = pd.factorize(selection["family"])[0]
+    dimension, first_row = _pair_codes(family, pd.factorize(selection["dimension"])[0])
+    pair, first_pair_row = _pair_codes(family, pd.factorize(item_id)[0])
+    dimensions = list(zip(selection["family"].to_numpy()[first_row].tolist(),
+                          selection["dimension"].to_numpy()[first_row].tolist(), strict=True))
+    return _Keys(dimensions, dimension, family, family[first_row], pair, family[first_pair_row],
+                 item_id, selection["sign"].to_numpy())
+
+
+def _sum_by(codes: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """(size, k): the sum of each column of ``weights`` (rows, k) over the rows of each code 0 … size − 1."""
+    return np.stack([np.bincount(codes, weights=column, minlength=size) for column in weights.T], axis=1)
+
+
+def _point_estimates(keys: _Keys, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each dimension's mean, SD (ddof=1), item count and score (mean − family baseline), as (dimensions, k)
+    arrays, for each column of ``raw`` (rows, k): the selection rows' item means, NaN where an item has none.
+
+    The formulas of :func:`score_dimensions`, for every column at once (a run's item means, or one set per
+    prompt template): an item enters the baseline with the mean of its keyed values in the family.
     """
-    rng = np.random.default_rng(seed)
-    distinct = keyed[keyed["family"] == family].drop_duplicates("item_id")
-    item_ids = distinct["item_id"].astype(str).tolist()
-    raw = _prompt_resampled_means(answers, item_ids, n_boot, rng)
-    if raw is None:
-        raw = np.broadcast_to(distinct["raw"].to_numpy(float), (n_boot, len(item_ids)))
-    return item_ids, raw
+    value = np.where(keys.sign[:, None] < 0, REVERSE_BASE - raw, raw)
+    parsed = ~np.isnan(value)
+    filled = np.where(parsed, value, 0.0)
+    size = len(keys.dimensions)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a dimension without a parsed item: NaN
+        mine = keys.dimension >= 0
+        code = keys.dimension[mine]
+        n = _sum_by(code, parsed[mine], size)
+        mean = _sum_by(code, filled[mine], size) / n
+        squares = _sum_by(code, np.where(parsed[mine], (value[mine] - mean[code]) ** 2, 0.0), size)
+        sd = np.where(n > 1, np.sqrt(squares / (n - 1)), np.nan)
+        mine = keys.pair >= 0
+        pair_mean = _sum_by(keys.pair[mine], filled[mine], len(keys.pair_family)) / _sum_by(
+            keys.pair[mine], parsed[mine], len(keys.pair_family))
+        has_mean = ~np.isnan(pair_mean)
+        families = keys.family.max(initial=-1) + 1
+        baseline = _sum_by(keys.pair_family, np.where(has_mean, pair_mean, 0.0), families) / _sum_by(
+            keys.pair_family, has_mean, families)
+    return mean, sd, n.astype(int), mean - baseline[keys.dimension_family]
 
 
-def _baseline_coefficients(keyed: pd.DataFrame, family: str, item_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(a, b)`` per item such that the item's value in the family baseline is ``a + b * raw``.
+def _family_replicates(keys: _Keys, raw: np.ndarray, family: int, by_item: dict | None, n_boot: int, seed: int):
+    """A family's bootstrap material: its selection rows with a parsed item, each row's position among the
+    family's distinct items, the items' replicate raw means (n_boot, items) and their replicate values in the
+    family baseline.
 
-    An item keyed to ``k`` dimensions of the family, ``n`` of them negatively, enters the baseline with
-    the mean of the values it has in those dimensions: ``((k - n) * x + n * (7 - x)) / k``, so
-    ``a = 7n / k`` and ``b = (k - 2n) / k``. With positive keys only this is the raw mean ``x``
-    (the paper's baseline); in ``signed`` mode a reverse-keyed item enters as ``7 - x``, as in its
-    dimension, so that centring removes scale use from the same values the dimensions average.
+    With ``by_item``, each item's prompt answers are resampled with replacement in every replicate (the second
+    stage of a two-stage bootstrap, Davison & Hinkley 1997, §2.4; Field & Welsh 2007); without, the item means
+    are repeated. An item keyed to ``k`` dimensions of the family, ``n`` of them negatively, enters the baseline
+    with the mean of its values in those dimensions, ``((k - n) * x + n * (7 - x)) / k = a + b * x`` with
+    ``a = 7n / k`` and ``b = (k - 2n) / k``: the raw mean ``x`` with positive keys only (the paper's baseline);
+    in ``signed`` mode a reverse-keyed item enters as ``7 - x``, as in its dimension, so that centring removes
+    scale use from the same values the dimensions average.
     """
-    mine = keyed[keyed["family"] == family]
-    k = mine.groupby("item_id")["sign"].size().reindex(item_ids).to_numpy(float)
-    n = mine.assign(negative=mine["sign"] < 0).groupby("item_id")["negative"].sum().reindex(item_ids).to_numpy(float)
-    return REVERSE_BASE * n / k, (k - 2 * n) / k
+    rows = np.flatnonzero((keys.family == family) & ~np.isnan(raw))
+    position, item_ids = pd.factorize(keys.item_id[rows])
+    if by_item is None:
+        first = np.unique(position, return_index=True)[1]
+        replicates = np.broadcast_to(raw[rows][first], (n_boot, len(item_ids)))
+    else:
+        replicates = _prompt_resampled_means(by_item, item_ids, n_boot, np.random.default_rng(seed))
+    k = np.bincount(position, minlength=len(item_ids)).astype(float)
+    n = np.bincount(position, weights=(keys.sign[rows] < 0).astype(float), minlength=len(item_ids))
+    if not n.any():  # positive keys only: a = 0 and b = 1, so 0 + 1 * x is the raw mean itself, bit for bit
+        return rows, position, replicates, replicates
+    intercept, slope = REVERSE_BASE * n / k, (k - 2 * n) / k
+    return rows, position, replicates, intercept + slope * replicates
 
 
 def _stratified_counts(in_dimension: np.ndarray, n_boot: int, seed) -> np.ndarray:
@@ -328,44 +409,65 @@ def score_dimensions(
     if selection.empty:  # no keyed item: nothing to score (and empty columns have no numeric dtype to compute with)
         return pd.DataFrame(columns=SCORE_COLUMNS).astype({"n_items": int})
     item_mean = means.assign(item_id=means["item_id"].astype(str)).set_index("item_id")["mean"]
-    keyed = selection.assign(item_id=selection["item_id"].astype(str))
-    keyed = keyed.assign(raw=keyed["item_id"].map(item_mean))
-    keyed = keyed.assign(value=np.where(keyed["sign"] < 0, REVERSE_BASE - keyed["raw"], keyed["raw"]))
-    keyed = keyed.dropna(subset=["raw"])
-    # Each item's value in its family's baseline: the mean of its keyed values in that family's dimensions.
-    family_mean = keyed.groupby(["family", "item_id"])["value"].mean().groupby("family").mean()
+    keys = _selection_keys(selection)
+    raw = pd.Series(keys.item_id).map(item_mean).to_numpy(float)
+    mean, sd, n_items, score = (column[:, 0] for column in _point_estimates(keys, raw[:, None]))
+    by_item = None if answers is None else _ratings_by_item(answers)
     tail = (1 - confidence) / 2 * 100
-    replicates: dict[str, tuple] = {}
-
-    rows = []
-    for (family, dimension), _ in selection.groupby(["family", "dimension"], sort=False):
-        mine = keyed[(keyed["family"] == family) & (keyed["dimension"] == dimension)]
-        values = mine["value"].to_numpy(float)
-        if len(values) == 0:
-            rows.append((family, dimension, np.nan, np.nan, np.nan, 0, np.nan, np.nan))
-            continue
-        baseline = family_mean[family]
-        mean = values.mean()
-        sd = values.std(ddof=1) if len(values) > 1 else np.nan
-        ci_low = ci_high = np.nan
-        if len(values) >= MIN_ITEMS_FOR_INTERVAL:
-            if family not in replicates:  # per family: its dimensions share the items, replicates and baseline
-                item_ids, raw = _family_bootstrap(keyed, family, answers, n_boot, seed)
-                replicates[family] = item_ids, raw, *_baseline_coefficients(keyed, family, item_ids)
-            item_ids, raw, intercept, slope = replicates[family]
-            position = {item: j for j, item in enumerate(item_ids)}
-            columns = [position[item] for item in mine["item_id"]]
-            in_dimension = np.zeros(len(item_ids), dtype=bool)
+    with_interval = np.flatnonzero(n_items >= MIN_ITEMS_FOR_INTERVAL)
+    spread = np.empty((len(keys.dimensions), n_boot))  # each replicate's dimension mean minus its baseline
+    for family in np.unique(keys.dimension_family[with_interval]):  # its dimensions share items and replicates
+        rows, position, raw_replicates, base_replicates = _family_replicates(keys, raw, family, by_item, n_boot, seed)
+        for index in with_interval[keys.dimension_family[with_interval] == family]:
+            mine = keys.dimension[rows] == index
+            columns = position[mine]
+            in_dimension = np.zeros(raw_replicates.shape[1], dtype=bool)
             in_dimension[columns] = True
-            counts = _stratified_counts(in_dimension, n_boot, [seed, len(rows)])
-            signs = mine["sign"].to_numpy()
-            dim_values = np.where(signs < 0, REVERSE_BASE - raw[:, columns], raw[:, columns])
-            dim_counts = counts[:, columns]
-            dim_mean = (dim_values * dim_counts).sum(axis=1) / len(columns)
-            base = ((intercept + slope * raw) * counts).sum(axis=1) / len(item_ids)
-            ci_low, ci_high = np.percentile(dim_mean - base, [tail, 100 - tail])
-        rows.append((family, dimension, mean - baseline, mean, sd, len(values), ci_low, ci_high))
+            counts = _stratified_counts(in_dimension, n_boot, [seed, int(index)])
+            dim_raw = raw_replicates[:, columns]
+            dim_values = np.where(keys.sign[rows][mine] < 0, REVERSE_BASE - dim_raw, dim_raw)
+            dim_mean = (dim_values * counts[:, columns]).sum(axis=1) / len(columns)
+            base = (base_replicates * counts).sum(axis=1) / raw_replicates.shape[1]
+            spread[index] = dim_mean - base
+    ci_low, ci_high = np.full(len(keys.dimensions), np.nan), np.full(len(keys.dimensions), np.nan)
+    if len(with_interval):
+        ci_low[with_interval], ci_high[with_interval] = np.percentile(spread[with_interval], [tail, 100 - tail], axis=1)
+    statistics = np.column_stack([score, mean, sd, n_items, ci_low, ci_high]).tolist()
+    rows = [(*key, *values) for key, values in zip(keys.dimensions, statistics, strict=True)]
     return pd.DataFrame(rows, columns=SCORE_COLUMNS).astype({"n_items": int})
+
+
+def dimension_point_scores(means: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """The ``score`` of :func:`score_dimensions` for several sets of item means at once, without intervals.
+
+    Parameters
+    ----------
+    means : DataFrame indexed by item id, one column per set of item means (NaN or absent: no parsed
+        answer), e.g. one set per prompt template.
+    selection : output of :func:`select_items`.
+
+    Returns
+    -------
+    DataFrame with columns ``family``, ``dimension`` and each column of ``means``: the rows of
+    :func:`score_dimensions` in its order, column *c* the scores it gives for the item means ``means[c]``.
+
+    Examples
+    --------
+    >>> selection = pd.DataFrame({"item_id": ["a", "b", "c"], "family": "pvq", "dimension": ["Power", "Power", "Hedonism"],
+    ...                           "sign": 1})
+    >>> means = pd.DataFrame({"first": [5.0, 3.0, 1.0], "second": [2.0, 2.0, 5.0]}, index=["a", "b", "c"])
+    >>> dimension_point_scores(means, selection)[["first", "second"]].to_numpy().tolist()
+    [[1.0, -1.0], [-2.0, 2.0]]
+    """
+    _require_columns(selection, ["item_id", "family", "dimension", "sign"], "selection")
+    columns = ["family", "dimension", *means.columns]
+    if selection.empty:
+        return pd.DataFrame(columns=columns)
+    keys = _selection_keys(selection)
+    raw = means.set_axis(means.index.astype(str)).reindex(keys.item_id).to_numpy(float, na_value=np.nan)
+    score = _point_estimates(keys, raw)[3]
+    frame = pd.DataFrame(keys.dimensions, columns=["family", "dimension"])
+    return pd.concat([frame, pd.DataFrame(score, columns=means.columns)], axis=1)
 
 
 def reliability_across_models(model_item_means: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
