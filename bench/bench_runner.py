@@ -11,7 +11,8 @@ Measured in the same run, each against a fresh server:
 - the whole command, as a researcher runs it (a new process: Django start-up, item-bank import,
   prompts, cache look-up, requests, parsing, storing in batches, progress bar, scoring, OUT.json),
   on a throw-away SQLite database. Its CPU is the process's own (``os.wait4``); the command also
-  reports the CPU it spent while requesting (HTTP, parsing, storing, progress) per answer.
+  reports the CPU it spent while requesting (HTTP, parsing, storing, progress) per answer, and apart from it
+  the CPU of the thread that prepares the scoring meanwhile (scipy import, bootstrap counts).
 
 Goals: whole command ≤ 1.1 × the floor, ≤ 1 ms CPU per request. A second, smaller figure repeats
 the whole command at 200 ms latency and concurrency 32 (the other case the issue measured).
@@ -123,10 +124,12 @@ def _whole_command(base_url: str, *, bank: Path, database: Path, model: str, con
     summary = next(line for line in log.splitlines() if "answers from the cache" in line)
     per_answer = re.search(r"([\d.]+) ms CPU per answer", summary)
     requesting = re.search(r"requested in ([\d.]+) s", summary)
+    preparing = re.search(r"([\d.]+) s CPU preparing the scoring", summary)
     document = json.loads(out.read_text())
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "summary": summary.strip(),
             "request_cpu_ms": float(per_answer.group(1)) if per_answer else float("nan"),
             "requesting": float(requesting.group(1)) if requesting else float("nan"),
+            "preparing_cpu": float(preparing.group(1)) if preparing else 0.0,
             "answered": document["parse"]["answered"], "status": document["status"]}
 
 
@@ -163,7 +166,8 @@ def main() -> None:
           f"loop ({counts.get('429', 0)} rate-limited; {whole['answered']}/{REQUESTS} answers, {whole['status']})")
     print(f"  CPU: whole process {whole['cpu']:.2f} s = {cpu_ms:.2f} ms per request (start-up, import, scoring and "
           f"OUT.json included); while requesting {whole['request_cpu_ms']:.2f} ms per request "
-          f"= {whole['request_cpu_ms'] / (bare_cpu / REQUESTS * 1000):.1f} × the bare loop's")
+          f"= {whole['request_cpu_ms'] / (bare_cpu / REQUESTS * 1000):.1f} × the bare loop's (besides "
+          f"{whole['preparing_cpu']:.1f} s in the thread preparing the scoring meanwhile)")
     print(f"  of which requesting (runner, parsing, storing, progress) {whole['requesting']:.2f} s = "
           f"{whole['requesting'] / floor:.2f} × floor = {whole['requesting'] / bare_wall:.2f} × the bare loop; the rest is "
           f"start-up, item-bank import, prompts and cache look-up before, scoring and OUT.json after")

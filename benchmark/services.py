@@ -597,6 +597,7 @@ class ExecutionReport:
     concurrency_settled: int | None = None  # requests in flight at the end (the AIMD limit with "auto")
     seconds: float = 0.0  # wall time spent requesting
     cpu_seconds: float = 0.0  # CPU of this process while requesting: HTTP, parsing, storing, progress
+    preparing_cpu_seconds: float = 0.0  # CPU of scoring's preparation meanwhile (a thread), not in cpu_seconds
 
 
 
@@ -700,25 +701,38 @@ def _run_store(run: Run, provider, batch: list[RequestResult]) -> None:
         )
 
 
-def _prepare_scoring(selection: pd.DataFrame) -> None:
+class _ScoringPreparation:
     """While requests are out, in a thread: import what scoring and the run report need (scipy.stats, about 0.7 s)
     and draw the bootstrap counts of ``selection`` (:func:`benchmark.scoring.warm_bootstrap`).
 
     The requests' event loop needs little CPU, so this costs the run no time, and its scores and report do not
     wait for it at the end. No database access: the selection is given. Best effort: a failure here only means
-    scoring does the same work itself later.
+    scoring does the same work itself later. ``finish()`` waits for it and gives the CPU seconds it took, which
+    are scoring's, not the requests': the CPU a run reports per answer leaves them out.
     """
-    import threading
 
-    def prepare() -> None:
+    def __init__(self, selection: pd.DataFrame):
+        import threading
+
+        self.cpu_seconds = 0.0
+        self._thread = threading.Thread(target=self._prepare, args=(selection,), name="benchmark-prepare-scoring",
+                                        daemon=True)
+        self._thread.start()
+
+    def _prepare(self, selection: pd.DataFrame) -> None:
+        started = time.thread_time()
         try:
             import scipy.stats  # noqa: F401 - for the run report (benchmark.consistency imports it when used)
 
             scoring.warm_bootstrap(selection)
         except Exception:  # noqa: BLE001 - an optimisation only
             logger.debug("preparing the scoring of a run failed", exc_info=True)
+        finally:
+            self.cpu_seconds = time.thread_time() - started
 
-    threading.Thread(target=prepare, name="benchmark-prepare-scoring", daemon=True).start()
+    def finish(self) -> float:
+        self._thread.join()
+        return self.cpu_seconds
 
 
 def run_execute(
@@ -760,8 +774,7 @@ def run_execute(
     policy = RetryPolicy(max_attempts=int(run.settings.get("max_attempts", 8)), timeout=float(run.settings.get("timeout", 120)))
     concurrency = run.settings.get("concurrency", DEFAULT_RUN_SETTINGS["concurrency"])
     concurrency = concurrency if concurrency == AUTO else int(concurrency)  # runs stored before validation normalised it
-    if pending and finalize:
-        _prepare_scoring(selection)
+    preparation = _ScoringPreparation(selection) if pending and finalize else None
     cpu_before = time.process_time()
     try:
         stats = run_requests(
@@ -777,7 +790,9 @@ def run_execute(
         _run_stop(run, Run.Status.FAILED, f"{exc.__class__.__name__}: {exc}")
         raise
     report.sent, report.retries = stats.sent, stats.retries
-    report.seconds, report.cpu_seconds = stats.elapsed, time.process_time() - cpu_before
+    report.preparing_cpu_seconds = preparation.finish() if preparation else 0.0  # it needs no longer than the requests
+    report.seconds = stats.elapsed
+    report.cpu_seconds = time.process_time() - cpu_before - report.preparing_cpu_seconds
     if pending:
         report.concurrency_settled = stats.concurrency_settled
         Run.objects.filter(pk=run.pk).update(concurrency_settled=stats.concurrency_settled)

@@ -146,3 +146,20 @@ def test_finding_the_requests_a_run_needs_takes_the_same_queries_for_any_bank_si
     with django_assert_num_queries(2):
         wanted, bodies = _run_wanted(run, provider, None)
     assert sum(len(tags) for tags in wanted.values()) == items * 6 and set(bodies) == set(wanted)
+
+
+@pytest.mark.django_db
+def test_the_cpu_of_preparing_the_scoring_is_reported_apart_from_the_requests(tmp_path, llm_server):
+    from benchmark.services import itembank_import, run_create, run_execute
+    from benchmark.synthetic import synthetic_items, write_itembank
+
+    server = llm_server()
+    bank = itembank_import(path=write_itembank(tmp_path / "bank.jsonl", synthetic_items(12, seed=3)), name="b")
+    settings = {"concurrency": 8}
+    report = run_execute(run_create(bank=bank, provider="openai", model="m", base_url=server.base_url,
+                                    settings=settings).pk)
+    assert report.requested == 72 and report.preparing_cpu_seconds > 0  # the thread ran, and is counted apart
+    assert report.cpu_seconds >= 0
+    again = run_execute(run_create(bank=bank, provider="openai", model="m", base_url=server.base_url,
+                                   settings=settings).pk)
+    assert again.cached == 72 and again.requested == 0 and again.preparing_cpu_seconds == 0  # nothing to overlap

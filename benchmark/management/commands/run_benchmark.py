@@ -181,6 +181,8 @@ class Command(BaseCommand):
             + (f" in {execution.seconds:.1f} s" if execution.requested else "")
             + f" ({execution.sent} HTTP requests, {execution.retries} retries"
             + (f", {execution.cpu_seconds / execution.requested * 1000:.2f} ms CPU per answer" if execution.requested else "")
+            + (f", {execution.preparing_cpu_seconds:.1f} s CPU preparing the scoring meanwhile"
+               if execution.preparing_cpu_seconds else "")
             + f"); parsed {run.parsed}/{run.answered}"
             + (f"; concurrency settled at {execution.concurrency_settled}" if execution.concurrency_settled else "")
         )
