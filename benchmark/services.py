@@ -563,17 +563,25 @@ def _in_chunks(values: list, size: int = _SQL_CHUNK) -> Iterable[list]:
         yield values[start : start + size]
 
 
-def _answer_from(run: Run, item_pk: int, prompt_index: int, completion: Completion) -> Answer:
-    return Answer(
-        run=run,
-        item_id=item_pk,
-        prompt_index=prompt_index,
-        completion=completion,
-        raw_text=completion.response_text,
-        rating=parse_rating(completion.response_text),
-        expected_rating=expected_rating(completion.logprobs),
-        finish_reason=completion.finish_reason,
-    )
+# What an answer row stores, in this order (config.bulk.insert_rows): its completion's text, parsed, and the rest.
+_ANSWER_FIELDS = ("run", "item", "prompt_index", "completion", "raw_text", "rating", "expected_rating", "finish_reason",
+                  "created_at")
+_COMPLETION_FIELDS = ("key", "provider", "model", "base_url", "request", "response_text", "logprobs", "finish_reason",
+                      "created_at")
+
+
+def _stored_completions(keys: list[str]) -> dict[str, tuple]:
+    """key -> (pk, response text, logprobs, finish reason) of the cached completions among ``keys``."""
+    rows = Completion.objects.filter(key__in=keys).values_list("key", "pk", "response_text", "logprobs", "finish_reason")
+    return {key: rest for key, *rest in rows}
+
+
+def _answer_rows(run: Run, tags: Iterable[tuple[int, int]], completion: tuple, now) -> Iterable[tuple]:
+    """The answer rows (:data:`_ANSWER_FIELDS`) a stored ``completion`` (:func:`_stored_completions`) gives the
+    (item pk, prompt index) ``tags`` of ``run``."""
+    pk, text, logprobs, finish_reason = completion
+    rating, expected = parse_rating(text), expected_rating(logprobs)
+    return ((run.pk, item_pk, index, pk, text, rating, expected, finish_reason, now) for item_pk, index in tags)
 
 
 def run_refresh_counts(run: Run) -> Run:
@@ -671,34 +679,32 @@ def _run_wanted(run: Run, provider, item_pks: list[int] | None) -> tuple[dict[st
 
 def _run_answer_from_cache(run: Run, wanted: dict[str, list[tuple[int, int]]]) -> int:
     """Store answers for the wanted requests already in the completion cache (removing them from ``wanted``)."""
-    cached: list[Answer] = []
+    now = timezone.now()
+    cached = []
     for keys in _in_chunks(list(wanted)):
-        for completion in Completion.objects.filter(key__in=keys):
-            cached.extend(_answer_from(run, pk, index, completion) for pk, index in wanted.pop(completion.key))
-    if cached:
-        Answer.objects.bulk_create(cached, batch_size=1000, ignore_conflicts=True)
-    return len(cached)
+        for key, completion in _stored_completions(keys).items():
+            cached.extend(_answer_rows(run, wanted.pop(key), completion, now))
+    return insert_rows(Answer, _ANSWER_FIELDS, cached, ignore_conflicts=True) if cached else 0
 
 
 def _run_store(run: Run, provider, batch: list[RequestResult]) -> None:
-    """Cache a batch of completions and store the answers they give, in one transaction."""
+    """Cache a batch of completions and store the answers they give, in one transaction.
+
+    Rows as tuples (``config.bulk.insert_rows``): this runs while the requests are out, and model objects
+    cost more CPU than the requests themselves. A key cached meanwhile by another run or worker keeps its
+    first completion, and the answer is that completion's, as a cache hit's would be.
+    """
+    now = timezone.now()
     with transaction.atomic():
-        Completion.objects.bulk_create(
-            [
-                Completion(
-                    key=result.key, provider=run.provider, model=run.model, base_url=provider.base_url,
-                    request=result.body, response_text=result.completed.text,
-                    logprobs=result.completed.top_logprobs, finish_reason=result.completed.finish_reason or "",
-                )
-                for result in batch
-            ],
-            ignore_conflicts=True,
-        )
-        stored = {c.key: c for c in Completion.objects.filter(key__in=[result.key for result in batch])}
-        Answer.objects.bulk_create(
-            [_answer_from(run, pk, index, stored[result.key]) for result in batch for pk, index in result.tag],
-            ignore_conflicts=True,
-        )
+        insert_rows(Completion, _COMPLETION_FIELDS, (
+            (result.key, run.provider, run.model, provider.base_url, result.body, result.completed.text,
+             result.completed.top_logprobs, result.completed.finish_reason or "", now)
+            for result in batch
+        ), ignore_conflicts=True)
+        stored = _stored_completions([result.key for result in batch])
+        insert_rows(Answer, _ANSWER_FIELDS, [row for result in batch
+                                             for row in _answer_rows(run, result.tag, stored[result.key], now)],
+                    ignore_conflicts=True)
 
 
 class _ScoringPreparation:
