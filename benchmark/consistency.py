@@ -112,7 +112,8 @@ def prompt_consistency(answers: pd.DataFrame, selection: pd.DataFrame) -> dict:
         raise ValueError(f"prompt_index must be 0-{PROMPT_COUNT - 1}")
     wide = _wide(answers) if len(answers) else pd.DataFrame(columns=range(PROMPT_COUNT), dtype=float)
     complete = wide.dropna()
-    identical = complete.nunique(axis=1) == 1
+    values = complete.to_numpy(float)  # no NaN left: an item is identical where every prompt equals its first
+    identical = (values == values[:, :1]).all(axis=1)
     shift, shift_items = mean_abs_shift(answers) if len(answers) else (None, 0)
     paper_order = wide[list(range(TEMPLATES))].mean(axis=1).to_numpy(float)
     reversed_order = wide[list(range(TEMPLATES, PROMPT_COUNT))].mean(axis=1).to_numpy(float)

@@ -52,6 +52,8 @@ AUTO = "auto"
 AUTO_INITIAL = 8  # requests in flight when an adaptive run starts
 FAST_FACTOR = 2.0  # an answer slower than this × the fastest one seen does not raise the limit
 DECREASE_FACTOR = 0.5
+RAMP_SECONDS = 0.1  # the first requests are spread over this long (see the module docstring)
+RAMP_MARGIN = 0.05  # on_ramped is called this long after the ramp, when the first requests are written
 SPARE_SHARE = 0.05  # with a fixed concurrency N, up to this share of N waits out a retry delay without a slot
 
 
@@ -202,6 +204,7 @@ async def _run_async(
     out: _Outbox,
     stop: threading.Event,
     stats: RunnerStats,
+    on_ramped: Callable[[], None] | None = None,
 ) -> None:
     todo: asyncio.Queue[PendingRequest] = asyncio.Queue()
     for request in requests:
@@ -211,7 +214,8 @@ async def _run_async(
         out.failure.append(error)
         stop.set()
 
-    async def worker(session) -> None:
+    async def worker(session, index: int) -> None:
+        await asyncio.sleep(index * ramp)  # the ramp: the first requests leave spread out, not in one burst
         while not stop.is_set():
             try:
                 request = todo.get_nowait()
@@ -248,9 +252,9 @@ async def _run_async(
                 out.results.append(RequestResult(request.tag, request.key, request.body, completed, attempt))
                 break
 
-    async def guarded(session) -> None:
+    async def guarded(session, index: int) -> None:
         try:
-            await worker(session)
+            await worker(session, index)
         except Exception as exc:  # an unforeseen error must stop the run loudly, never end it with answers missing
             fail(ProviderError(
                 f"{provider.name} model {provider.model!r}: unexpected {exc.__class__.__name__}: {exc}", retryable=False
@@ -258,7 +262,11 @@ async def _run_async(
 
     try:
         async with guarded_session(limit=limit.maximum, timeout=policy.timeout) as session:
-            workers = [asyncio.create_task(guarded(session)) for _ in range(max(1, min(limit.workers, len(requests))))]
+            count = max(1, min(limit.workers, len(requests)))
+            ramp = RAMP_SECONDS / count
+            workers = [asyncio.create_task(guarded(session, index)) for index in range(count)]
+            if on_ramped is not None:
+                asyncio.get_running_loop().call_later(RAMP_SECONDS + RAMP_MARGIN, on_ramped)
             # A stop (pause, a permanent error elsewhere) ends the run within _STOP_POLL: requests still in
             # flight or waiting out a Retry-After are abandoned, and sent again when the run resumes.
             while not stop.is_set() and not all(task.done() for task in workers):
@@ -284,6 +292,7 @@ def run_requests(
     flush_interval: float = 0.5,
     should_stop: Callable[[], bool] | None = None,
     stop_check_interval: float = 1.0,
+    on_ramped: Callable[[], None] | None = None,
 ) -> RunnerStats:
     """Send ``requests`` with ``concurrency`` in flight; call ``on_batch`` (in this thread) with results.
 
@@ -291,7 +300,9 @@ def run_requests(
     ``on_batch`` is called with up to ``batch_size`` results at least every ``flush_interval``
     seconds while results arrive. ``should_stop`` (e.g. a database query: was the run paused from
     the web?) is called at most once per ``stop_check_interval`` seconds; once it says yes the
-    requests in flight are abandoned. Raises :class:`RunAborted` when a permanent error, exhausted
+    requests in flight are abandoned. ``on_ramped`` is called (in the event loop's thread; it must not block)
+    once the first requests are out, after the ramp: work the caller does in another thread meanwhile
+    (``run_execute`` prepares the scoring) then waits for it, rather than delaying the first requests. Raises :class:`RunAborted` when a permanent error, exhausted
     retries or ``should_stop`` ended the run early; every result received before is passed to
     ``on_batch`` first.
     """
@@ -312,7 +323,8 @@ def run_requests(
         async def main() -> None:  # the limit's asyncio.Condition belongs to this thread's event loop
             limit = ConcurrencyLimit(initial=AUTO_INITIAL if adaptive else concurrency,
                                      maximum=max_concurrency if adaptive else concurrency, adaptive=adaptive)
-            await _run_async(provider, requests, limit=limit, policy=policy, out=out, stop=stop, stats=stats)
+            await _run_async(provider, requests, limit=limit, policy=policy, out=out, stop=stop, stats=stats,
+                             on_ramped=on_ramped)
 
         asyncio.run(main())
 

@@ -712,20 +712,31 @@ class _ScoringPreparation:
     and draw the bootstrap counts of ``selection`` (:func:`benchmark.scoring.warm_bootstrap`).
 
     The requests' event loop needs little CPU, so this costs the run no time, and its scores and report do not
-    wait for it at the end. No database access: the selection is given. Best effort: a failure here only means
-    scoring does the same work itself later. ``finish()`` waits for it and gives the CPU seconds it took, which
-    are scoring's, not the requests': the CPU a run reports per answer leaves them out.
+    wait for it at the end. It starts when the runner says its first requests are out (``ramped``, the runner's
+    ``on_ramped``): an import holds the interpreter's lock for up to a tenth of a second at a time, and a request
+    it delays at the start stays that late in every round trip after (measured: 0.1-0.2 s on the whole run).
+    No database access: the selection is given. Best effort: a failure here only means scoring does the same
+    work itself later. ``finish()`` waits for it and gives the CPU seconds it took, which are scoring's, not the
+    requests': the CPU a run reports per answer leaves them out.
     """
+
+    START_TIMEOUT = 5.0  # seconds to wait for ramped() before preparing anyway
 
     def __init__(self, selection: pd.DataFrame):
         import threading
 
         self.cpu_seconds = 0.0
+        self._ramped = threading.Event()
         self._thread = threading.Thread(target=self._prepare, args=(selection,), name="benchmark-prepare-scoring",
                                         daemon=True)
         self._thread.start()
 
+    def ramped(self) -> None:
+        """The first requests are out: start preparing (called from the runner's event loop; does not block)."""
+        self._ramped.set()
+
     def _prepare(self, selection: pd.DataFrame) -> None:
+        self._ramped.wait(self.START_TIMEOUT)
         started = time.thread_time()
         try:
             import scipy.stats  # noqa: F401 - for the run report (benchmark.consistency imports it when used)
@@ -737,6 +748,7 @@ class _ScoringPreparation:
             self.cpu_seconds = time.thread_time() - started
 
     def finish(self) -> float:
+        self._ramped.set()  # a run that ended (or failed) before its ramp
         self._thread.join()
         return self.cpu_seconds
 
@@ -786,7 +798,7 @@ def run_execute(
         stats = run_requests(
             provider, pending, on_batch=store, concurrency=concurrency,
             max_concurrency=int(run.settings.get("max_concurrency", DEFAULT_RUN_SETTINGS["max_concurrency"])),
-            policy=policy, should_stop=paused,
+            policy=policy, should_stop=paused, on_ramped=preparation.ramped if preparation else None,
         )
     except RunAborted as exc:
         if exc.cause is None:  # paused from outside: leave the status as set
