@@ -148,3 +148,20 @@ def test_a_bad_selection_is_reported_with_its_line_and_nothing_is_imported(tmp_p
     with pytest.raises(CommandError):
         call_command("import_itembank", path, "--name", "bad", stdout=StringIO())
     assert not ItemBank.objects.filter(name="bad").exists()
+
+
+def test_bank_correlations_are_read_once_per_bank_row_and_each_caller_gets_its_own_copy(bank, bank_file):
+    from benchmark.selectors import bank_correlations
+    from benchmark.services import itembank_import
+
+    first = bank_correlations(bank)
+    expected = sorted(ItemCorrelation.objects.filter(item__bank=bank).values_list("item__item_id", "dimension", "rho"))
+    assert sorted(zip(first["item_id"], first["dimension"], first["rho"], strict=True)) == expected
+    first.loc[:, "rho"] = 0.0  # a caller changing its frame changes nobody else's
+    assert sorted(zip(*(bank_correlations(bank)[c] for c in ("item_id", "dimension", "rho")), strict=True)) == expected
+    # A replaced bank is a new row: its correlations are read again, not the old bank's.
+    lines = bank_file.read_text().splitlines()
+    bank_file.write_text("\n".join(lines[:3]) + "\n")
+    replaced = itembank_import(path=bank_file, name=bank.name, replace=True)
+    assert set(bank_correlations(replaced)["item_id"]) == set(replaced.items.values_list("item_id", flat=True))
+    assert len(bank_correlations(replaced)) < len(expected)

@@ -240,3 +240,49 @@ def test_a_freed_slot_goes_to_the_request_waiting_longest_before_a_new_one():
         return order
 
     assert asyncio.run(scenario()) == ["retry", "next"]
+
+
+def test_the_first_requests_leave_over_the_ramp_and_on_ramped_is_called_once_they_are_out(llm_server):
+    from benchmark.runner import RAMP_SECONDS
+
+    server = llm_server(latency=0.3)
+    provider = get_provider("openai", model="m", base_url=server.base_url)
+    arrivals, ramped = [], []
+    original = server.count
+
+    def count(name):
+        if name == "requests":
+            arrivals.append(time.monotonic())
+        return original(name)
+
+    server.count = count
+    results, on_batch = _collect()
+    run_requests(provider, _requests(provider, 16), on_batch=on_batch, concurrency=16, policy=FAST,
+                 on_ramped=lambda: ramped.append((threading.current_thread().name, server.counts["requests"])))
+    assert sorted(result.tag for result in results) == list(range(16))
+    # 16 workers, the k-th waiting k/16 of the ramp before its first request: the arrivals span at least 15/16 of
+    # it (a lower bound: a sleep does not end early; 0.9 for the clock's resolution).
+    assert max(arrivals) - min(arrivals) >= 0.9 * RAMP_SECONDS * 15 / 16
+    assert len(ramped) == 1
+    thread, received = ramped[0]
+    assert thread == "benchmark-runner" and received >= 1  # in the event loop's thread, with requests out
+
+
+def test_scoring_preparation_waits_for_the_ramp_and_finishes_without_one(monkeypatch):
+    import pandas as pd
+    import scipy.stats  # noqa: F401 - imported already, so that the preparation would start at once if it did not wait
+
+    from benchmark import scoring, services
+
+    started = threading.Event()
+    monkeypatch.setattr(scoring, "warm_bootstrap", lambda selection: started.set())
+    selection = pd.DataFrame({"item_id": ["a"], "family": ["pvq"], "dimension": ["Power"], "sign": [1]})
+    preparation = services._ScoringPreparation(selection)
+    assert not started.wait(0.3)  # nothing before the runner says its first requests are out
+    preparation.ramped()
+    assert started.wait(services._ScoringPreparation.START_TIMEOUT)
+    preparation.finish()
+
+    started.clear()
+    services._ScoringPreparation(selection).finish()  # a run that ends before its ramp: finish() starts it, waits
+    assert started.is_set()
