@@ -5,6 +5,7 @@ behaviour the measurement depends on -- heavy modules off the start-up path, boo
 whether drawn now, remembered or drawn in advance.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -163,3 +164,14 @@ def test_the_cpu_of_preparing_the_scoring_is_reported_apart_from_the_requests(tm
     again = run_execute(run_create(bank=bank, provider="openai", model="m", base_url=server.base_url,
                                    settings=settings).pk)
     assert again.cached == 72 and again.requested == 0 and again.preparing_cpu_seconds == 0  # nothing to overlap
+
+
+def test_manage_py_collects_no_garbage_during_start_up_and_collects_again_once_the_command_is_loaded(tmp_path):
+    code = "import gc, json; print(json.dumps([gc.isenabled(), gc.get_freeze_count(), gc.get_stats()[2]['collections']]))"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+           "CELERY_BROKER_URL": "", "DJANGO_DEBUG": "1"}
+    result = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120, check=True)
+    enabled, frozen, full_collections = json.loads(result.stdout.strip().splitlines()[-1])
+    # On while the command runs; Django's start-up objects frozen; no full pass over them (there were some before).
+    assert enabled and frozen > 10_000 and full_collections == 0
