@@ -20,6 +20,20 @@ def _requests(provider, n):
     return requests
 
 
+def _arrivals(server) -> list[float]:
+    """The times (``time.monotonic()``) at which ``server`` receives each request, filled as they arrive."""
+    arrivals = []
+    original = server.count
+
+    def count(name):
+        if name == "requests":
+            arrivals.append(time.monotonic())
+        return original(name)
+
+    server.count = count
+    return arrivals
+
+
 def _collect():
     results = []
     return results, results.extend
@@ -49,15 +63,7 @@ def test_rate_limits_and_server_errors_are_retried_until_answered(llm_server):
 def test_retry_after_is_waited_for_before_retrying(llm_server):
     server = llm_server(rate_limit_every=2, retry_after="0.3")  # the 2nd request is refused
     provider = get_provider("openai", model="m", base_url=server.base_url)
-    arrivals = []
-    original = server.count
-
-    def count(name):
-        if name == "requests":
-            arrivals.append(time.monotonic())
-        return original(name)
-
-    server.count = count
+    arrivals = _arrivals(server)
     results, on_batch = _collect()
     run_requests(provider, _requests(provider, 2), on_batch=on_batch, concurrency=1,
                  policy=RetryPolicy(max_attempts=3, base_delay=0, timeout=5))
@@ -247,15 +253,7 @@ def test_the_first_requests_leave_over_the_ramp_and_on_ramped_is_called_once_the
 
     server = llm_server(latency=0.3)
     provider = get_provider("openai", model="m", base_url=server.base_url)
-    arrivals, ramped = [], []
-    original = server.count
-
-    def count(name):
-        if name == "requests":
-            arrivals.append(time.monotonic())
-        return original(name)
-
-    server.count = count
+    arrivals, ramped = _arrivals(server), []
     results, on_batch = _collect()
     run_requests(provider, _requests(provider, 16), on_batch=on_batch, concurrency=16, policy=FAST,
                  on_ramped=lambda: ramped.append((threading.current_thread().name, server.counts["requests"])))
