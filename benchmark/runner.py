@@ -217,8 +217,8 @@ async def _run_async(
         out.failure.append(error)
         stop.set()
 
-    async def worker(session, index: int) -> None:
-        await asyncio.sleep(index * ramp)  # the ramp: the first requests leave spread out, not in one burst
+    async def worker(session, start_after: float) -> None:
+        await asyncio.sleep(start_after)  # the ramp: the first requests leave spread out, not in one burst
         while not stop.is_set():
             try:
                 request = todo.get_nowait()
@@ -255,9 +255,9 @@ async def _run_async(
                 out.results.append(RequestResult(request.tag, request.key, request.body, completed, attempt))
                 break
 
-    async def guarded(session, index: int) -> None:
+    async def guarded(session, start_after: float) -> None:
         try:
-            await worker(session, index)
+            await worker(session, start_after)
         except Exception as exc:  # an unforeseen error must stop the run loudly, never end it with answers missing
             fail(ProviderError(
                 f"{provider.name} model {provider.model!r}: unexpected {exc.__class__.__name__}: {exc}", retryable=False
@@ -266,8 +266,7 @@ async def _run_async(
     try:
         async with guarded_session(limit=limit.maximum, timeout=policy.timeout) as session:
             count = max(1, min(limit.workers, len(requests)))
-            ramp = RAMP_SECONDS / count
-            workers = [asyncio.create_task(guarded(session, index)) for index in range(count)]
+            workers = [asyncio.create_task(guarded(session, RAMP_SECONDS * index / count)) for index in range(count)]
             if on_ramped is not None:
                 asyncio.get_running_loop().call_later(RAMP_SECONDS + RAMP_MARGIN, on_ramped)
             # A stop (pause, a permanent error elsewhere) ends the run within _STOP_POLL: requests still in

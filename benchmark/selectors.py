@@ -44,10 +44,9 @@ def bank_correlations(bank: ItemBank) -> pd.DataFrame:
 @functools.lru_cache(maxsize=8)
 def _bank_correlations(bank_pk: int, created_at) -> pd.DataFrame:
     """The frame of :func:`bank_correlations`; ``created_at`` is part of the key: a primary key can be reused."""
-    rows = ItemCorrelation.objects.filter(item__bank_id=bank_pk).values_list(
+    rows = list(ItemCorrelation.objects.filter(item__bank_id=bank_pk).values_list(
         "item__item_id", "family", "dimension", "rho", "p_value", "n", "p_adjusted", "selected"
-    )
-    rows = list(rows)
+    ))
     # Built column by column: a frame from ~10,000 row tuples took as long as the query.
     frame = (pd.DataFrame(dict(zip(CORRELATION_COLUMNS, zip(*rows, strict=True), strict=True))) if rows
              else pd.DataFrame([], columns=CORRELATION_COLUMNS))
