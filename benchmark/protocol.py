@@ -33,6 +33,7 @@ SHORT_DIGEST = 12
 DEFAULT_THRESHOLD = 0.3
 DEFAULT_ALPHA = 0.05
 DEFAULT_MODE = "positive"
+MODES = ("positive", "signed")  # ρ ≥ threshold, or |ρ| ≥ threshold with reverse-keyed items (benchmark.keying)
 # The paper's run settings (Value Portrait §3.4.1, §4.1.1): temperature 0, its six prompts; 64 tokens is
 # this platform's default answer limit, ample for one of the six phrases.
 PAPER_TEMPERATURE = 0.0

@@ -23,11 +23,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from benchmark import keying
 from benchmark.protocol import DEFAULT_ALPHA, DEFAULT_THRESHOLD, SELECTION_FROM_BANK
 from psychometrics.stats.reliability import cronbach_alpha
-from psychometrics.stats.selection import benjamini_hochberg
 
-MODES = ("positive", "signed")
 DEFAULT_BOOTSTRAP = 2000
 DEFAULT_SEED = 20250101
 REVERSE_BASE = 7  # a rating x reverse-scored on the 1-6 scale is 7 - x
@@ -96,22 +95,18 @@ def select_items(
         study's), with ``alpha`` instead of the raw ones.
     """
     _require_columns(correlations, ["item_id", "family", "dimension", "rho", "p_value"], "correlations")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-    rho = pd.to_numeric(correlations["rho"], errors="coerce")
-    p_value = pd.to_numeric(correlations["p_value"], errors="coerce")
-    if fdr:
-        p_value = pd.Series(benjamini_hochberg(p_value.to_numpy(float)), index=p_value.index)
-    strength = rho if mode == "positive" else rho.abs()
-    keep = (strength >= threshold) & (p_value < alpha)
+    keep, p_value = keying.rule_keyed(pd.to_numeric(correlations["rho"], errors="coerce").to_numpy(float),
+                                      pd.to_numeric(correlations["p_value"], errors="coerce").to_numpy(float),
+                                      threshold=threshold, alpha=alpha, mode=mode, fdr=fdr)
+    return _selected(correlations, keep, p_value)
+
+
+def _selected(correlations: pd.DataFrame, keep: np.ndarray, p_value: np.ndarray) -> pd.DataFrame:
+    """The :data:`SELECTION_COLUMNS` frame of the ``keep`` rows of ``correlations``, with the p-values given."""
     selected = correlations.loc[keep, ["item_id", "family", "dimension"]].copy()
     selected["item_id"] = selected["item_id"].astype(str)
-    selected["rho"] = rho[keep].to_numpy()
-    selected["p_value"] = p_value[keep].to_numpy()
+    selected["rho"] = pd.to_numeric(correlations["rho"], errors="coerce").to_numpy(float)[keep]
+    selected["p_value"] = p_value[keep]
     selected["sign"] = np.where(selected["rho"].to_numpy() < 0, -1, 1)
     return selected[SELECTION_COLUMNS].reset_index(drop=True)
 
@@ -133,18 +128,9 @@ def select_stored(correlations: pd.DataFrame, *, mode: str = "positive") -> pd.D
     DataFrame with the columns of :func:`select_items`.
     """
     _require_columns(correlations, ["item_id", "family", "dimension", "rho", "p_value", "selected"], "correlations")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    rho = pd.to_numeric(correlations["rho"], errors="coerce")
-    keep = (correlations["selected"].astype("boolean").fillna(False).to_numpy(bool)) & rho.notna().to_numpy()
-    if mode == "positive":
-        keep &= (rho > 0).to_numpy()
-    selected = correlations.loc[keep, ["item_id", "family", "dimension"]].copy()
-    selected["item_id"] = selected["item_id"].astype(str)
-    selected["rho"] = rho[keep].to_numpy()
-    selected["p_value"] = pd.to_numeric(correlations["p_value"], errors="coerce")[keep].to_numpy()
-    selected["sign"] = np.where(selected["rho"].to_numpy() < 0, -1, 1)
-    return selected[SELECTION_COLUMNS].reset_index(drop=True)
+    keep = keying.stored_keyed(pd.to_numeric(correlations["rho"], errors="coerce").to_numpy(float),
+                               correlations["selected"].to_numpy(object), mode=mode)
+    return _selected(correlations, keep, pd.to_numeric(correlations["p_value"], errors="coerce").to_numpy(float))
 
 
 def apply_selection(correlations: pd.DataFrame, selection: dict, *, mode: str = "positive") -> pd.DataFrame:
@@ -153,45 +139,6 @@ def apply_selection(correlations: pd.DataFrame, selection: dict, *, mode: str = 
         return select_stored(correlations, mode=mode)
     return select_items(correlations, threshold=float(selection.get("threshold", DEFAULT_THRESHOLD)),
                         alpha=float(selection.get("alpha", DEFAULT_ALPHA)), mode=mode, fdr=bool(selection.get("fdr")))
-
-
-def unkeyed_families(correlations: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
-    """Families the correlations measure but no item of which is keyed under the selection rule.
-
-    Parameters
-    ----------
-    correlations : the input of :func:`select_items` (``item_id, family, dimension, rho, p_value``).
-    selection : its output.
-
-    Returns
-    -------
-    DataFrame ``family, n_correlations, item_id, dimension, rho, p_value``: one row per family with
-    no keyed item, in order of first appearance, with its strongest correlation (largest |ρ|; NaN
-    when every ρ is missing) so a message can say how far the bank is from the rule.
-
-    Examples
-    --------
-    >>> corr = pd.DataFrame({"item_id": ["a", "a"], "family": ["pvq", "bfi"], "dimension": ["Benevolence", "Openness"],
-    ...                      "rho": [0.5, 0.1], "p_value": [0.001, 0.4]})
-    >>> unkeyed_families(corr, select_items(corr))["family"].tolist()
-    ['bfi']
-    """
-    _require_columns(correlations, ["item_id", "family", "dimension", "rho", "p_value"], "correlations")
-    _require_columns(selection, ["family"], "selection")
-    columns = ["family", "n_correlations", "item_id", "dimension", "rho", "p_value"]
-    keyed = set(selection["family"])
-    rows = []
-    for family, group in correlations.groupby("family", sort=False):
-        if family in keyed:
-            continue
-        strength = pd.to_numeric(group["rho"], errors="coerce").abs()
-        if strength.notna().any():
-            best = group.loc[strength.idxmax()]
-            rows.append((family, len(group), str(best["item_id"]), best["dimension"], float(best["rho"]),
-                         float(best["p_value"]) if pd.notna(best["p_value"]) else np.nan))
-        else:
-            rows.append((family, len(group), None, None, np.nan, np.nan))
-    return pd.DataFrame(rows, columns=columns)
 
 
 def _ratings_by_item(answers: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -1,16 +1,28 @@
-"""Reading benchmark data: answers and correlations as DataFrames, scores, reports, item selections."""
+"""Reading benchmark data: answers and correlations as DataFrames, scores, reports, item selections.
+
+pandas, and the modules built on it (:mod:`benchmark.scoring`, :mod:`benchmark.consistency`), are imported in
+the functions that use them: ``run_benchmark`` loads this module and checks its run (:func:`bank_correlation_columns`,
+:mod:`benchmark.keying`) before its first request, and pandas, a third of a second of CPU, loads meanwhile
+in the thread that prepares the scoring (``benchmark.services._ScoringPreparation``).
+"""
+
+from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING, NamedTuple
 
-import pandas as pd
+import numpy as np
 from django.db.models import Count, QuerySet
 
-from benchmark import consistency, protocol, scoring
+from benchmark import protocol
 from benchmark.models import Answer, BankItem, ItemBank, ItemCorrelation, Run, Score
 from benchmark.parsing import PARSER_VERSION
 from benchmark.providers.base import CUT_OFF_REASONS
 from psychometrics.stats.dimensions import FAMILIES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _order(family: str, dimension: str) -> tuple:
@@ -26,35 +38,69 @@ def _clean(value):
     return value
 
 
-CORRELATION_COLUMNS = ["item_id", "family", "dimension", "rho", "p_value", "n", "p_adjusted", "selected"]
+_CORRELATION_FIELDS = ("item__item_id", "family", "dimension", "rho", "p_value", "n", "p_adjusted", "selected")
+
+
+class CorrelationColumns(NamedTuple):
+    """A bank's correlations as columns (one entry per item × dimension), read-only: ``rho``, ``p_value`` and
+    ``p_adjusted`` float arrays (NaN where missing), the others tuples (``selected`` None where the bank stores
+    no selection)."""
+
+    item_id: tuple
+    family: tuple
+    dimension: tuple
+    rho: np.ndarray
+    p_value: np.ndarray
+    n: tuple
+    p_adjusted: np.ndarray
+    selected: tuple
+
+
+CORRELATION_COLUMNS = list(CorrelationColumns._fields)
+
+
+def bank_correlation_columns(bank: ItemBank) -> CorrelationColumns:
+    """A bank's correlations (:class:`CorrelationColumns`), read once per process and bank row.
+
+    A bank's correlations are written once, with the bank, in the import's transaction, and never changed (a
+    replaced bank is a new row); ``run_benchmark`` needs them three times (the check when the run is created,
+    again before the requests, the report).
+    """
+    return _bank_correlation_columns(bank.pk, bank.created_at)
+
+
+@functools.lru_cache(maxsize=8)
+def _bank_correlation_columns(bank_pk: int, created_at) -> CorrelationColumns:
+    """The columns of :func:`bank_correlation_columns`; ``created_at`` is part of the key: a primary key can be reused."""
+    rows = list(ItemCorrelation.objects.filter(item__bank_id=bank_pk).values_list(*_CORRELATION_FIELDS))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(CORRELATION_COLUMNS)
+    values = dict(zip(CORRELATION_COLUMNS, columns, strict=True))
+    for name in ("rho", "p_value", "p_adjusted"):
+        values[name] = np.array(values[name], dtype=float)  # None -> NaN
+        values[name].flags.writeable = False
+    return CorrelationColumns(**values)
 
 
 def bank_correlations(bank: ItemBank) -> pd.DataFrame:
     """Long DataFrame ``item_id, family, dimension, rho, p_value, n, p_adjusted, selected`` of a bank
-    (item_id = the bank's item id; ``selected`` None where the bank stores no selection).
-
-    A bank's correlations are written once, with the bank, in the import's transaction, and never changed (a
-    replaced bank is a new row), so they are read once per process and bank row -- ``run_benchmark`` needs them
-    three times (the check when the run is created, again before the requests, the report) -- and each caller
-    gets its own copy.
-    """
-    return _bank_correlations(bank.pk, bank.created_at).copy()
+    (item_id = the bank's item id; ``selected`` None where the bank stores no selection), the caller's own."""
+    return correlations_frame(bank_correlation_columns(bank))
 
 
-@functools.lru_cache(maxsize=8)
-def _bank_correlations(bank_pk: int, created_at) -> pd.DataFrame:
-    """The frame of :func:`bank_correlations`; ``created_at`` is part of the key: a primary key can be reused."""
-    rows = list(ItemCorrelation.objects.filter(item__bank_id=bank_pk).values_list(
-        "item__item_id", "family", "dimension", "rho", "p_value", "n", "p_adjusted", "selected"
-    ))
-    # Built column by column: a frame from ~10,000 row tuples took as long as the query.
-    frame = (pd.DataFrame(dict(zip(CORRELATION_COLUMNS, zip(*rows, strict=True), strict=True))) if rows
-             else pd.DataFrame([], columns=CORRELATION_COLUMNS))
-    return frame.astype({"rho": float, "p_value": float, "p_adjusted": float, "selected": object})
+def correlations_frame(columns: CorrelationColumns) -> pd.DataFrame:
+    """:func:`bank_correlations` from the columns (built column by column: a frame from ~10,000 row tuples took as
+    long as the query)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({name: values.copy() if isinstance(values, np.ndarray) else values
+                          for name, values in columns._asdict().items()})
+    return frame.astype({"selected": object})
 
 
 def run_answers_frame(run: Run) -> pd.DataFrame:
     """Long DataFrame ``item_id, prompt_index, rating, expected_rating, raw_text`` of a run's answers so far."""
+    import pandas as pd
+
     rows = Answer.objects.filter(run=run).values_list(
         "item__item_id", "prompt_index", "rating", "expected_rating", "raw_text"
     )
@@ -98,8 +144,8 @@ def items_for_dimension(
     bank: ItemBank,
     family: str,
     dimension: str,
-    threshold: float = scoring.DEFAULT_THRESHOLD,
-    alpha: float = scoring.DEFAULT_ALPHA,
+    threshold: float = protocol.DEFAULT_THRESHOLD,
+    alpha: float = protocol.DEFAULT_ALPHA,
     mode: str = "positive",
 ) -> QuerySet[BankItem]:
     """The bank's items keyed to one dimension under the given selection rule (the scoring rule)."""
@@ -109,7 +155,7 @@ def items_for_dimension(
     elif mode == "positive":
         correlations = correlations.filter(rho__gte=threshold)
     else:
-        raise ValueError(f"mode must be one of {', '.join(scoring.MODES)}, got {mode!r}")
+        raise ValueError(f"mode must be one of {', '.join(protocol.MODES)}, got {mode!r}")
     return BankItem.objects.filter(pk__in=correlations.values("item_id")).order_by("id")
 
 
@@ -124,7 +170,7 @@ def run_protocol(run: Run) -> dict:
     if not isinstance(selection, dict):
         reason = protocol.REASON_NO_STORED_SELECTION if run.bank.selection_rules is None else protocol.REASON_OVERRIDE
         selection = protocol.selection_rule(
-            threshold=settings.get("threshold", scoring.DEFAULT_THRESHOLD), alpha=settings.get("alpha", scoring.DEFAULT_ALPHA),
+            threshold=settings.get("threshold", protocol.DEFAULT_THRESHOLD), alpha=settings.get("alpha", protocol.DEFAULT_ALPHA),
             fdr=bool(settings.get("fdr")), reason=reason)
     return protocol.protocol_build(
         bank_name=run.bank.name, bank_version=run.bank.version, selection=selection,
@@ -147,10 +193,15 @@ def run_selection(run: Run) -> pd.DataFrame:
     ``families`` is not part of the protocol digest: it decides which scores a run has, not what a score means,
     so a run of some families stays comparable with a run of all of them on the dimensions both have.
     """
-    fields = run.protocol or run_protocol(run)
-    selection = scoring.apply_selection(bank_correlations(run.bank), fields["selection"],
-                                        mode=fields.get("mode", protocol.DEFAULT_MODE))
-    families = (run.settings or {}).get("families")
+    return selection_under(bank_correlations(run.bank), run.protocol or run_protocol(run),
+                           families=(run.settings or {}).get("families"))
+
+
+def selection_under(correlations: pd.DataFrame, fields: dict, *, families=None) -> pd.DataFrame:
+    """:func:`run_selection` of a run with protocol ``fields`` and ``families`` on a bank's ``correlations``."""
+    from benchmark import scoring
+
+    selection = scoring.apply_selection(correlations, fields["selection"], mode=fields.get("mode", protocol.DEFAULT_MODE))
     if families:
         selection = selection[selection["family"].isin(families)].reset_index(drop=True)
     return selection
@@ -158,6 +209,8 @@ def run_selection(run: Run) -> pd.DataFrame:
 
 def run_consistency(run: Run) -> dict | None:
     """A run's prompt sensitivity (:func:`benchmark.consistency.prompt_consistency`); None for published rows."""
+    from benchmark import consistency
+
     if run.source == Run.Source.PUBLISHED:
         return None
     return consistency.prompt_consistency(run_answers_frame(run), run_selection(run))
@@ -174,6 +227,10 @@ def run_cut_off(run: Run) -> dict:
 
 def run_report(run: Run) -> dict:
     """The ``run_benchmark --out`` document: model, settings, parse counts, scores and per-item answers."""
+    import pandas as pd
+
+    from benchmark import consistency, scoring
+
     answers = run_answers_frame(run)
     means = scoring.item_means(answers).set_index("item_id")["mean"] if len(answers) else pd.Series(dtype=float)
     # Plain lists, cut where the item changes: a pandas group per item cost more than the rest of the report.
@@ -218,6 +275,10 @@ def run_report(run: Run) -> dict:
 
 def model_item_means(runs) -> pd.DataFrame:
     """Long ``model, item_id, mean`` of several runs (one row per run × item): the input of Table 4's α."""
+    import pandas as pd
+
+    from benchmark import scoring
+
     frames = []
     for run in runs:
         means = scoring.item_means(run_answers_frame(run))

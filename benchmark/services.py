@@ -3,7 +3,13 @@
 Execution (``run_execute``) is resumable and safe to run for disjoint item subsets in parallel:
 it only ever adds the answers a run is missing, each answer is unique per (run, item, prompt),
 and ``run_finalize`` scores the run once every answer is in.
+
+pandas and :mod:`benchmark.scoring` are imported where they are used: a run is checked before its first
+request on plain columns (:func:`selection_check`, :mod:`benchmark.keying`), and pandas, a third of a second
+of CPU, loads while the requests are out, in the thread that prepares the scoring (:class:`_ScoringPreparation`).
 """
+
+from __future__ import annotations
 
 import csv
 import logging
@@ -14,8 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,7 +30,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from benchmark import credentials, protocol, scoring
+from benchmark import credentials, keying, protocol
 from benchmark.itembank_format import ItemBankFormatError, read_itembank_file
 from benchmark.models import (
     LLM,
@@ -51,6 +58,9 @@ from benchmark.providers import (
 from benchmark.runner import AUTO, PendingRequest, RequestResult, RetryPolicy, RunAborted, run_requests
 from config.bulk import insert_rows
 from psychometrics.stats.dimensions import CUSTOM, FAMILIES, canonical_dimension
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +125,8 @@ def _full_clean(instance) -> None:
 
 
 DEFAULT_RUN_SETTINGS = {
-    "threshold": scoring.DEFAULT_THRESHOLD,
-    "alpha": scoring.DEFAULT_ALPHA,
+    "threshold": protocol.DEFAULT_THRESHOLD,
+    "alpha": protocol.DEFAULT_ALPHA,
     "mode": "positive",
     "temperature": None,  # 0 where the model accepts a temperature, none sent where it does not
     "max_tokens": 64,
@@ -222,7 +232,7 @@ def run_item_selection(*, bank: ItemBank, settings: dict | None) -> dict:
     given = {key: value for key, value in (settings or {}).items() if key in SELECTION_SETTINGS and value is not None}
     if given or bank.selection_rules is None:
         return protocol.selection_rule(
-            threshold=given.get("threshold", scoring.DEFAULT_THRESHOLD), alpha=given.get("alpha", scoring.DEFAULT_ALPHA),
+            threshold=given.get("threshold", protocol.DEFAULT_THRESHOLD), alpha=given.get("alpha", protocol.DEFAULT_ALPHA),
             fdr=bool(given.get("fdr", False)),
             reason=protocol.REASON_OVERRIDE if given else protocol.REASON_NO_STORED_SELECTION,
         )
@@ -232,7 +242,7 @@ def run_item_selection(*, bank: ItemBank, settings: dict | None) -> dict:
 def _selection_settings(selection: dict) -> dict:
     """``threshold``, ``alpha``, ``fdr`` and ``selection`` for a run's settings: the rule's, or the bank's rule set."""
     rules = selection.get("rules", {}) if selection["source"] == protocol.SELECTION_FROM_BANK else selection
-    return {"threshold": rules.get("threshold", scoring.DEFAULT_THRESHOLD), "alpha": rules.get("alpha", scoring.DEFAULT_ALPHA),
+    return {"threshold": rules.get("threshold", protocol.DEFAULT_THRESHOLD), "alpha": rules.get("alpha", protocol.DEFAULT_ALPHA),
             "fdr": bool(rules.get("fdr", False)), "selection": selection}
 
 
@@ -276,7 +286,7 @@ def _validated_settings(settings: dict | None) -> dict:
     checks = [
         ("threshold", 0 <= float(merged["threshold"]) <= 1, "must be between 0 and 1"),
         ("alpha", 0 < float(merged["alpha"]) <= 1, "must be in (0, 1]"),
-        ("mode", merged["mode"] in scoring.MODES, f"must be one of {', '.join(scoring.MODES)}"),
+        ("mode", merged["mode"] in protocol.MODES, f"must be one of {', '.join(protocol.MODES)}"),
         ("logprobs", isinstance(merged["logprobs"], bool), "must be true or false"),
         ("concurrency", merged["concurrency"] == AUTO or 1 <= merged["concurrency"] <= 512,
          f"must be between 1 and 512 or {AUTO!r}"),
@@ -370,8 +380,8 @@ def _selection_of(settings: dict) -> dict:
     selection = settings.get("selection")
     if isinstance(selection, dict):
         return selection
-    return protocol.selection_rule(threshold=settings.get("threshold", scoring.DEFAULT_THRESHOLD),
-                                   alpha=settings.get("alpha", scoring.DEFAULT_ALPHA), fdr=bool(settings.get("fdr")))
+    return protocol.selection_rule(threshold=settings.get("threshold", protocol.DEFAULT_THRESHOLD),
+                                   alpha=settings.get("alpha", protocol.DEFAULT_ALPHA), fdr=bool(settings.get("fdr")))
 
 
 def _rule_text(settings: dict) -> str:
@@ -380,8 +390,8 @@ def _rule_text(settings: dict) -> str:
     selection = _selection_of(settings)
     from_bank = selection.get("source") == protocol.SELECTION_FROM_BANK
     rules = selection.get("rules", {}) if from_bank else selection
-    threshold = float(rules.get("threshold", scoring.DEFAULT_THRESHOLD))
-    alpha = float(rules.get("alpha", scoring.DEFAULT_ALPHA))
+    threshold = float(rules.get("threshold", protocol.DEFAULT_THRESHOLD))
+    alpha = float(rules.get("alpha", protocol.DEFAULT_ALPHA))
     rho = "|rho|" if settings.get("mode", "positive") == "signed" else "rho"
     p_value = "FDR-adjusted p" if rules.get("fdr") else "p"
     text = f"{rho} >= {threshold:g}, {p_value} < {alpha:g}"
@@ -394,58 +404,68 @@ def _in_family_order(families) -> list[str]:
     return sorted(set(families), key=lambda family: (known.index(family) if family in known else len(known), family))
 
 
-def _strongest_text(row) -> str:
-    if pd.isna(row.item_id):
-        return f"no {row.family} correlation has a rho"
-    p_value = "p unknown" if math.isnan(row.p_value) else f"p = {row.p_value:.3g}"
-    return f"strongest {row.family} correlation: rho = {row.rho:.3g}, {p_value}, item {row.item_id} on {row.dimension}"
+def _strongest_text(gap: keying.Gap) -> str:
+    if gap.item_id is None:
+        return f"no {gap.family} correlation has a rho"
+    p_value = "p unknown" if math.isnan(gap.p_value) else f"p = {gap.p_value:.3g}"
+    return f"strongest {gap.family} correlation: rho = {gap.rho:.3g}, {p_value}, item {gap.item_id} on {gap.dimension}"
 
 
 def selection_check(*, bank: ItemBank, settings: dict, item_ids: Iterable[str] | None = None,
-                    answers_file: str | None = None) -> pd.DataFrame:
-    """The items keyed under a run's selection, or :class:`BenchmarkError` if a family of the bank has none.
+                    answers_file: str | None = None) -> None:
+    """Raise :class:`BenchmarkError` if a family of the bank has no item keyed under a run's selection.
 
     Called before any request (``run_create``, ``run_execute``) and before imported answers are
     stored: a family the bank's correlations measure (``pvq``, ``bfi`` …) with no item under the
     run's selection (``settings["selection"]``: the bank's stored one or a threshold/alpha/fdr rule,
-    :func:`benchmark.scoring.apply_selection`) in its ``mode`` would otherwise be sent to the model
-    and then not scored.
+    :mod:`benchmark.keying`, the rule of :func:`benchmark.scoring.apply_selection`) in its ``mode`` would
+    otherwise be sent to the model and then not scored.
     ``item_ids`` restricts the check to the items a file answers (``score_answers``).
+    On the bank's correlation columns, without pandas (see the module's docstring).
     """
-    from benchmark.selectors import bank_correlations
+    from benchmark.selectors import bank_correlation_columns
 
-    correlations = bank_correlations(bank)
-    if correlations.empty:
+    columns = bank_correlation_columns(bank)
+    if not columns.family:
         raise BenchmarkError(BenchmarkError.NO_CORRELATIONS.format(bank=bank.name))
-    measured = _in_family_order(correlations["family"])
+    measured = _in_family_order(columns.family)
     # The whole bank is selected first (an FDR rule adjusts over all its tests), then narrowed, as run_selection does.
-    selection = scoring.apply_selection(correlations, _selection_of(settings), mode=settings.get("mode", "positive"))
+    keyed, _ = keying.keyed(columns.rho, columns.p_value, columns.selected, _selection_of(settings),
+                            mode=settings.get("mode", "positive"))
+    scope = np.ones(len(columns.family), dtype=bool)
     families = settings.get("families")
     if families:
         missing = [family for family in families if family not in measured]
         if missing:
             raise BenchmarkError(BenchmarkError.FAMILY_NOT_MEASURED.format(
                 family=missing[0], bank=bank.name, measured=", ".join(measured)))
-        correlations = correlations[correlations["family"].isin(families)].reset_index(drop=True)
-        selection = selection[selection["family"].isin(families)].reset_index(drop=True)
+        scope &= _member(columns.family, families)
     if item_ids is not None:
-        item_ids = set(item_ids)
-        correlations = correlations[correlations["item_id"].isin(item_ids)].reset_index(drop=True)
-        selection = selection[selection["item_id"].isin(item_ids)].reset_index(drop=True)
+        scope &= _member(columns.item_id, item_ids)
     answered = f" answered in {answers_file}" if answers_file else ""
-    if correlations.empty:  # the file answers only items without correlations
+    if not scope.any():  # the file answers only items without correlations
         raise BenchmarkError(BenchmarkError.NO_KEYED_ITEM.format(
             bank=bank.name, answered=answered, families="", rule=_rule_text(settings),
             strongest="none of those items has a correlation", others=""))
-    gaps = scoring.unkeyed_families(correlations, selection)
-    if len(gaps):
-        gaps = gaps.set_index("family").loc[_in_family_order(gaps["family"])].reset_index()
-        keyed = _in_family_order(selection["family"])
+    rows = np.flatnonzero(scope)
+    in_scope = [[column[row] for row in rows] for column in (columns.item_id, columns.family, columns.dimension)]
+    gaps = keying.unkeyed_families(in_scope[0], in_scope[1], in_scope[2], columns.rho[rows], columns.p_value[rows],
+                                   keyed[rows])
+    if gaps:
+        order = _in_family_order(gap.family for gap in gaps)
+        gaps.sort(key=lambda gap: order.index(gap.family))
+        keyed_families = _in_family_order(columns.family[row] for row in rows[keyed[rows]])
         raise BenchmarkError(BenchmarkError.NO_KEYED_ITEM.format(
-            bank=bank.name, answered=answered, families=" or ".join(gaps["family"]) + " ", rule=_rule_text(settings),
-            strongest="; ".join(_strongest_text(row) for row in gaps.itertuples()),
-            others=f", score only the families that have keyed items (--families {','.join(keyed)})" if keyed else ""))
-    return selection
+            bank=bank.name, answered=answered, families=" or ".join(gap.family for gap in gaps) + " ",
+            rule=_rule_text(settings), strongest="; ".join(_strongest_text(gap) for gap in gaps),
+            others=(f", score only the families that have keyed items (--families {','.join(keyed_families)})"
+                    if keyed_families else "")))
+
+
+def _member(values: tuple, wanted: Iterable) -> np.ndarray:
+    """Which of ``values`` are in ``wanted``, as a boolean array."""
+    wanted = set(wanted)
+    return np.fromiter((value in wanted for value in values), dtype=bool, count=len(values))
 
 
 def llm_get_or_create(*, provider: str, model: str, base_url: str = "") -> LLM:
@@ -627,13 +647,13 @@ def _run_start(run_id: int) -> Run | None:
 
 
 def _run_checked_provider(run: Run, api_key: str | None):
-    """The run's provider and keyed items after the selection check; either failing stops the run with the reason."""
+    """The run's provider after the selection check; either failing stops the run with the reason."""
     try:
-        selection = selection_check(bank=run.bank, settings=run.settings)
+        selection_check(bank=run.bank, settings=run.settings)
     except BenchmarkError as exc:  # runs created before the check existed, or a bank emptied since
         raise _run_failed(run, exc) from exc
     try:
-        return _provider_for(run, api_key), selection
+        return _provider_for(run, api_key)
     except PermanentProviderError as exc:
         raise _run_failed(run, exc) from exc
 
@@ -644,7 +664,7 @@ def _run_failed(run: Run, cause) -> BenchmarkError:
     return BenchmarkError(BenchmarkError.RUN_FAILED.format(run_id=run.pk, model=run.model, cause=cause))
 
 
-def _run_fill(run: Run, provider, item_pks: list[int] | None, report: "ExecutionReport",
+def _run_fill(run: Run, provider, item_pks: list[int] | None, report: ExecutionReport,
               progress: Callable[[Run], None] | None) -> tuple[dict[str, list[tuple[int, int]]], dict[str, dict]]:
     """The requests a run still needs after answering what the completion cache holds (counted in ``report``)."""
     wanted, bodies = _run_wanted(run, provider, item_pks)
@@ -708,40 +728,51 @@ def _run_store(run: Run, provider, batch: list[RequestResult]) -> None:
 
 
 class _ScoringPreparation:
-    """While requests are out, in a thread: import what scoring and the run report need (scipy.stats, about 0.7 s)
-    and draw the bootstrap counts of ``selection`` (:func:`benchmark.scoring.warm_bootstrap`).
+    """While requests are out, in a thread: import what scoring and the run report need (pandas and scipy.stats,
+    about a second) and draw the bootstrap counts of the run's selection (:func:`benchmark.scoring.warm_bootstrap`).
 
     The requests' event loop needs little CPU, so this costs the run no time, and its scores and report do not
     wait for it at the end. It starts when the runner says its first requests are out (``ramped``, the runner's
     ``on_ramped``): an import holds the interpreter's lock for up to a tenth of a second at a time, and a request
     it delays at the start stays that late in every round trip after (measured: 0.1-0.2 s on the whole run).
-    No database access: the selection is given. Best effort: a failure here only means scoring does the same
-    work itself later. ``finish()`` waits for it and gives the CPU seconds it took, which are scoring's, not the
-    requests': the CPU a run reports per answer leaves them out.
+    No database access: the bank's correlation columns (read by the selection check) and the run's protocol are
+    given. Best effort: a failure here only means scoring does the same work itself later. ``finish()`` waits for
+    it and gives the CPU seconds it took, which are scoring's, not the requests': the CPU a run reports per answer
+    leaves them out.
     """
 
     START_TIMEOUT = 5.0  # seconds to wait for ramped() before preparing anyway
 
-    def __init__(self, selection: pd.DataFrame):
+    def __init__(self, columns, fields: dict, families=None):
+        """``columns``: the bank's :class:`benchmark.selectors.CorrelationColumns`; ``fields``: the run's protocol."""
         import threading
 
         self.cpu_seconds = 0.0
         self._ramped = threading.Event()
-        self._thread = threading.Thread(target=self._prepare, args=(selection,), name="benchmark-prepare-scoring",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._prepare, args=(columns, fields, families),
+                                        name="benchmark-prepare-scoring", daemon=True)
         self._thread.start()
+
+    @classmethod
+    def of_run(cls, run: Run) -> _ScoringPreparation:
+        from benchmark.selectors import bank_correlation_columns, run_protocol
+
+        return cls(bank_correlation_columns(run.bank), run.protocol or run_protocol(run), run.settings.get("families"))
 
     def ramped(self) -> None:
         """The first requests are out: start preparing (called from the runner's event loop; does not block)."""
         self._ramped.set()
 
-    def _prepare(self, selection: pd.DataFrame) -> None:
+    def _prepare(self, columns, fields: dict, families) -> None:
         self._ramped.wait(self.START_TIMEOUT)
         started = time.thread_time()
         try:
             import scipy.stats  # noqa: F401 - for the run report (benchmark.consistency imports it when used)
 
-            scoring.warm_bootstrap(selection)
+            from benchmark import scoring
+            from benchmark.selectors import correlations_frame, selection_under
+
+            scoring.warm_bootstrap(selection_under(correlations_frame(columns), fields, families=families))
         except Exception:  # noqa: BLE001 - an optimisation only
             logger.debug("preparing the scoring of a run failed", exc_info=True)
         finally:
@@ -772,7 +803,7 @@ def run_execute(
     run = _run_start(run_id)
     if run is None:
         return report
-    provider, selection = _run_checked_provider(run, api_key)
+    provider = _run_checked_provider(run, api_key)
     wanted, bodies = _run_fill(run, provider, item_pks, report, progress)
     beat = _heartbeat(run.pk)
 
@@ -792,7 +823,7 @@ def run_execute(
     policy = RetryPolicy(max_attempts=int(run.settings.get("max_attempts", 8)), timeout=float(run.settings.get("timeout", 120)))
     concurrency = run.settings.get("concurrency", DEFAULT_RUN_SETTINGS["concurrency"])
     concurrency = concurrency if concurrency == AUTO else int(concurrency)  # runs stored before validation normalised it
-    preparation = _ScoringPreparation(selection) if pending and finalize else None
+    preparation = _ScoringPreparation.of_run(run) if pending and finalize else None
     cpu_before = time.process_time()
     try:
         stats = run_requests(
@@ -897,7 +928,7 @@ def run_execute_batch(
     run = _run_start(run_id)
     if run is None:
         return report
-    provider, _ = _run_checked_provider(run, api_key)
+    provider = _run_checked_provider(run, api_key)
     try:
         client = batch_client(provider, timeout=float(run.settings.get("timeout", 120)))
     except PermanentProviderError as exc:
@@ -1105,6 +1136,8 @@ def run_score_table(run: Run, *, measure: str = "rating") -> pd.DataFrame:
     if measure == "expected_rating":
         answers = answers.assign(rating=answers["expected_rating"])
     selection = run_selection(run)
+    from benchmark import scoring
+
     return scoring.score_dimensions(scoring.item_means(answers), selection, answers=answers)
 
 

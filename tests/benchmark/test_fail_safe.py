@@ -8,6 +8,7 @@ DATABASE_URL=postgres://... (the whole file runs on both).
 
 import io
 import json
+import math
 from datetime import timedelta
 
 import pandas as pd
@@ -19,7 +20,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from benchmark import scoring
+from benchmark import keying, scoring
 from benchmark.models import Answer, ItemBank, Run, Score
 from benchmark.services import (
     BenchmarkError,
@@ -75,11 +76,15 @@ def test_the_families_without_keyed_items_are_named_with_their_strongest_correla
         "rho": [0.5, 0.2, 0.25, -0.28, None],
         "p_value": [0.001, 0.2, 0.03, 0.01, None],
     })
-    gaps = scoring.unkeyed_families(correlations, scoring.select_items(correlations))
-    assert gaps["family"].tolist() == ["bfi", "higher_pvq"]
-    bfi = gaps.iloc[0]
-    assert (bfi["item_id"], bfi["dimension"], bfi["rho"], bfi["n_correlations"]) == ("b", "Extraversion", -0.28, 2)
-    assert pd.isna(gaps.iloc[1]["item_id"]) and pd.isna(gaps.iloc[1]["rho"])
+    keyed, _ = keying.rule_keyed(correlations["rho"].to_numpy(float), correlations["p_value"].to_numpy(float))
+    assert keyed.tolist() == [True, False, False, False, False]  # the default rule: rho >= 0.3, p < 0.05
+    gaps = keying.unkeyed_families(correlations["item_id"].tolist(), correlations["family"].tolist(),
+                                   correlations["dimension"].tolist(), correlations["rho"].to_numpy(float),
+                                   correlations["p_value"].tolist(), keyed)
+    assert [gap.family for gap in gaps] == ["bfi", "higher_pvq"]
+    bfi = gaps[0]
+    assert (bfi.item_id, bfi.dimension, bfi.rho, bfi.p_value, bfi.n_correlations) == ("b", "Extraversion", -0.28, 0.01, 2)
+    assert gaps[1].item_id is None and math.isnan(gaps[1].rho) and math.isnan(gaps[1].p_value)
 
 
 def test_run_benchmark_with_no_keyed_item_stops_before_any_request_saying_why(tmp_path, llm_server):

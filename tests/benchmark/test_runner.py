@@ -267,20 +267,25 @@ def test_the_first_requests_leave_over_the_ramp_and_on_ramped_is_called_once_the
 
 
 def test_scoring_preparation_waits_for_the_ramp_and_finishes_without_one(monkeypatch):
-    import pandas as pd
+    import numpy as np
     import scipy.stats  # noqa: F401 - imported already, so that the preparation would start at once if it did not wait
 
-    from benchmark import scoring, services
+    from benchmark import protocol, scoring, services
+    from benchmark.selectors import CorrelationColumns
 
-    started = threading.Event()
-    monkeypatch.setattr(scoring, "warm_bootstrap", lambda selection: started.set())
-    selection = pd.DataFrame({"item_id": ["a"], "family": ["pvq"], "dimension": ["Power"], "sign": [1]})
-    preparation = services._ScoringPreparation(selection)
+    started, given = threading.Event(), []
+    monkeypatch.setattr(scoring, "warm_bootstrap", lambda selection: (given.append(selection), started.set()))
+    columns = CorrelationColumns(item_id=("a", "b"), family=("pvq", "pvq"), dimension=("Power", "Power"),
+                                 rho=np.array([0.5, 0.1]), p_value=np.array([0.001, 0.5]), n=(40, 40),
+                                 p_adjusted=np.array([np.nan, np.nan]), selected=(None, None))
+    fields = {"selection": protocol.selection_rule(threshold=0.3, alpha=0.05, fdr=False), "mode": "positive"}
+    preparation = services._ScoringPreparation(columns, fields)
     assert not started.wait(0.3)  # nothing before the runner says its first requests are out
     preparation.ramped()
     assert started.wait(services._ScoringPreparation.START_TIMEOUT)
     preparation.finish()
+    assert given[0]["item_id"].tolist() == ["a"]  # the run's selection, built in the thread from the columns
 
     started.clear()
-    services._ScoringPreparation(selection).finish()  # a run that ends before its ramp: finish() starts it, waits
-    assert started.is_set()
+    services._ScoringPreparation(columns, fields, families=["bfi"]).finish()  # a run that ends before its ramp:
+    assert started.is_set() and given[1].empty  # finish() starts it and waits; only the families the run scores

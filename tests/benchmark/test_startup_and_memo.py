@@ -29,10 +29,51 @@ def _loaded_after(code: str) -> set[str]:
     return set(result.stdout.split())
 
 
-def test_the_run_benchmark_command_starts_without_scipy():
+def test_the_run_benchmark_command_starts_without_pandas_or_scipy():
     loaded = _loaded_after("import django\ndjango.setup()\nimport benchmark.management.commands.run_benchmark")
     assert "benchmark.services" in loaded and "benchmark.selectors" in loaded  # the command really was imported
-    assert "scipy.stats" not in loaded
+    assert not {"pandas", "scipy.stats", "benchmark.scoring", "benchmark.consistency"} & loaded
+
+
+# Runs manage.py run_benchmark, noting at its first request whether pandas is loaded (argv: bank, base URL, out).
+_FIRST_REQUEST_PROBE = """
+import runpy, sys
+import aiohttp
+loaded_at_first_request = []
+send = aiohttp.ClientSession._request
+async def noting(self, *args, **kwargs):
+    if not loaded_at_first_request:
+        loaded_at_first_request.append("pandas" in sys.modules)
+    return await send(self, *args, **kwargs)
+aiohttp.ClientSession._request = noting
+bank, base_url, out = sys.argv[1:]
+sys.argv = ["manage.py", "run_benchmark", "--items", bank, "--provider", "openai", "--base-url", base_url,
+            "--model", "m", "--concurrency", "4", "--out", out, "--verbosity", "0"]
+try:
+    runpy.run_path("manage.py", run_name="__main__")
+finally:
+    print("pandas loaded at the first request:", loaded_at_first_request)
+"""
+
+
+def test_run_benchmark_checks_its_run_and_sends_its_first_request_before_pandas_loads(tmp_path, llm_server):
+    """The selection check and the prompts need no pandas; it loads in the scoring's preparation, and the run is scored."""
+    from benchmark.synthetic import synthetic_items, write_itembank
+
+    server = llm_server()
+    bank = write_itembank(tmp_path / "bank.jsonl", synthetic_items(10, seed=3))
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+           "CELERY_BROKER_URL": "", "DJANGO_DEBUG": "1", "BENCHMARK_ENDPOINT_HOSTS": "127.0.0.1"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True,
+                   timeout=300)
+    out = tmp_path / "out.json"
+    result = subprocess.run([sys.executable, "-c", _FIRST_REQUEST_PROBE, str(bank), server.base_url, str(out)], cwd=ROOT,
+                            env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pandas loaded at the first request: [False]" in result.stdout
+    document = json.loads(out.read_text())
+    assert document["status"] == "completed" and document["parse"]["answered"] == 60
+    assert any(document["scores"][family] for family in ("pvq", "bfi"))  # scored: pandas loaded after the requests began
 
 
 def test_the_screening_rules_and_the_models_need_no_pandas():

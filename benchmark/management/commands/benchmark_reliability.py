@@ -2,7 +2,7 @@ import math
 
 from django.core.management.base import BaseCommand, CommandError
 
-from benchmark import scoring
+from benchmark import protocol, scoring
 from benchmark.models import ItemBank, Run
 from benchmark.selectors import bank_correlations, model_item_means
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, nargs="+", metavar="RUN_ID", help="runs to use (default: see above)")
         parser.add_argument("--threshold", type=float, default=scoring.DEFAULT_THRESHOLD)
         parser.add_argument("--alpha", type=float, default=scoring.DEFAULT_ALPHA)
-        parser.add_argument("--mode", choices=scoring.MODES, default="positive")
+        parser.add_argument("--mode", choices=protocol.MODES, default="positive")
         parser.add_argument("--out", help="write the table as CSV")
 
     def handle(self, *args, **options):

@@ -9,9 +9,9 @@ from tqdm import tqdm
 from benchmark.itembank_format import ItemBankFormatError
 from benchmark.models import Run
 from benchmark.presets import GENERATION_PRESETS, PERSONAS, VALUE_DEFINITIONS
+from benchmark.protocol import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
 from benchmark.providers import PROVIDERS
 from benchmark.runner import AUTO
-from benchmark.scoring import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MODES
 from benchmark.selectors import run_cut_off, run_report
 from benchmark.services import (
     BenchmarkError,
