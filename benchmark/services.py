@@ -604,6 +604,9 @@ def _answer_rows(run: Run, tags: Iterable[tuple[int, int]], completion: tuple, n
     return ((run.pk, item_pk, index, pk, text, rating, expected, finish_reason, now) for item_pk, index in tags)
 
 
+COUNTS_SECONDS = 1.0  # run_execute recounts a run's answers (its progress) at most this often while requesting
+
+
 def run_refresh_counts(run: Run) -> Run:
     """Recount a run's answers (safe with several workers writing: counts come from the database)."""
     counts = run.answers.aggregate(answered=Count("id"), parsed=Count("id", filter=Q(rating__isnull=False)))
@@ -807,13 +810,19 @@ def run_execute(
     wanted, bodies = _run_fill(run, provider, item_pks, report, progress)
     beat = _heartbeat(run.pk)
 
+    def recount() -> None:
+        run_refresh_counts(run)
+        if progress:
+            progress(run)
+
+    # The counts (and the progress shown) at most once a second: a recount reads all the run's answers so far.
+    recount_soon = _at_most_every(COUNTS_SECONDS, recount, now=False)
+
     def store(batch: list[RequestResult]) -> None:
         _run_store(run, provider, batch)
         report.requested += len(batch)
-        run_refresh_counts(run)
+        recount_soon()
         beat()
-        if progress:
-            progress(run)
 
     def paused() -> bool:  # paused from the web, or failed in another worker's chunk; the runner asks once a second
         beat()  # polled while requests wait too (retries, Retry-After), so a slow provider is not a dead worker
@@ -832,12 +841,14 @@ def run_execute(
             policy=policy, should_stop=paused, on_ramped=preparation.ramped if preparation else None,
         )
     except RunAborted as exc:
+        recount()  # what was stored before it stopped
         if exc.cause is None:  # paused from outside: leave the status as set
             return report
         raise _run_failed(run, exc) from exc
     except Exception as exc:  # e.g. the database went away: record why the run stopped, then fail loudly
         _run_stop(run, Run.Status.FAILED, f"{exc.__class__.__name__}: {exc}")
         raise
+    recount()
     report.sent, report.retries = stats.sent, stats.retries
     report.preparing_cpu_seconds = preparation.finish() if preparation else 0.0  # it needs no longer than the requests
     report.seconds = stats.elapsed
@@ -1028,14 +1039,20 @@ def run_heartbeat(*, run_id: int) -> bool:
 def _heartbeat(run_id: int) -> Callable[[], None]:
     """A ``run_heartbeat`` that writes at most every ``BENCHMARK_HEARTBEAT_SECONDS`` however often it is called."""
     interval = float(getattr(django_settings, "BENCHMARK_HEARTBEAT_SECONDS", 5))
-    last = [time.monotonic()]
+    return _at_most_every(interval, lambda: run_heartbeat(run_id=run_id), now=True)
 
-    def beat() -> None:
-        if time.monotonic() - last[0] >= interval:
+
+def _at_most_every(seconds: float, action: Callable[[], None], *, now: bool) -> Callable[[], None]:
+    """``action`` run at most every ``seconds`` however often the result is called; ``now``: the first call waits
+    ``seconds`` as if ``action`` had just run (a heartbeat just written), otherwise it runs at once."""
+    last = [time.monotonic() if now else -math.inf]
+
+    def maybe() -> None:
+        if time.monotonic() - last[0] >= seconds:
             last[0] = time.monotonic()
-            run_heartbeat(run_id=run_id)
+            action()
 
-    return beat
+    return maybe
 
 
 def runs_interrupt_stale(*, stale_after: float | None = None) -> list[int]:

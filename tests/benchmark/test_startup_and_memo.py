@@ -216,3 +216,31 @@ def test_manage_py_collects_no_garbage_during_start_up_and_collects_again_once_t
     enabled, frozen, full_collections = json.loads(result.stdout.strip().splitlines()[-1])
     # On while the command runs; Django's start-up objects frozen; no full pass over them (there were some before).
     assert enabled and frozen > 10_000 and full_collections == 0
+
+
+@pytest.mark.django_db
+def test_a_run_recounts_its_answers_at_most_once_a_second_while_requesting_and_exactly_at_the_end(
+        tmp_path, llm_server, monkeypatch):
+    """A recount reads every answer so far; once per stored batch made it grow with the square of the run."""
+    import functools
+
+    from benchmark import services
+    from benchmark.synthetic import synthetic_items, write_itembank
+
+    server = llm_server()
+    bank = services.itembank_import(path=write_itembank(tmp_path / "bank.jsonl", synthetic_items(12, seed=3)), name="b")
+    run = services.run_create(bank=bank, provider="openai", model="m", base_url=server.base_url,
+                              settings={"concurrency": 4})
+    batches, recounts, shown = [], [], []
+    monkeypatch.setattr(services, "run_requests", functools.partial(services.run_requests, batch_size=2))
+    store = services._run_store
+    monkeypatch.setattr(services, "_run_store", lambda *args: (batches.append(1), store(*args)))
+    recount = services.run_refresh_counts
+    monkeypatch.setattr(services, "run_refresh_counts", lambda run: (recounts.append(len(batches)), recount(run))[1])
+    report = services.run_execute(run.pk, progress=lambda current: shown.append(current.progress_done), finalize=False)
+    assert report.requested == 72 and len(batches) >= 36  # batches of two
+    during = [at for at in recounts if 0 < at < len(batches)]
+    assert recounts[0] == 0 and 1 <= len(during) < len(batches) // 4  # before the requests, then throttled
+    assert recounts[-1] == len(batches)  # once more after the last batch: the counts are exact
+    run.refresh_from_db()
+    assert (run.answered, run.progress_done, shown[-1]) == (72, 72, 72)
