@@ -47,12 +47,17 @@ def stored_keyed(rho, selected, *, mode: str = "positive") -> np.ndarray:
     """Keyed under the bank's stored selection: ``selected`` true (None is false) and a ρ (> 0 in ``positive`` mode)."""
     check_mode(mode)
     rho = np.asarray(rho, dtype=float)
-    keyed = np.fromiter((value is True or value == 1 for value in selected), dtype=bool, count=len(rho))
+    keyed = np.fromiter((_flag(value) for value in selected), dtype=bool, count=len(rho))
     keyed &= ~np.isnan(rho)
     if mode == "positive":
         with np.errstate(invalid="ignore"):
             keyed &= rho > 0
     return keyed
+
+
+def _flag(value) -> bool:
+    """A stored ``selected`` flag: true, 1 (numpy's too) or not; None, NaN and pandas' NA are not."""
+    return value is True or (isinstance(value, (int, float, np.integer, np.floating, np.bool_)) and value == 1)
 
 
 def keyed(rho, p_value, selected, selection: dict, *, mode: str = "positive") -> tuple[np.ndarray, np.ndarray]:
