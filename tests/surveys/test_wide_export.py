@@ -163,7 +163,7 @@ def test_export_study_writes_four_files_that_read_back_and_hold_no_prolific_id(s
             if pd.api.types.is_numeric_dtype(left.dtype):
                 assert pd.Series(right, dtype=float).tolist() == pytest.approx(left.astype(float).tolist(), abs=1e-9, nan_ok=True), column
             else:
-                assert right.fillna("").astype(str).tolist() == left.fillna("").astype(str).tolist(), column
+                assert right.astype(object).fillna("").astype(str).tolist() == left.astype(object).fillna("").astype(str).tolist(), column
     codebook_json = json.loads((tmp_path / "codebook.json").read_text())
     assert [c["column"] for c in codebook_json["columns"]] == list(wide.columns)
     assert pd.read_csv(tmp_path / "codebook.csv")["column"].tolist() == list(wide.columns)
