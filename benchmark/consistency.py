@@ -59,7 +59,11 @@ def _wide(answers: pd.DataFrame) -> pd.DataFrame:
 
 def mean_abs_shift(answers: pd.DataFrame) -> tuple[float | None, int]:
     """Mean over items of the mean |r_a − r_b| over pairs of the item's parsed prompts, and the item count."""
-    wide = _wide(answers).to_numpy(float)
+    return _mean_abs_shift(_wide(answers).to_numpy(float))
+
+
+def _mean_abs_shift(wide: np.ndarray) -> tuple[float | None, int]:
+    """:func:`mean_abs_shift` of the items × prompts ratings (NaN = unparsed)."""
     differences = np.stack([np.abs(wide[:, a] - wide[:, b]) for a, b in combinations(range(PROMPT_COUNT), 2)], axis=1)
     per_item = np.nanmean(np.where(np.isnan(differences).all(axis=1, keepdims=True), 0, differences), axis=1)
     usable = (~np.isnan(wide)).sum(axis=1) >= 2
@@ -114,7 +118,7 @@ def prompt_consistency(answers: pd.DataFrame, selection: pd.DataFrame) -> dict:
     complete = wide.dropna()
     values = complete.to_numpy(float)  # no NaN left: an item is identical where every prompt equals its first
     identical = (values == values[:, :1]).all(axis=1)
-    shift, shift_items = mean_abs_shift(answers) if len(answers) else (None, 0)
+    shift, shift_items = _mean_abs_shift(wide.to_numpy(float)) if len(answers) else (None, 0)
     paper_order = wide[list(range(TEMPLATES))].mean(axis=1).to_numpy(float)
     reversed_order = wide[list(range(TEMPLATES, PROMPT_COUNT))].mean(axis=1).to_numpy(float)
     order = _correlation(paper_order, reversed_order, "items with answers in both orders", stats.spearmanr)
