@@ -9,6 +9,7 @@ in the thread that prepares the scoring (``benchmark.services._ScoringPreparatio
 from __future__ import annotations
 
 import functools
+import json
 import math
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -193,18 +194,28 @@ def run_selection(run: Run) -> pd.DataFrame:
     ``families`` is not part of the protocol digest: it decides which scores a run has, not what a score means,
     so a run of some families stays comparable with a run of all of them on the dimensions both have.
     """
-    return selection_under(bank_correlations(run.bank), run.protocol or run_protocol(run),
-                           families=(run.settings or {}).get("families"))
+    return bank_selection(run.bank, run.protocol or run_protocol(run), families=(run.settings or {}).get("families"))
 
 
-def selection_under(correlations: pd.DataFrame, fields: dict, *, families=None) -> pd.DataFrame:
-    """:func:`run_selection` of a run with protocol ``fields`` and ``families`` on a bank's ``correlations``."""
+def bank_selection(bank: ItemBank, fields: dict, *, families=None) -> pd.DataFrame:
+    """:func:`run_selection` of a run on ``bank`` with protocol ``fields`` and ``families``, the caller's own copy.
+
+    Remembered per process, bank row, selection, mode and families, as the bank's correlations are: a run's
+    scoring and its report need it, and ``run_execute``'s preparation thread builds it while the requests are out.
+    """
+    return _bank_selection(bank.pk, bank.created_at, json.dumps(fields["selection"], sort_keys=True),
+                           fields.get("mode", protocol.DEFAULT_MODE), tuple(families or ())).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _bank_selection(bank_pk: int, created_at, selection: str, mode: str, families: tuple) -> pd.DataFrame:
     from benchmark import scoring
 
-    selection = scoring.apply_selection(correlations, fields["selection"], mode=fields.get("mode", protocol.DEFAULT_MODE))
+    correlations = correlations_frame(_bank_correlation_columns(bank_pk, created_at))
+    chosen = scoring.apply_selection(correlations, json.loads(selection), mode=mode)
     if families:
-        selection = selection[selection["family"].isin(families)].reset_index(drop=True)
-    return selection
+        chosen = chosen[chosen["family"].isin(families)].reset_index(drop=True)
+    return chosen
 
 
 def run_consistency(run: Run) -> dict | None:

@@ -738,21 +738,23 @@ class _ScoringPreparation:
     wait for it at the end. It starts when the runner says its first requests are out (``ramped``, the runner's
     ``on_ramped``): an import holds the interpreter's lock for up to a tenth of a second at a time, and a request
     it delays at the start stays that late in every round trip after (measured: 0.1-0.2 s on the whole run).
-    No database access: the bank's correlation columns (read by the selection check) and the run's protocol are
-    given. Best effort: a failure here only means scoring does the same work itself later. ``finish()`` waits for
-    it and gives the CPU seconds it took, which are scoring's, not the requests': the CPU a run reports per answer
-    leaves them out.
+    No database access: the bank's correlations were read by the selection check (and are remembered), the run's
+    protocol is given; the selection it builds is remembered too (:func:`benchmark.selectors.bank_selection`), for
+    the scoring and the report. Best effort: a failure here only means scoring does the same work itself later.
+    ``finish()`` waits for it and gives the CPU seconds it took, which are scoring's, not the requests': the CPU a
+    run reports per answer leaves them out.
     """
 
     START_TIMEOUT = 5.0  # seconds to wait for ramped() before preparing anyway
 
-    def __init__(self, columns, fields: dict, families=None):
-        """``columns``: the bank's :class:`benchmark.selectors.CorrelationColumns`; ``fields``: the run's protocol."""
+    def __init__(self, bank: ItemBank, fields: dict, families=None):
+        """The run's ``bank`` (its correlations already read in this process: :func:`selection_check`), protocol
+        ``fields`` and ``families``."""
         import threading
 
         self.cpu_seconds = 0.0
         self._ramped = threading.Event()
-        self._thread = threading.Thread(target=self._prepare, args=(columns, fields, families),
+        self._thread = threading.Thread(target=self._prepare, args=(bank, fields, families),
                                         name="benchmark-prepare-scoring", daemon=True)
         self._thread.start()
 
@@ -760,22 +762,23 @@ class _ScoringPreparation:
     def of_run(cls, run: Run) -> _ScoringPreparation:
         from benchmark.selectors import bank_correlation_columns, run_protocol
 
-        return cls(bank_correlation_columns(run.bank), run.protocol or run_protocol(run), run.settings.get("families"))
+        bank_correlation_columns(run.bank)  # read here, so the thread finds them remembered
+        return cls(run.bank, run.protocol or run_protocol(run), run.settings.get("families"))
 
     def ramped(self) -> None:
         """The first requests are out: start preparing (called from the runner's event loop; does not block)."""
         self._ramped.set()
 
-    def _prepare(self, columns, fields: dict, families) -> None:
+    def _prepare(self, bank: ItemBank, fields: dict, families) -> None:
         self._ramped.wait(self.START_TIMEOUT)
         started = time.thread_time()
         try:
             import scipy.stats  # noqa: F401 - for the run report (benchmark.consistency imports it when used)
 
             from benchmark import scoring
-            from benchmark.selectors import correlations_frame, selection_under
+            from benchmark.selectors import bank_selection
 
-            scoring.warm_bootstrap(selection_under(correlations_frame(columns), fields, families=families))
+            scoring.warm_bootstrap(bank_selection(bank, fields, families=families))
         except Exception:  # noqa: BLE001 - an optimisation only
             logger.debug("preparing the scoring of a run failed", exc_info=True)
         finally:

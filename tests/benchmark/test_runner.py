@@ -266,26 +266,35 @@ def test_the_first_requests_leave_over_the_ramp_and_on_ramped_is_called_once_the
     assert thread == "benchmark-runner" and received >= 1  # in the event loop's thread, with requests out
 
 
-def test_scoring_preparation_waits_for_the_ramp_and_finishes_without_one(monkeypatch):
-    import numpy as np
+@pytest.mark.django_db
+def test_scoring_preparation_waits_for_the_ramp_and_finishes_without_one(monkeypatch, tmp_path):
     import scipy.stats  # noqa: F401 - imported already, so that the preparation would start at once if it did not wait
+    from django.db.backends.utils import CursorWrapper
 
-    from benchmark import protocol, scoring, services
-    from benchmark.selectors import CorrelationColumns
+    from benchmark import protocol, scoring, selectors, services
+    from benchmark.synthetic import synthetic_items, write_itembank
 
+    queried_from = []
+    for name in ("execute", "executemany"):  # any connection, any thread
+        run_sql = getattr(CursorWrapper, name)
+        monkeypatch.setattr(CursorWrapper, name, lambda self, *args, _run=run_sql, **kwargs: (
+            queried_from.append(threading.current_thread().name), _run(self, *args, **kwargs))[1])
+
+    bank = services.itembank_import(path=write_itembank(tmp_path / "bank.jsonl", synthetic_items(12, seed=3)), name="b")
+    selectors.bank_correlation_columns(bank)  # as the selection check reads them before any request
     started, given = threading.Event(), []
     monkeypatch.setattr(scoring, "warm_bootstrap", lambda selection: (given.append(selection), started.set()))
-    columns = CorrelationColumns(item_id=("a", "b"), family=("pvq", "pvq"), dimension=("Power", "Power"),
-                                 rho=np.array([0.5, 0.1]), p_value=np.array([0.001, 0.5]), n=(40, 40),
-                                 p_adjusted=np.array([np.nan, np.nan]), selected=(None, None))
     fields = {"selection": protocol.selection_rule(threshold=0.3, alpha=0.05, fdr=False), "mode": "positive"}
-    preparation = services._ScoringPreparation(columns, fields)
+    preparation = services._ScoringPreparation(bank, fields)
     assert not started.wait(0.3)  # nothing before the runner says its first requests are out
     preparation.ramped()
     assert started.wait(services._ScoringPreparation.START_TIMEOUT)
     preparation.finish()
-    assert given[0]["item_id"].tolist() == ["a"]  # the run's selection, built in the thread from the columns
+    assert queried_from and "benchmark-prepare-scoring" not in queried_from  # the thread read nothing from the database
+    expected = scoring.apply_selection(selectors.bank_correlations(bank), fields["selection"])
+    assert given[0].equals(expected) and len(expected)  # the run's selection, built in the thread
+    assert selectors.bank_selection(bank, fields).equals(expected)  # and remembered for the scoring and the report
 
     started.clear()
-    services._ScoringPreparation(columns, fields, families=["bfi"]).finish()  # a run that ends before its ramp:
-    assert started.is_set() and given[1].empty  # finish() starts it and waits; only the families the run scores
+    services._ScoringPreparation(bank, fields, families=["bfi"]).finish()  # a run that ends before its ramp:
+    assert started.is_set() and set(given[1]["family"]) == {"bfi"}  # finish() starts it and waits; only its families
