@@ -57,7 +57,7 @@ def stored_keyed(rho, selected, *, mode: str = "positive") -> np.ndarray:
 
 def _flag(value) -> bool:
     """A stored ``selected`` flag: true, 1 (numpy's too) or not; None, NaN and pandas' NA are not."""
-    return value is True or (isinstance(value, (int, float, np.integer, np.floating, np.bool_)) and value == 1)
+    return isinstance(value, (int, float, np.number, np.bool_)) and value == 1  # bool is an int
 
 
 def keyed(rho, p_value, selected, selection: dict, *, mode: str = "positive") -> tuple[np.ndarray, np.ndarray]:
@@ -67,8 +67,13 @@ def keyed(rho, p_value, selected, selection: dict, *, mode: str = "positive") ->
     """
     if selection.get("source") == SELECTION_FROM_BANK:
         return stored_keyed(rho, selected, mode=mode), np.asarray(p_value, dtype=float)
-    return rule_keyed(rho, p_value, threshold=float(selection.get("threshold", DEFAULT_THRESHOLD)),
-                      alpha=float(selection.get("alpha", DEFAULT_ALPHA)), mode=mode, fdr=bool(selection.get("fdr")))
+    return rule_keyed(rho, p_value, mode=mode, **rule_of(selection))
+
+
+def rule_of(selection: dict) -> dict:
+    """``threshold``, ``alpha`` and ``fdr`` of a rule selection (:mod:`benchmark.protocol`), defaults filled in."""
+    return {"threshold": float(selection.get("threshold", DEFAULT_THRESHOLD)),
+            "alpha": float(selection.get("alpha", DEFAULT_ALPHA)), "fdr": bool(selection.get("fdr"))}
 
 
 class Gap(NamedTuple):

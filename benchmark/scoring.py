@@ -137,8 +137,7 @@ def apply_selection(correlations: pd.DataFrame, selection: dict, *, mode: str = 
     """The items a protocol's ``selection`` (:mod:`benchmark.protocol`) keys to each dimension, in ``mode``."""
     if selection.get("source") == SELECTION_FROM_BANK:
         return select_stored(correlations, mode=mode)
-    return select_items(correlations, threshold=float(selection.get("threshold", DEFAULT_THRESHOLD)),
-                        alpha=float(selection.get("alpha", DEFAULT_ALPHA)), mode=mode, fdr=bool(selection.get("fdr")))
+    return select_items(correlations, mode=mode, **keying.rule_of(selection))
 
 
 def _ratings_by_item(answers: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -819,7 +819,7 @@ def run_execute(
             progress(run)
 
     # The counts (and the progress shown) at most once a second: a recount reads all the run's answers so far.
-    recount_soon = _at_most_every(COUNTS_SECONDS, recount, now=False)
+    recount_soon = _at_most_every(COUNTS_SECONDS, recount, wait_first=False)
 
     def store(batch: list[RequestResult]) -> None:
         _run_store(run, provider, batch)
@@ -1042,13 +1042,13 @@ def run_heartbeat(*, run_id: int) -> bool:
 def _heartbeat(run_id: int) -> Callable[[], None]:
     """A ``run_heartbeat`` that writes at most every ``BENCHMARK_HEARTBEAT_SECONDS`` however often it is called."""
     interval = float(getattr(django_settings, "BENCHMARK_HEARTBEAT_SECONDS", 5))
-    return _at_most_every(interval, lambda: run_heartbeat(run_id=run_id), now=True)
+    return _at_most_every(interval, lambda: run_heartbeat(run_id=run_id), wait_first=True)
 
 
-def _at_most_every(seconds: float, action: Callable[[], None], *, now: bool) -> Callable[[], None]:
-    """``action`` run at most every ``seconds`` however often the result is called; ``now``: the first call waits
-    ``seconds`` as if ``action`` had just run (a heartbeat just written), otherwise it runs at once."""
-    last = [time.monotonic() if now else -math.inf]
+def _at_most_every(seconds: float, action: Callable[[], None], *, wait_first: bool) -> Callable[[], None]:
+    """``action`` run at most every ``seconds`` however often the result is called; with ``wait_first`` the first
+    call waits ``seconds`` as if ``action`` had just run (a heartbeat just written), otherwise it runs at once."""
+    last = [time.monotonic() if wait_first else -math.inf]
 
     def maybe() -> None:
         if time.monotonic() - last[0] >= seconds:
@@ -1150,14 +1150,13 @@ def _run_finalize_failed(run: Run, error: str) -> Run:
 
 def run_score_table(run: Run, *, measure: str = "rating") -> pd.DataFrame:
     """Scores of a run's answers so far (``measure`` "rating", or "expected_rating" from log-probabilities)."""
+    from benchmark import scoring
     from benchmark.selectors import run_answers_frame, run_selection
 
     answers = run_answers_frame(run)
     if measure == "expected_rating":
         answers = answers.assign(rating=answers["expected_rating"])
     selection = run_selection(run)
-    from benchmark import scoring
-
     return scoring.score_dimensions(scoring.item_means(answers), selection, answers=answers)
 
 
