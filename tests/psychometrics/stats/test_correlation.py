@@ -193,3 +193,57 @@ def test_any_small_study_with_gaps_matches_scipy_pair_by_pair(data):
         columns=["X", "Y", "Z"], dtype=float,
     )
     _assert_matches_scipy(spearman_matrix(ratings, traits), ratings, traits)
+
+
+def _grouped_study(seed=11, sizes=(1, 2, 3, 12, 12, 12, 30), items_per_group=6, missing=0.2):
+    """Long ratings of item groups, each rated by its own raters (groups of several sizes), and complete,
+    heavily tied scores: the batched path (every block's raters scored on every dimension)."""
+    rng = np.random.default_rng(seed)
+    rows, rater = [], 0
+    for group, size in enumerate(sizes):
+        for _ in range(size):
+            for item in range(items_per_group):
+                if rng.random() >= missing:
+                    rows.append((f"r{rater}", f"g{group}-i{item}", float(rng.integers(1, 5))))
+            rater += 1
+    ratings = pd.DataFrame(rows, columns=["participant_id", "item_id", "rating"])
+    ratings.loc[ratings["item_id"] == "g4-i0", "rating"] = 3.0  # a constant item
+    traits = pd.DataFrame(rng.integers(-2, 3, (rater, 4)).astype(float), index=[f"r{i}" for i in range(rater)],
+                          columns=["A", "B", "C", "D"])
+    traits["D"] = 1.0  # a constant dimension
+    return ratings, traits
+
+
+def _wide(ratings):
+    return ratings.pivot(index="participant_id", columns="item_id", values="rating")
+
+
+def test_blocks_of_fully_scored_raters_match_scipy_pair_by_pair():
+    ratings, traits = _grouped_study()
+    result = spearman_long(ratings, traits)
+    wide = _wide(ratings).reindex(traits.index)
+    assert result["n"].min() <= 2 and result["n"].max() >= 20
+    _assert_matches_scipy(result.assign(item_id=result["item_id"]), wide, traits)
+
+
+@pytest.mark.parametrize("subtract_at_most", [0, 3, 10**9])  # rank every pair anew / the default / always subtract
+@pytest.mark.parametrize("chunk_cells", [1, 1_000_000])
+def test_batched_blocks_give_the_bits_of_the_block_by_block_computation(monkeypatch, subtract_at_most, chunk_cells):
+    import psychometrics.stats.correlation as correlation
+
+    ratings, traits = _grouped_study(seed=12, missing=0.3)
+    monkeypatch.setattr(correlation, "SUBTRACT_AT_MOST", subtract_at_most)
+    monkeypatch.setattr(correlation, "CHUNK_CELLS", chunk_cells)
+    item_codes = pd.Index(pd.unique(ratings["item_id"])).get_indexer(ratings["item_id"])
+    rows = traits.index.get_indexer(ratings["participant_id"])
+    values, scores = ratings["rating"].to_numpy(dtype=float), traits.to_numpy()
+    n_items = item_codes.max() + 1
+    rho, n = correlation.spearman_coded(item_codes, rows, values, scores, n_items)
+
+    sort = np.lexsort((rows, item_codes))
+    expected_rho, expected_n = np.full_like(rho, np.nan), np.zeros_like(n)
+    for block_rows, codes, x in correlation._blocks(item_codes[sort], rows[sort], values[sort]):
+        expected_rho[codes], expected_n[codes] = correlation._block_spearman(x, scores[block_rows])
+    np.testing.assert_array_equal(n, expected_n)
+    np.testing.assert_array_equal(rho, expected_rho)  # bit for bit, NaN where NaN
+    assert np.isnan(rho).any() and (np.abs(rho) == 1).any()  # constant, too few raters and perfect pairs are in
