@@ -17,8 +17,8 @@ into DataFrames. pandas is imported only there, so ``correlate`` starts without 
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,18 +132,22 @@ def _fast_cells(path: Path) -> tuple[list[str], pa.Table] | None:
         data = handle.read()
     if not data or b'"' in data or b"\x00" in data or data.count(b"\r") != data.count(b"\r\n"):
         return None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-    first_end = text.find("\n")
-    header = _header(path, csv.reader([text if first_end < 0 else text[: first_end + 1]], strict=True))
-    body = b"" if first_end < 0 else data[data.index(b"\n") + 1 :]
-    if not body.strip(b"\r\n"):
-        return header, pa.table({c: arrow.strings([]) for c in header})
+    # Checked as bytes: a decoded copy of the whole file (tens of MB) is made only to check non-ASCII UTF-8.
+    ascii_only = data.isascii()
+    if not ascii_only:
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    first_end = data.find(b"\n", start)
+    header_line = data[start:] if first_end < 0 else data[start : first_end + 1]
+    header = _header(path, csv.reader([header_line.decode("utf-8")], strict=True))
+    if first_end < 0 or len(data) - first_end - 1 == data.count(b"\n", first_end + 1) + data.count(b"\r", first_end + 1):
+        return header, pa.table({c: arrow.strings([]) for c in header})  # nothing but line ends after the header
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body),
+            pa.BufferReader(pa.py_buffer(memoryview(data)[first_end + 1 :])),  # the body, not copied
             read_options=pacsv.ReadOptions(column_names=header, encoding="utf8"),
             parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(
@@ -152,13 +156,15 @@ def _fast_cells(path: Path) -> tuple[list[str], pa.Table] | None:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if not text.isascii() or any(ch in text for ch in " \t\r"):
+    if not ascii_only or any(ch in data for ch in (b" ", b"\t", b"\r")):
         table = pa.table({c: pc.utf8_trim_whitespace(table[c]) for c in header})
     blank = None
     for column in header:
         empty = pc.equal(table[column], arrow.text(""))
         blank = empty if blank is None else pc.and_(blank, empty)
-    table = table.filter(pc.invert(blank)).combine_chunks()
+    if _any(blank):
+        table = table.filter(pc.invert(blank))
+    table = table.combine_chunks()
     return header, pa.table({c: table[c].chunk(0) if table[c].num_chunks else arrow.strings([]) for c in header})
 
 

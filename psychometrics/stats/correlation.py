@@ -61,7 +61,20 @@ def _average_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks 1..m of each column of ``values`` (m x columns, no NaN), ties sharing their average rank.
 
     Equal to ``scipy.stats.rankdata(values, axis=0)``, without its per-call overhead (many small groups).
+    Ranked ``CHUNK_CELLS`` at a time: the working arrays (ten as large as the chunk) then fit in memory
+    already in use, not in fresh pages.
     """
+    m, columns = values.shape
+    step = max(1, CHUNK_CELLS // max(m, 1))
+    if columns <= step:
+        return _average_ranks_in_one(values)
+    ranks = np.empty(values.shape)
+    for first in range(0, columns, step):
+        ranks[:, first : first + step] = _average_ranks_in_one(values[:, first : first + step])
+    return ranks
+
+
+def _average_ranks_in_one(values: np.ndarray) -> np.ndarray:
     series = np.ascontiguousarray(values.T)  # one row per column of values: sorting along contiguous memory
     count, m = series.shape
     flat_order = (np.argsort(series, axis=1) + (np.arange(count) * m)[:, None]).ravel()
@@ -262,9 +275,8 @@ def spearman_coded(
     all). A NaN rating or a row of -1 is not counted; each (item, row) appears at most once and
     every rating is finite (the callers check both).
     """
-    counted = (rows >= 0) & ~np.isnan(values)
-    item_codes, rows, values = item_codes[counted], rows[counted], values[counted]
-    sort = np.lexsort((rows, item_codes))
+    counted = np.flatnonzero((rows >= 0) & ~np.isnan(values))
+    sort = counted[np.lexsort((rows[counted], item_codes[counted]))]  # one copy of each column, not two
     item_codes, rows, values = item_codes[sort], rows[sort], values[sort]
     rho = np.full((n_items, traits.shape[1]), np.nan)
     count = np.zeros((n_items, traits.shape[1]), dtype=np.int64)

@@ -50,7 +50,7 @@ def _outcome(reader, path):
 @pytest.mark.parametrize("seed", range(300))
 def test_fast_ratings_equal_the_exact_reader_on_random_files(tmp_path, seed):
     path = tmp_path / "ratings.csv"
-    path.write_text(_random_ratings(random.Random(seed)), encoding="utf-8")
+    path.write_text(_random_ratings(random.Random(seed)), encoding="utf-8-sig" if seed % 4 == 0 else "utf-8")  # some with a BOM
     fast = csv_inputs._ratings_fast(path) if path.read_bytes() else None
     exact = _outcome(csv_inputs._ratings_exact, path)
     if fast is not None:
