@@ -3,8 +3,9 @@
 Participants rate the items of their item group, so items fall into blocks that share (nearly)
 the same raters. In a block, the items rated by every rater and the dimensions scored for every
 rater (the usual case) are ranked once each (average ranks for ties, as
-``scipy.stats.rankdata``) and correlated by one matrix product. A Python loop runs over blocks,
-never over item x dimension pairs.
+``scipy.stats.rankdata``) and correlated by one matrix product. Blocks whose raters all have every
+score are worked on together, per number of raters (``_scored_blocks_spearman``); a Python loop
+runs over blocks only to build them, never over item x dimension pairs.
 
 Missing answers are handled exactly: for each item x dimension pair only the raters with both a
 rating and a score count, and ranks are taken within those raters, as ``scipy.stats.spearmanr``
