@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -900,6 +900,41 @@ def _sleep_alive(seconds: float, beat: Callable[[], None]) -> None:
         beat()
 
 
+def _batch_claim(run: Run, *, stopped: Callable[[], bool], beat: Callable[[], None]) -> tuple[dict, dict]:
+    """(the batch state to go on with, the state to give back if submitting fails).
+
+    Two processes continuing one run at once (a command repeated, a task delivered twice) must not
+    both submit its requests: the provider would answer and bill them twice. So the submission is
+    claimed in the run's row, under its lock (state "submitting"), before the provider is asked. The
+    state returned is then either this claim (submit) or the batch another process submitted (poll
+    it): while another process holds a claim this one waits, writing its heartbeat. A claim older
+    than ``BENCHMARK_RUN_STALE_SECONDS`` (its process died while submitting) is taken over. Returns
+    ({}, {}) when the run is paused or stopped while waiting.
+    """
+    stale_after = float(getattr(django_settings, "BENCHMARK_RUN_STALE_SECONDS", 300))
+    waited = False
+    while True:
+        with transaction.atomic():
+            current = dict(Run.objects.select_for_update().values_list("batch", flat=True).get(pk=run.pk) or {})
+            if current.get("state") == "submitted":
+                run.batch = current
+                return current, current
+            held = current.get("state") == "submitting" and (
+                timezone.now() - datetime.fromisoformat(current["claimed_at"])).total_seconds() < stale_after
+            if not held:
+                before = current.get("before", current) if current.get("state") == "submitting" else current
+                claim = {**before, "state": "submitting", "claimed_at": timezone.now().isoformat(), "before": before}
+                _batch_save(run, claim)
+                return claim, before
+        if stopped():
+            return {}, {}
+        if not waited:
+            logger.info("run %s: another process is submitting its batch (since %s); waiting for its batch id",
+                        run.pk, current["claimed_at"])
+        waited = True
+        _sleep_alive(1.0, beat)
+
+
 def _batch_save(run: Run, state: dict) -> None:
     run.batch = state
     Run.objects.filter(pk=run.pk).update(batch=state)
@@ -909,11 +944,12 @@ def run_open_batch_like(run: Run) -> Run | None:
     """An earlier, unfinished run with the same model, bank, condition and settings whose batch was submitted.
 
     ``run_benchmark --batch`` repeated after a restart continues that run (polling its stored batch id)
-    instead of submitting the same requests again.
+    instead of submitting the same requests again; repeated while the first command is still submitting,
+    it waits for that batch (``_batch_claim``).
     """
     candidates = Run.objects.filter(
         bank=run.bank, provider=run.provider, model=run.model, base_url=run.base_url, condition=run.condition,
-        system_prompt=run.system_prompt, batch__state="submitted",
+        system_prompt=run.system_prompt, batch__state__in=["submitted", "submitting"],
     ).exclude(pk=run.pk).exclude(status=Run.Status.COMPLETED).order_by("-created_at")
     return next((candidate for candidate in candidates if candidate.settings == run.settings), None)
 
@@ -961,10 +997,18 @@ def run_execute_batch(
     started_cpu, started = time.process_time(), time.monotonic()
     try:
         if state.get("state") != "submitted" and wanted:
+            state, before = _batch_claim(run, stopped=stopped, beat=beat)
+            if not state:
+                return report  # paused or stopped while another process was submitting
+        if state.get("state") == "submitting":  # claimed here: submit
             requests = [(key, bodies[key]) for key in wanted]
-            submitted = _batch_call(client, lambda session: client.submit(session, requests, metadata={"run": run.pk}),
-                                    attempts=attempts, beat=beat)
-            previous = list(state.get("previous", [])) + ([state["id"]] if state.get("id") else [])
+            try:
+                submitted = _batch_call(client, lambda session: client.submit(session, requests, metadata={"run": run.pk}),
+                                        attempts=attempts, beat=beat)
+            except BaseException:
+                _batch_save(run, before)  # given back: a resume (here or elsewhere) submits again
+                raise
+            previous = list(before.get("previous", [])) + ([before["id"]] if before.get("id") else [])
             state = {"use": True, **submitted, "provider": run.provider, "state": "submitted", "requests": len(requests),
                      "submitted_at": timezone.now().isoformat(), "previous": previous}
             _batch_save(run, state)

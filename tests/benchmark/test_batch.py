@@ -219,3 +219,77 @@ def test_a_process_killed_while_polling_is_continued_by_the_same_command_without
         assert connection.execute("SELECT COUNT(*) FROM benchmark_answer").fetchone()[0] == 72
         assert connection.execute("SELECT status FROM benchmark_run").fetchone()[0] == "completed"
 
+
+
+def _claimed_by_another(run, *, seconds_ago: float) -> None:
+    """Another process claimed the run's submission ``seconds_ago`` and has not stored a batch id yet."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    claimed_at = (timezone.now() - timedelta(seconds=seconds_ago)).isoformat()
+    Run.objects.filter(pk=run.pk).update(batch={"use": True, "state": "submitting", "claimed_at": claimed_at,
+                                                "before": {"use": True}})
+
+
+def test_a_process_continuing_a_run_another_is_submitting_waits_for_that_batch_and_polls_it(
+        bank, batch_server, monkeypatch):
+    import benchmark.services as services
+
+    server = batch_server(in_progress_polls=3)
+    run = _created_run(server, "openai")
+    with pytest.raises(Stop):  # the other process's batch, really submitted
+        run_execute_batch(run.pk, poll_seconds=0.01, on_status=_stop_after_first_poll)
+    theirs = Run.objects.get(pk=run.pk).batch
+    _claimed_by_another(run, seconds_ago=1)  # ... but seen here before its id was stored
+    waits, sleep = [], services._sleep_alive
+
+    def wait(seconds, beat):
+        if not waits:  # while this process waits, the other one stores its batch id
+            Run.objects.filter(pk=run.pk).update(batch=theirs)
+        waits.append(seconds)
+        sleep(seconds, beat)
+
+    monkeypatch.setattr(services, "_sleep_alive", wait)
+    run_execute_batch(run.pk, poll_seconds=0.01)
+    run.refresh_from_db()
+    assert waits and server.counts["batch_submissions"] == 1  # polled theirs, never submitted its own
+    assert run.status == Run.Status.COMPLETED and run.answers.count() == 72 and run.batch["id"] == theirs["id"]
+
+
+def test_a_claim_left_by_a_process_that_died_while_submitting_is_taken_over(bank, batch_server, settings):
+    settings.BENCHMARK_RUN_STALE_SECONDS = 300
+    server = batch_server()
+    run = _created_run(server, "openai")
+    _claimed_by_another(run, seconds_ago=301)
+    run_execute_batch(run.pk, poll_seconds=0.01)
+    run.refresh_from_db()
+    assert server.counts["batch_submissions"] == 1 and run.status == Run.Status.COMPLETED and run.answers.count() == 72
+    assert run.batch["state"] == "ended" and "claimed_at" not in run.batch and run.batch["previous"] == []
+
+
+def test_a_run_paused_while_waiting_for_another_process_submits_nothing(bank, batch_server, monkeypatch):
+    import benchmark.services as services
+
+    server = batch_server()
+    run = _created_run(server, "openai")
+    _claimed_by_another(run, seconds_ago=1)
+    monkeypatch.setattr(services, "_sleep_alive",
+                        lambda seconds, beat: Run.objects.filter(pk=run.pk).update(status=Run.Status.PAUSED))
+    run_execute_batch(run.pk, poll_seconds=0.01)
+    run.refresh_from_db()
+    assert server.counts["batch_submissions"] == 0 and run.status == Run.Status.PAUSED
+    assert run.batch["state"] == "submitting"  # still the other process's claim
+
+
+def test_a_submission_that_fails_gives_the_claim_back(bank):
+    server = BatchTestServer(ServerBehaviour(api_key="the-right-key"), BatchBehaviour()).start()
+    try:
+        run = _created_run(server, "openai")
+        with pytest.raises(BenchmarkError):
+            run_execute_batch(run.pk, api_key="a-wrong-key", poll_seconds=0.01)
+    finally:
+        server.stop()
+    run.refresh_from_db()
+    assert server.counts["batch_submissions"] == 0 and server.counts["401"] >= 1
+    assert run.status == Run.Status.FAILED and run.batch == {"use": True}  # a resume submits again, at once
