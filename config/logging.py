@@ -3,6 +3,10 @@
 import logging
 import re
 
+from django.conf import settings
+
+from prolific.redaction import PROLIFIC_ID_RE, redact_prolific_ids
+
 PARTICIPANT_TOKEN = re.compile(r"(/s/[^/\s]+/p/)[^/\s]+")
 
 
@@ -24,12 +28,25 @@ PROLIFIC_PID_PARAM = re.compile(
 
 
 def redact(text: str) -> str:
-    """Replace participant-page tokens and PROLIFIC_PID query values (also percent-encoded) with an ellipsis."""
-    return PROLIFIC_PID_PARAM.sub(r"\1…", PARTICIPANT_TOKEN.sub(r"\1…", text))
+    """``text`` without personal data or participant secrets.
+
+    Participant-page tokens and PROLIFIC_PID query values (also percent-encoded) become an ellipsis;
+    Prolific's 24-hex ids anywhere else (a participant, submission or study id in a message or an
+    error Prolific returned) become keyed hashes (``prolific.redaction``), or ``{prolific_id}`` where
+    no Django settings (and so no key) are loaded, as in gunicorn's master process.
+    """
+    text = PROLIFIC_PID_PARAM.sub(r"\1…", PARTICIPANT_TOKEN.sub(r"\1…", text))
+    if settings.configured:
+        return redact_prolific_ids(text)
+    return PROLIFIC_ID_RE.sub("{prolific_id}", text)
 
 
 class RedactParticipantData(logging.Filter):
-    """Rewrites a record's message (e.g. django.request's "Not Found: /s/demo/p/<token>/")."""
+    """Rewrites a record's message (e.g. django.request's "Not Found: /s/demo/p/<token>/"): ``redact``.
+
+    The one redacting filter: on every handler the LOGGING setting configures, and on httpx's logger
+    (``ProlificAppConfig.ready``), whose request lines name submission ids.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -12,13 +12,13 @@ class ProlificAppConfig(AppConfig):
 
         checks.register(token_env_vars_check)
 
-        from prolific.redaction import RedactProlificIds
+        from config.logging import RedactParticipantData
 
-        # httpx logs each request's full URL at INFO, submission ids included; whatever level the
-        # logging settings give it, those ids must not reach the logs.
+        # httpx logs each request's full URL at INFO, submission ids included; whatever level and
+        # handlers the logging settings give it, those ids must not reach the logs.
         httpx_logger = logging.getLogger("httpx")
-        if not any(isinstance(f, RedactProlificIds) for f in httpx_logger.filters):
-            httpx_logger.addFilter(RedactProlificIds())
+        if not any(isinstance(f, RedactParticipantData) for f in httpx_logger.filters):
+            httpx_logger.addFilter(RedactParticipantData())
 
 
 def token_env_vars_check(app_configs=None, **kwargs):

@@ -1,12 +1,11 @@
 """Prolific ids out of logs and messages: keyed hashes in their place (no HTTP client imported here).
 
-Loaded when Django starts (``ProlificAppConfig.ready`` filters httpx's log), so that start-up does not
-import httpx and the API client for commands that never call Prolific.
+Used by the one log filter, ``config.logging.RedactParticipantData`` (also on httpx's log, from
+``ProlificAppConfig.ready``); nothing here imports httpx or the API client, so start-up does not.
 """
 
 import hashlib
 import hmac
-import logging
 import re
 
 from django.conf import settings
@@ -32,14 +31,3 @@ def redact_prolific_ids(text: str) -> str:
     """
     text = SUBMISSION_PATH_RE.sub("/submissions/{submission_id}/", text)
     return PROLIFIC_ID_RE.sub(lambda m: pseudonymise(m[0]), text)
-
-
-class RedactProlificIds(logging.Filter):
-    """Strip Prolific ids from log records of libraries we do not control (httpx logs every URL)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_prolific_ids(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True

@@ -254,3 +254,25 @@ def test_runservers_request_line_with_an_encoded_prolific_id_is_logged_redacted(
     line = stream.getvalue()
     assert "django.server" in line and '"GET /s/demo/?PROLIFIC%5FPID=…&STUDY_ID=abc HTTP/1.1" 303 0' in line
     assert PID not in line
+
+
+def test_a_prolific_id_in_any_log_line_reaches_the_log_as_a_keyed_hash():
+    """The configured handlers' filter, and httpx's logger, pseudonymise bare Prolific ids too."""
+    import logging
+
+    from config.logging import RedactParticipantData
+    from prolific.redaction import pseudonymise
+
+    handlers = [h for h in logging.getLogger().handlers if any(isinstance(f, RedactParticipantData) for f in h.filters)]
+    assert handlers and any(isinstance(f, RedactParticipantData) for f in logging.getLogger("httpx").filters)
+    stream = io.StringIO()
+    previous = handlers[0].setStream(stream)
+    try:
+        logging.getLogger("surveys.anything").warning("participant %s did something", PID)
+        logging.getLogger("httpx").warning('HTTP Request: POST https://api.prolific.com/api/v1/submissions/%s/transition/ "%s"',
+                                           PID, "HTTP/1.1 200 OK")
+    finally:
+        handlers[0].setStream(previous)
+    written = stream.getvalue()
+    assert PID not in written and f"participant {pseudonymise(PID)} did something" in written
+    assert "/submissions/{submission_id}/transition/" in written
