@@ -1000,19 +1000,19 @@ def run_execute_batch(
             state, before = _batch_claim(run, stopped=stopped, beat=beat)
             if not state:
                 return report  # paused or stopped while another process was submitting
-        if state.get("state") == "submitting":  # claimed here: submit
-            requests = [(key, bodies[key]) for key in wanted]
-            try:
-                submitted = _batch_call(client, lambda session: client.submit(session, requests, metadata={"run": run.pk}),
-                                        attempts=attempts, beat=beat)
-            except BaseException:
-                _batch_save(run, before)  # given back: a resume (here or elsewhere) submits again
-                raise
-            previous = list(before.get("previous", [])) + ([before["id"]] if before.get("id") else [])
-            state = {"use": True, **submitted, "provider": run.provider, "state": "submitted", "requests": len(requests),
-                     "submitted_at": timezone.now().isoformat(), "previous": previous}
-            _batch_save(run, state)
-            report.sent += 1
+            if state.get("state") == "submitting":  # claimed here: submit
+                requests = [(key, bodies[key]) for key in wanted]
+                try:
+                    submitted = _batch_call(client, lambda session: client.submit(session, requests, metadata={"run": run.pk}),
+                                            attempts=attempts, beat=beat)
+                except BaseException:
+                    _batch_save(run, before)  # given back: a resume (here or elsewhere) submits again
+                    raise
+                previous = list(before.get("previous", [])) + ([before["id"]] if before.get("id") else [])
+                state = {"use": True, **submitted, "provider": run.provider, "state": "submitted",
+                         "requests": len(requests), "submitted_at": timezone.now().isoformat(), "previous": previous}
+                _batch_save(run, state)
+                report.sent += 1
         while state.get("state") == "submitted":
             status = _batch_call(client, lambda session: client.status(session, state["id"]), attempts=attempts, beat=beat)
             report.sent += 1

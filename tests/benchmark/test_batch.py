@@ -293,3 +293,15 @@ def test_a_submission_that_fails_gives_the_claim_back(bank):
     run.refresh_from_db()
     assert server.counts["batch_submissions"] == 0 and server.counts["401"] >= 1
     assert run.status == Run.Status.FAILED and run.batch == {"use": True}  # a resume submits again, at once
+
+
+def test_a_run_left_submitting_whose_answers_are_all_cached_completes_without_a_batch(bank, batch_server, tmp_path):
+    server = batch_server()
+    first = _batch(server, "openai", tmp_path / "first.json")  # fills the completion cache
+    assert server.counts["batch_submissions"] == 1
+    run = _created_run(server, "openai")  # the same requests again: all in the cache
+    _claimed_by_another(run, seconds_ago=3600)
+    run_execute_batch(run.pk, poll_seconds=0.01)
+    run.refresh_from_db()
+    assert server.counts["batch_submissions"] == 1 and run.status == Run.Status.COMPLETED
+    assert run.answers.count() == first["parse"]["answered"] == 72
