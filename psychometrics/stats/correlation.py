@@ -100,10 +100,7 @@ def _rank_correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     y_ranks = _average_ranks(y) - (m + 1) / 2
     s_xx = (x_ranks * x_ranks).sum(axis=0)
     s_yy = (y_ranks * y_ranks).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = (x_ranks.T @ y_ranks) / np.sqrt(np.outer(s_xx, s_yy))
-    rho[(s_xx == 0)[:, None] | (s_yy == 0)[None, :]] = np.nan
-    return np.clip(rho, -1.0, 1.0)
+    return _rho(x_ranks.T @ y_ranks, s_xx[:, None], s_yy[None, :])
 
 
 def _masked_rank_correlation(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,10 +132,7 @@ def _masked_rank_correlation(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, 
         x_centred = np.where(rated, _average_ranks(np.where(rated, x, np.inf)) - (rated.sum(axis=0) + 1) / 2, 0.0)
         s_xy = np.einsum("mk,mkd->kd", x_centred, y_centred)
         s_xx = np.broadcast_to((x_centred * x_centred).sum(axis=0)[:, None], n.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = s_xy / np.sqrt(s_xx * s_yy)
-    rho[(s_xx == 0) | (s_yy == 0)] = np.nan  # constant, or fewer than two raters
-    return np.clip(rho, -1.0, 1.0), n
+    return _rho(s_xy, s_xx, s_yy), n
 
 
 def _block_spearman(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
