@@ -3,9 +3,7 @@
 import logging
 import re
 
-from django.conf import settings
-
-from prolific.redaction import PROLIFIC_ID_RE, redact_prolific_ids
+from prolific.redaction import redact_prolific_ids
 
 PARTICIPANT_TOKEN = re.compile(r"(/s/[^/\s]+/p/)[^/\s]+")
 
@@ -32,13 +30,9 @@ def redact(text: str) -> str:
 
     Participant-page tokens and PROLIFIC_PID query values (also percent-encoded) become an ellipsis;
     Prolific's 24-hex ids anywhere else (a participant, submission or study id in a message or an
-    error Prolific returned) become keyed hashes (``prolific.redaction``), or ``{prolific_id}`` where
-    no Django settings (and so no key) are loaded, as in gunicorn's master process.
+    error Prolific returned) become keyed hashes (``prolific.redaction.redact_prolific_ids``).
     """
-    text = PROLIFIC_PID_PARAM.sub(r"\1…", PARTICIPANT_TOKEN.sub(r"\1…", text))
-    if settings.configured:
-        return redact_prolific_ids(text)
-    return PROLIFIC_ID_RE.sub("{prolific_id}", text)
+    return redact_prolific_ids(PROLIFIC_PID_PARAM.sub(r"\1…", PARTICIPANT_TOKEN.sub(r"\1…", text)))
 
 
 class RedactParticipantData(logging.Filter):

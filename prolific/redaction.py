@@ -27,7 +27,10 @@ def redact_prolific_ids(text: str) -> str:
     """``text`` with Prolific ids replaced by keyed hashes and submission ids in paths by a placeholder.
 
     Prolific's error details can name the ids they refer to ("which IDs are incorrect"); those
-    details go to the call log and to messages, where Prolific ids must never appear.
+    details go to the call log and to messages, where Prolific ids must never appear. Where no Django
+    settings (and so no key) are loaded, as in gunicorn's master process, an id becomes ``{prolific_id}``.
     """
     text = SUBMISSION_PATH_RE.sub("/submissions/{submission_id}/", text)
+    if not settings.configured:
+        return PROLIFIC_ID_RE.sub("{prolific_id}", text)
     return PROLIFIC_ID_RE.sub(lambda m: pseudonymise(m[0]), text)

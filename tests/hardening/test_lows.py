@@ -276,3 +276,16 @@ def test_a_prolific_id_in_any_log_line_reaches_the_log_as_a_keyed_hash():
     written = stream.getvalue()
     assert PID not in written and f"participant {pseudonymise(PID)} did something" in written
     assert "/submissions/{submission_id}/transition/" in written
+
+
+def test_without_django_settings_a_prolific_id_is_replaced_by_a_placeholder():
+    """gunicorn's master process logs without settings (no key for the hash): ids still never reach the log."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    line = f"GET /api/v1/submissions/{PID}/transition/ for {PID}"
+    printed = subprocess.run([sys.executable, "-c", f"from config.logging import redact; print(redact({line!r}))"],
+                             capture_output=True, text=True, env=env, check=True).stdout
+    assert printed.strip() == "GET /api/v1/submissions/{submission_id}/transition/ for {prolific_id}"
